@@ -1,0 +1,4 @@
+"""Hardware-in-the-loop bench: register maps, emulated Modbus devices, driver, verdicts.
+
+The only package that imports pymodbus.
+"""

@@ -1,0 +1,37 @@
+"""nox sessions: tests, tests without the JIT, lint, benchmarks."""
+
+import nox
+
+nox.options.sessions = ["tests", "lint"]
+nox.options.default_venv_backend = "venv"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite against an installed (non-editable) package."""
+    session.install(".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def tests_nojit(session: nox.Session) -> None:
+    """The kernels' tests run as plain Python (numba's JIT disabled)."""
+    session.install(".[test]")
+    session.env["NUMBA_DISABLE_JIT"] = "1"
+    session.run("pytest", "tests/devices", "tests/grid", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and format check."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Every benchmark in bench/, each printing its table."""
+    session.install(".")
+    for script in sorted(__import__("pathlib").Path("bench").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs)

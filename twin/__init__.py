@@ -1,0 +1,1 @@
+"""The twin: simpy engine, dispatch strategies, scenarios, results, economics, studies, CLI."""

@@ -1,0 +1,85 @@
+"""The `twin` command line. Thin: parse options, call one function, print with rich.
+
+Each command group lives in its own module here and is registered below. Errors of our
+own (`parktwin.errors.ParkTwinError`) become one red line on stderr and a non-zero exit
+code; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import typer
+
+from parktwin.errors import ParkTwinError
+from twin.cli.common import err_console
+
+app = typer.Typer(
+    name="twin",
+    help="ParkTwin: digital twin of an industrial park's storage, feeders and tariffs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _register() -> None:
+    """Attach the command groups (imported here so `twin --help` lists all of them)."""
+    # One line per command group; each module defines `app` (a group) or a command.
+
+
+@app.callback()
+def _root() -> None:
+    """ParkTwin: digital twin of an industrial park's storage, feeders and tariffs."""
+
+
+@app.command()
+def version() -> None:
+    """Print the versions of ParkTwin and of the libraries it stands on."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    from rich.table import Table
+
+    from twin.cli.common import console
+
+    table = Table("package", "version", box=None)
+    for dist in ("parktwin", "numpy", "numba", "simpy", "pandapower", "pymodbus", "pysunspec2"):
+        try:
+            table.add_row(dist, dist_version(dist))
+        except PackageNotFoundError:
+            table.add_row(dist, "not installed")
+    console.print(table)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `twin` console script; returns the exit code."""
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    try:
+        # standalone_mode=False: click returns typer.Exit's code instead of exiting.
+        returned = app(args=argv, standalone_mode=False)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.TyperException as exc:  # click's usage errors (typer vendors click)
+        exc.show()
+        code = exc.exit_code
+    except typer.Abort:
+        err_console.print("[red]aborted[/]")
+        code = 130
+    except KeyboardInterrupt:
+        err_console.print("[red]interrupted[/]")
+        code = 130
+    except ParkTwinError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        code = exc.exit_code
+    else:
+        code = returned if isinstance(returned, int) else 0
+    if argv is None:
+        sys.exit(code)
+    return code
