@@ -1,0 +1,252 @@
+"""The study file: candidates, years, load growth, economics, hosting capacity (validated).
+
+A study is a TOML file with four tables (only ``[[candidates]]`` is required)::
+
+    [study]                        # how each candidate is simulated
+    name = "next-20mwh"
+    start = 2025-01-01             # first simulated year starts here
+    years = 3                      # simulated years, aging carried from one to the next
+    days = 365                     # days simulated per year (`--days N` overrides)
+    load_growth_per_year = 0.245   # the park's growth; 0.245 = +24.5 %/yr
+
+    [finance]                      # overrides of twin/study/data/finance.toml
+    discount_rate = 0.06
+
+    [[candidates]]                 # a grid of options; each list/range multiplies
+    enterprises = ["xinsheng", "xunchi"]   # or "all": every enterprise of the site
+    unit_type = "lfp314-5016kwh"
+    units = { min = 2, max = 4 }           # an int, a list or a range {min, max, step}
+    pcs_kva = [2500.0, 1250.0]             # per unit; omitted = the unit type's rating
+    trafo_kva = [2500.0]                   # per unit (its own step-up transformer)
+    strategy = ["tou", "peak_shaving"]
+
+    [hosting]                      # hosting capacity per enterprise bus (optional)
+    enterprises = "all"
+    unit_type = "lfp314-5016kwh"
+    max_units = 12
+
+Every error is one line naming the file and the field (`parktwin.config.load_toml`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from parktwin.config import Frozen, load_toml, package_text, parse_toml, validate
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class IntRange(Frozen):
+    """An inclusive integer range ``{min, max, step}`` (e.g. units = {min = 1, max = 4})."""
+
+    min: int = Field(ge=0)
+    max: int = Field(ge=0)
+    step: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IntRange:
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) is below min ({self.min})")
+        return self
+
+    def values(self) -> tuple[int, ...]:
+        return tuple(range(self.min, self.max + 1, self.step))
+
+
+class FloatRange(Frozen):
+    """An inclusive float range ``{min, max, step}`` (e.g. pcs_kva = {min=1000, max=2500, step=500})."""
+
+    min: float = Field(gt=0.0)
+    max: float = Field(gt=0.0)
+    step: float = Field(gt=0.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FloatRange:
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) is below min ({self.min})")
+        if (self.max - self.min) / self.step > 1000:
+            raise ValueError("more than 1000 values: widen the step")
+        return self
+
+    def values(self) -> tuple[float, ...]:
+        n = int((self.max - self.min) / self.step + 1e-9)
+        return tuple(round(self.min + k * self.step, 6) for k in range(n + 1))
+
+
+def _as_tuple(value: Any) -> Any:
+    """A scalar becomes a 1-tuple, a list a tuple; ranges pass through (validated later)."""
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return (value,)
+    return value
+
+
+def _range_values(value: Any, kind: type[IntRange] | type[FloatRange]) -> Any:
+    """A ``{min, max, step}`` table becomes the tuple of its values; a scalar a 1-tuple."""
+    if isinstance(value, dict):
+        try:
+            return kind.model_validate(value).values()
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            msg = first["msg"].removeprefix("Value error, ")
+            raise ValueError(f"range {where + ': ' if where else ''}{msg}") from None
+    return _as_tuple(value)
+
+
+class CandidateGrid(Frozen):
+    """One ``[[candidates]]`` table: the cartesian product of its lists and ranges."""
+
+    enterprises: Literal["all"] | Annotated[tuple[str, ...], Field(min_length=1)]
+    unit_type: Annotated[tuple[str, ...], Field(min_length=1)]
+    units: Annotated[tuple[Annotated[int, Field(ge=1, le=200)], ...], Field(min_length=1)]
+    pcs_kva: Annotated[tuple[Annotated[float, Field(gt=0.0)], ...], Field(min_length=1)] | None = (
+        None
+    )
+    trafo_kva: (
+        Annotated[tuple[Annotated[float, Field(gt=0.0)], ...], Field(min_length=1)] | None
+    ) = None
+    strategy: Annotated[tuple[str, ...], Field(min_length=1)] = ("tou",)
+    note: str = ""
+
+    @field_validator("enterprises", mode="before")
+    @classmethod
+    def _enterprises(cls, value: Any) -> Any:
+        return value if value == "all" else _as_tuple(value)
+
+    @field_validator("unit_type", "strategy", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        return _as_tuple(value)
+
+    @field_validator("units", mode="before")
+    @classmethod
+    def _int_range(cls, value: Any) -> Any:
+        return _range_values(value, IntRange)
+
+    @field_validator("pcs_kva", "trafo_kva", mode="before")
+    @classmethod
+    def _float_range(cls, value: Any) -> Any:
+        return _range_values(value, FloatRange)
+
+
+class StudySettings(Frozen):
+    """How every candidate is simulated: period, resolution, growth, the reference park."""
+
+    name: str = "study"
+    site: Path | None = None
+    start: dt.date = dt.date(2025, 1, 1)
+    years: int = Field(default=1, ge=1, le=30)
+    days: int = Field(default=365, ge=1, le=366)
+    step_s: float = Field(default=900.0, ge=60.0, le=3600.0)
+    load_growth_per_year: float = Field(default=0.245, ge=-0.5, le=2.0)
+    seed: int = 0
+    strategy_params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Finance(Frozen):
+    """Economics of a candidate. Defaults: `twin/study/data/finance.toml` (with sources).
+
+    Keys ``<field>_source`` (in the data file or a study's ``[finance]``) document a value
+    and are kept in `sources`.
+    """
+
+    capex_yuan_per_kwh: float = Field(ge=0.0)
+    capex_yuan_per_kw: float = Field(ge=0.0)
+    capex_trafo_yuan_per_kva: float = Field(ge=0.0)
+    capex_fixed_yuan: float = Field(ge=0.0)
+    opex_pct_of_capex_per_year: float = Field(ge=0.0, le=50.0)
+    discount_rate: float = Field(gt=-0.5, le=1.0)
+    lifetime_years: int = Field(ge=1, le=40)
+    degradation: Literal["soh_scaled", "hold"]
+    replace_at_soh: Fraction
+    replacement_cost_fraction: float = Field(ge=0.0, le=2.0)
+    sources: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_sources(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        sources = dict(data.pop("sources", {}) or {})
+        for key in [k for k in data if k.endswith("_source")]:
+            field = key.removesuffix("_source")
+            if field not in cls.model_fields:
+                raise ValueError(f"{key}: documents an unknown field {field!r}")
+            sources[field] = str(data.pop(key))
+        data["sources"] = sources
+        return data
+
+
+def default_finance() -> Finance:
+    """The shipped economics (`twin/study/data/finance.toml`)."""
+    source = "twin/study/data/finance.toml"
+    return validate(parse_toml(package_text("twin.study", "finance.toml"), source), Finance, source)
+
+
+class HostingSettings(Frozen):
+    """Hosting capacity: per enterprise bus, the most units of `unit_type` with no limit broken.
+
+    Each probe is a twin run of `days` days from `start` (default: the study's start) with the
+    load grown to year `year` of the study; a limit counts as broken when the run breaks it
+    more often than the same run without the added storage (the status quo).
+    """
+
+    enterprises: Literal["all"] | tuple[str, ...] = "all"
+    unit_type: str = "lfp314-5016kwh"
+    pcs_kva: float | None = Field(default=None, gt=0.0)
+    trafo_kva: float | None = Field(default=None, gt=0.0)
+    max_units: int = Field(default=12, ge=1, le=200)
+    strategy: str = "tou"
+    start: dt.date | None = None
+    days: int = Field(default=7, ge=1, le=366)
+    year: int = Field(default=0, ge=0, le=30)
+    export_tolerance_kw: float = Field(default=1.0, ge=0.0)
+
+    @field_validator("enterprises", mode="before")
+    @classmethod
+    def _enterprises(cls, value: Any) -> Any:
+        return value if value == "all" else _as_tuple(value)
+
+
+class Study(Frozen):
+    """A whole study file, validated."""
+
+    study: StudySettings = Field(default_factory=StudySettings)
+    finance: Finance = Field(default_factory=default_finance)
+    candidates: tuple[CandidateGrid, ...] = Field(min_length=1)
+    hosting: HostingSettings | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _finance_over_defaults(cls, data: Any) -> Any:
+        # [finance] overrides the shipped defaults field by field (missing keys keep them).
+        if isinstance(data, dict) and isinstance(data.get("finance"), dict):
+            base = default_finance().model_dump()
+            sources = {**base.pop("sources"), **dict(data["finance"].get("sources", {}))}
+            data = {**data, "finance": {**base, **data["finance"], "sources": sources}}
+        return data
+
+    def with_days(self, days: int | None) -> Study:
+        """The same study with every run shortened to `days` (``--days``), or unchanged."""
+        if days is None:
+            return self
+        return self.model_copy(update={"study": self.study.model_copy(update={"days": days})})
+
+
+def load_study(path: str | Path) -> Study:
+    """Read and validate a study file; a relative `site` is taken relative to the file."""
+    path = Path(path)
+    study = load_toml(path, Study)
+    site = study.study.site
+    if site is not None and not site.is_absolute():
+        settings = study.study.model_copy(update={"site": (path.parent / site).resolve()})
+        study = study.model_copy(update={"study": settings})
+    return study
