@@ -28,6 +28,9 @@ app = typer.Typer(
 def _register() -> None:
     """Attach the command groups (imported here so `twin --help` lists all of them)."""
     # One line per command group; each module defines `app` (a group) or a command.
+    from twin.cli import unit
+
+    app.add_typer(unit.app, name="unit")
 
 
 @app.callback()

@@ -1,0 +1,563 @@
+"""numba kernels of a storage unit: LFP pack, PCS, cabin thermal + auxiliaries, aging.
+
+Pure functions over a structure of arrays (see `devices.state` for the layout): the
+parameters ``pv[P_*, i]``, the piecewise-linear tables ``tx/ty[T_*, i, :]`` with ``tn[T_*, i]``
+points, the float state ``xs[X_*, i]``, the PCS state codes ``pcs[i]``, the rainflow reversal
+stack ``rf[i, :]`` with depth ``rfn[i]``. `step_units` updates the state arrays in place and
+writes the interval's energies into ``acc[A_*, i]``; nothing here allocates, logs or does I/O.
+
+One sub-step of one unit runs the phases of simses' ``Battery.step`` in order:
+PCS state machine -> PCS setpoint (P/Q circle, lag, ramp) -> PCS loss -> battery current for
+the DC power -> clamps (current, cell voltage, SOC window) -> back to the achieved AC power ->
+SOC/RC update -> heat, HVAC and auxiliaries -> aging stressors, rainflow, daily fade.
+
+Signs: positive power = charging (drawn from the AC bus); current positive = charging.
+Units: kW, kWh, A, V, Ohm, s, C (K inside the Arrhenius terms), SOC 0..1.
+`devices.reference` is an independent plain-Python version of the same equations.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from parktwin.jit import jit
+
+# PCS states (devices.state.PcsState mirrors these).
+OFF, STANDBY, STARTING, RUNNING, FAULT = 0, 1, 2, 3, 4
+
+# Parameter rows of pv[P_*, i].
+P_CAP_AH = 0  # nameplate charge of the pack [Ah]
+P_NS = 1  # cells in series
+P_R0 = 2  # ohmic resistance of the pack at 50 % SOC, 25 C [Ohm] (cells + connections)
+P_R1 = 3  # polarisation resistance of the pack [Ohm]
+P_TAU1 = 4  # RC time constant [s]
+P_VMAX = 5  # pack voltage limit [V] (cells x cell limit)
+P_VMIN = 6
+P_ICH = 7  # charge current limit [A]
+P_IDIS = 8  # discharge current limit [A] (> 0)
+P_ETA_C = 9  # coulombic efficiency (charging)
+P_KSD = 10  # self-discharge [fraction of capacity per s]
+P_SOC_MIN = 11
+P_SOC_MAX = 12
+P_CTH = 13  # heat capacity [J/K]
+P_UA = 14  # envelope conductance [W/K]
+P_TCOOL = 15  # [C]
+P_THEAT = 16
+P_KP = 17  # HVAC proportional gain [W/K]
+P_QCOOL = 18  # [W] thermal
+P_QHEAT = 19
+P_COPC = 20
+P_COPH = 21
+P_PBMS = 22  # BMS/EMS/fans standby draw [kW]
+P_S = 23  # PCS rating [kVA]
+P_PSB = 24  # PCS standby draw [kW]
+P_RAMP = 25  # [kW/s]
+P_TAU = 26  # PCS response lag [s]
+P_TSTART = 27  # start-up delay [s]
+P_TIDLE = 28  # idle time at zero setpoint before standby [s]
+P_A1, P_A2, P_A3, P_A4, P_A5, P_A6, P_A7, P_A8 = 29, 30, 31, 32, 33, 34, 35, 36
+P_PCAL = 37
+P_PCYC = 38
+P_WIN = 39  # aging window [s]
+P_KR = 40  # resistance growth per capacity fade
+P_RFH = 41  # rainflow reversal gate [SOC]
+P_HYST = 42  # half the OCV hysteresis of the pack [V]
+NP = 43
+
+# Tables tx/ty[T_*, i, :].
+T_OCV = 0  # SOC -> cell OCV [V]
+T_RSOC = 1  # SOC -> resistance factor
+T_RTEMP = 2  # temperature [C] -> resistance factor
+T_LCH = 3  # apparent power [kVA] -> PCS loss charging [kW]
+T_LDIS = 4  # apparent power [kVA] -> PCS loss discharging [kW]
+T_UA = 5  # SOC -> graphite anode potential [V]
+NT = 6
+
+# Float state rows of xs[X_*, i].
+X_SOC = 0
+X_V1 = 1  # RC branch voltage [V]
+X_TEMP = 2  # cell/cabin temperature [C]
+X_SOH = 3  # capacity / nameplate
+X_RG = 4  # resistance growth factor (>= 1)
+X_QCAL = 5  # calendar capacity loss (fraction)
+X_QCYC = 6  # cycle capacity loss (fraction)
+X_P = 7  # PCS active power state [kW] (lag/ramp memory)
+X_TIMER = 8  # start-up timer [s]
+X_IDLE = 9  # time at zero setpoint while running [s]
+X_EFC = 10  # equivalent full cycles (SOC throughput / 2)
+X_WT = 11  # aging window: elapsed [s]
+X_WKCAL = 12  # integral of the calendar rate [s]
+X_WTK = 13  # integral of temperature [K s]
+X_WTHR = 14  # SOC throughput in the window
+X_WEFC = 15  # rainflow-counted EFC in the window
+X_WDOD = 16  # sum of count x range^2 (for the EFC-weighted mean DOD)
+X_RFEXT = 17  # running SOC extreme since the last reversal
+X_RFDIR = 18  # +1 rising, -1 falling, 0 not yet known
+X_DAYS = 19  # calendar age [days]
+NX = 20
+
+# Accumulators acc[A_*, i] over one call (kWh, kvarh).
+A_EIN = 0
+A_EOUT = 1
+A_EDC = 2  # signed DC energy into the battery
+A_Q = 3  # reactive energy (+ absorbing)
+A_EAUX = 4
+A_LPCS = 5
+A_LBAT = 6
+A_LOHM = 7
+A_LCOUL = 8
+A_LSELF = 9
+A_EHVAC = 10
+A_EFADE = 11  # stored energy lost by capacity fade
+A_AH = 12  # signed charge through the terminals [Ah]
+A_VDC = 13  # terminal voltage of the last sub-step [V] (not a sum)
+NA = 14
+
+RF_DEPTH = 32
+
+
+@jit
+def interp(xs: np.ndarray, ys: np.ndarray, n: int, x: float) -> float:
+    """Piecewise-linear y(x) over the first `n` points, held constant beyond the ends."""
+    if x <= xs[0]:
+        return ys[0]
+    if x >= xs[n - 1]:
+        return ys[n - 1]
+    k = 1
+    while xs[k] < x:
+        k += 1
+    w = (x - xs[k - 1]) / (xs[k] - xs[k - 1])
+    return ys[k - 1] + w * (ys[k] - ys[k - 1])
+
+
+@jit
+def integral(xs: np.ndarray, ys: np.ndarray, n: int, x: float) -> float:
+    """Integral of the piecewise-linear y from xs[0] to x (x within the table) [y*x]."""
+    total = 0.0
+    for k in range(1, n):
+        a = xs[k - 1]
+        if x <= a:
+            break
+        hi = min(x, xs[k])
+        slope = (ys[k] - ys[k - 1]) / (xs[k] - a)
+        total += (ys[k - 1] + 0.5 * slope * (hi - a)) * (hi - a)
+    return total
+
+
+@jit
+def current_for_power(e_v: float, r_ohm: float, p_w: float) -> tuple[float, bool]:
+    """Current [A] with (e + r I) I = p for a source e [V] behind r [Ohm]; (I, beyond max power).
+
+    Written as 2p / (e + sqrt(e^2 + 4 r p)) so small powers lose no digits. Past the maximum
+    discharge power e^2 / 4r the current of that maximum is returned, flagged.
+    """
+    disc = e_v * e_v + 4.0 * r_ohm * p_w
+    if disc < 0.0:
+        return -e_v / (2.0 * r_ohm), True
+    return 2.0 * p_w / (e_v + math.sqrt(disc)), False
+
+
+@jit
+def pcs_loss_kw(tx, ty, tn, i, p_kw: float, q_kvar: float) -> float:
+    """PCS loss [kW] at AC active power p (sign picks the direction table) and reactive q."""
+    s = math.sqrt(p_kw * p_kw + q_kvar * q_kvar)
+    t = T_LCH if p_kw >= 0.0 else T_LDIS
+    return interp(tx[t, i], ty[t, i], tn[t, i], s)
+
+
+@jit
+def ac_for_dc_kw(tx, ty, tn, i, p_dc_kw: float, q_kvar: float) -> float:
+    """AC active power [kW] whose DC side is `p_dc_kw` (p_dc = p_ac - loss), at reactive q.
+
+    p_ac - loss(p_ac) rises monotonically (loss slopes < 0.5, checked in params), so the
+    fixed point p = p_dc + loss(p) contracts; a DC power between the two branches' values at
+    p_ac = 0 (only possible with q != 0) maps to p_ac = 0.
+    """
+    f_pos = -pcs_loss_kw(tx, ty, tn, i, 0.0, q_kvar)
+    f_neg = -interp(tx[T_LDIS, i], ty[T_LDIS, i], tn[T_LDIS, i], abs(q_kvar))
+    if p_dc_kw >= f_pos:
+        p = p_dc_kw - f_pos
+        for _ in range(60):
+            p_new = p_dc_kw + pcs_loss_kw(tx, ty, tn, i, p, q_kvar)
+            if abs(p_new - p) <= 1e-12 * (1.0 + abs(p_new)):
+                return max(p_new, 0.0)
+            p = max(p_new, 0.0)
+        return p
+    if p_dc_kw <= f_neg:
+        p = p_dc_kw - f_neg
+        for _ in range(60):
+            p_new = p_dc_kw + pcs_loss_kw(tx, ty, tn, i, min(p, -1e-300), q_kvar)
+            if abs(p_new - p) <= 1e-12 * (1.0 + abs(p_new)):
+                return min(p_new, 0.0)
+            p = min(p_new, 0.0)
+        return p
+    return 0.0
+
+
+@jit
+def calendar_rate(pv, i, temp_c: float, ua_v: float) -> float:
+    """BLAST-Lite calendar fade coefficient kcal [1/day^pcal] at temperature and anode potential."""
+    tk = temp_c + 273.15
+    return abs(pv[P_A1, i]) * math.exp(pv[P_A2, i] / tk) * math.exp(pv[P_A3, i] * ua_v / tk)
+
+
+@jit
+def cycle_rate(pv, i, dod: float, crate_per_h: float, temp_k: float) -> float:
+    """BLAST-Lite cycle fade coefficient kcyc [1/EFC^pcyc] at DOD, C-rate [1/h], temperature."""
+    return (pv[P_A4, i] + pv[P_A5, i] * dod + pv[P_A6, i] * crate_per_h) * (
+        math.exp(pv[P_A7, i] / temp_k) + math.exp(-pv[P_A8, i] / temp_k)
+    )
+
+
+@jit
+def power_state_step(q: float, k: float, p: float, dx: float) -> float:
+    """Advance q = k x^p by dx of x at the rate k of this window (virtual-x form; never falls)."""
+    if k <= 0.0 or dx <= 0.0:
+        return q
+    x_eff = (q / k) ** (1.0 / p)
+    return max(q, k * (x_eff + dx) ** p)
+
+
+@jit
+def stored_energy_kwh(pv, tx, ty, tn, i, soc: float, soh: float) -> float:
+    """Chemical energy stored above SOC 0 [kWh]: cells x aged Ah x integral of OCV."""
+    g = integral(tx[T_OCV, i], ty[T_OCV, i], tn[T_OCV, i], soc)
+    return pv[P_NS, i] * pv[P_CAP_AH, i] * soh * g / 1000.0
+
+
+@jit
+def _count_cycle(xs, i, rng: float, count: float) -> None:
+    xs[X_WEFC, i] += count * rng
+    xs[X_WDOD, i] += count * rng * rng
+
+
+@jit
+def _rainflow_push(xs, rf, rfn, i, value: float) -> None:
+    """Push a reversal and count closed cycles (ASTM E1049 3-point rule, online)."""
+    n = rfn[i]
+    if n == RF_DEPTH:  # full: the oldest range leaves as a half cycle
+        _count_cycle(xs, i, abs(rf[i, 1] - rf[i, 0]), 0.5)
+        for k in range(n - 1):
+            rf[i, k] = rf[i, k + 1]
+        n -= 1
+    rf[i, n] = value
+    n += 1
+    while n >= 3:
+        x = abs(rf[i, n - 1] - rf[i, n - 2])
+        y = abs(rf[i, n - 2] - rf[i, n - 3])
+        if x < y:
+            break
+        if n == 3:  # y contains the oldest point: a half cycle
+            _count_cycle(xs, i, y, 0.5)
+            rf[i, 0] = rf[i, 1]
+            rf[i, 1] = rf[i, 2]
+            n = 2
+        else:
+            _count_cycle(xs, i, y, 1.0)
+            rf[i, n - 3] = rf[i, n - 1]
+            n -= 2
+    rfn[i] = n
+
+
+@jit
+def _battery(pv, tx, ty, tn, xs, acc, i, p_dc_kw: float, dt: float) -> tuple[float, float, bool]:
+    """Advance the pack by dt at DC power p_dc_kw (clamped); returns (p_dc achieved, loss kWh, limited)."""
+    soc = xs[X_SOC, i]
+    v1 = xs[X_V1, i]
+    soh = xs[X_SOH, i]
+    cap = pv[P_CAP_AH, i] * soh
+    ns = pv[P_NS, i]
+    fr = (
+        interp(tx[T_RSOC, i], ty[T_RSOC, i], tn[T_RSOC, i], soc)
+        * interp(tx[T_RTEMP, i], ty[T_RTEMP, i], tn[T_RTEMP, i], xs[X_TEMP, i])
+        * xs[X_RG, i]
+    )
+    r0 = pv[P_R0, i] * fr
+    r1 = pv[P_R1, i] * fr
+    tau1 = pv[P_TAU1, i]
+    one_minus_a = -math.expm1(-dt / tau1)
+    beta = tau1 * one_minus_a / dt  # mean over the step of the RC memory's decay
+    reff = r0 + r1 * (1.0 - beta)
+    eta = pv[P_ETA_C, i]
+    sd_ah = pv[P_KSD, i] * cap * dt
+    # OCV hysteresis: the branch follows the direction of the current (= of the power).
+    hyst = pv[P_HYST, i] if p_dc_kw > 0.0 else (-pv[P_HYST, i] if p_dc_kw < 0.0 else 0.0)
+    ocv0 = ns * interp(tx[T_OCV, i], ty[T_OCV, i], tn[T_OCV, i], soc)
+    e = ocv0 + beta * v1 + hyst
+    cur, beyond = current_for_power(e, reff, 1000.0 * p_dc_kw)
+    # Mean OCV over the step (energy-consistent at long steps), then solve once more.
+    dq = (cur * eta if cur > 0.0 else cur) * dt / 3600.0 - sd_ah
+    soc_pred = min(max(soc + dq / cap, 0.0), 1.0)
+    if abs(soc_pred - soc) > 1e-9:
+        g0 = integral(tx[T_OCV, i], ty[T_OCV, i], tn[T_OCV, i], soc)
+        g1 = integral(tx[T_OCV, i], ty[T_OCV, i], tn[T_OCV, i], soc_pred)
+        ocv = ns * (g1 - g0) / (soc_pred - soc)
+        e = ocv + beta * v1 + hyst
+        cur, beyond = current_for_power(e, reff, 1000.0 * p_dc_kw)
+    else:
+        ocv = ocv0
+    # Limits: C-rate, cell voltage (at the step's mean voltage), SOC window.
+    i_hi = min(pv[P_ICH, i], (pv[P_VMAX, i] - e) / reff)
+    i_hi = min(i_hi, ((pv[P_SOC_MAX, i] - soc) * cap + sd_ah) * 3600.0 / (eta * dt))
+    i_hi = max(i_hi, 0.0)
+    i_lo = max(-pv[P_IDIS, i], (pv[P_VMIN, i] - e) / reff)
+    i_lo = max(i_lo, -((soc - pv[P_SOC_MIN, i]) * cap - sd_ah) * 3600.0 / dt)
+    i_lo = min(i_lo, 0.0)
+    limited = beyond
+    if cur > i_hi:
+        cur = i_hi
+        limited = True
+    elif cur < i_lo:
+        cur = i_lo
+        limited = True
+    dq = (cur * eta if cur > 0.0 else cur) * dt / 3600.0 - sd_ah
+    soc_new = min(max(soc + dq / cap, 0.0), 1.0)
+    v_term = e + reff * cur
+    p_dc = v_term * cur / 1000.0
+    de = stored_energy_kwh(pv, tx, ty, tn, i, soc_new, soh) - stored_energy_kwh(
+        pv, tx, ty, tn, i, soc, soh
+    )
+    loss = p_dc * dt / 3600.0 - de
+    xs[X_SOC, i] = soc_new
+    xs[X_V1, i] = v1 * (1.0 - one_minus_a) + one_minus_a * r1 * cur
+    acc[A_LOHM, i] += r0 * cur * cur * dt / 3.6e6
+    if cur > 0.0:
+        acc[A_LCOUL, i] += (1.0 - eta) * cur * ocv * dt / 3.6e6
+    acc[A_LSELF, i] += sd_ah * ocv / 1000.0
+    acc[A_LBAT, i] += loss
+    acc[A_EDC, i] += p_dc * dt / 3600.0
+    acc[A_AH, i] += cur * dt / 3600.0
+    acc[A_VDC, i] = v_term
+    return p_dc, loss, limited
+
+
+@jit
+def _thermal(pv, xs, acc, i, heat_kw: float, ambient_c: float, dt: float) -> float:
+    """Lumped cabin node, implicit in time; HVAC proportional about its set points. Aux [kW]."""
+    c = pv[P_CTH, i]
+    ua = pv[P_UA, i]
+    kp = pv[P_KP, i]
+    t0 = xs[X_TEMP, i]
+    src = t0 + dt / c * (1000.0 * heat_kw + ua * ambient_c)
+    den = 1.0 + dt * ua / c
+    t_free = src / den
+    p_hvac_w = 0.0
+    t_new = t_free
+    if t_free > pv[P_TCOOL, i]:
+        t_new = (src + dt / c * kp * pv[P_TCOOL, i]) / (den + dt * kp / c)
+        q = kp * (t_new - pv[P_TCOOL, i])
+        if q > pv[P_QCOOL, i]:
+            q = pv[P_QCOOL, i]
+            t_new = (src - dt / c * q) / den
+        p_hvac_w = q / pv[P_COPC, i]
+    elif t_free < pv[P_THEAT, i]:
+        t_new = (src + dt / c * kp * pv[P_THEAT, i]) / (den + dt * kp / c)
+        q = kp * (pv[P_THEAT, i] - t_new)
+        if q > pv[P_QHEAT, i]:
+            q = pv[P_QHEAT, i]
+            t_new = (src + dt / c * q) / den
+        p_hvac_w = q / pv[P_COPH, i]
+    xs[X_TEMP, i] = t_new
+    p_aux = pv[P_PBMS, i] + p_hvac_w / 1000.0
+    acc[A_EHVAC, i] += p_hvac_w / 1000.0 * dt / 3600.0
+    acc[A_EAUX, i] += p_aux * dt / 3600.0
+    return p_aux
+
+
+@jit
+def _aging(pv, tx, ty, tn, xs, rf, rfn, acc, i, soc0: float, temp_c: float, dt: float) -> None:
+    """Stressors of one sub-step; rainflow on SOC; fade applied once per aging window."""
+    soc = xs[X_SOC, i]
+    ua_v = interp(tx[T_UA, i], ty[T_UA, i], tn[T_UA, i], soc0)
+    xs[X_WKCAL, i] += calendar_rate(pv, i, temp_c, ua_v) * dt
+    xs[X_WTK, i] += (temp_c + 273.15) * dt
+    xs[X_WT, i] += dt
+    dsoc = abs(soc - soc0)
+    xs[X_WTHR, i] += dsoc
+    xs[X_EFC, i] += 0.5 * dsoc
+    # Online rainflow: reversals of the SOC beyond the gate.
+    gate = pv[P_RFH, i]
+    d = xs[X_RFDIR, i]
+    if d == 0.0:
+        last = rf[i, rfn[i] - 1]
+        if soc - last > gate:
+            xs[X_RFDIR, i] = 1.0
+            xs[X_RFEXT, i] = soc
+        elif last - soc > gate:
+            xs[X_RFDIR, i] = -1.0
+            xs[X_RFEXT, i] = soc
+    elif d > 0.0:
+        if soc > xs[X_RFEXT, i]:
+            xs[X_RFEXT, i] = soc
+        elif xs[X_RFEXT, i] - soc > gate:
+            _rainflow_push(xs, rf, rfn, i, xs[X_RFEXT, i])
+            xs[X_RFDIR, i] = -1.0
+            xs[X_RFEXT, i] = soc
+    else:
+        if soc < xs[X_RFEXT, i]:
+            xs[X_RFEXT, i] = soc
+        elif soc - xs[X_RFEXT, i] > gate:
+            _rainflow_push(xs, rf, rfn, i, xs[X_RFEXT, i])
+            xs[X_RFDIR, i] = 1.0
+            xs[X_RFEXT, i] = soc
+    wt = xs[X_WT, i]
+    if wt < pv[P_WIN, i]:
+        return
+    days = wt / 86400.0
+    xs[X_DAYS, i] += days
+    kcal = xs[X_WKCAL, i] / wt
+    xs[X_QCAL, i] = power_state_step(xs[X_QCAL, i], kcal, pv[P_PCAL, i], days)
+    wefc = xs[X_WEFC, i]
+    if wefc > 0.0:
+        dod = xs[X_WDOD, i] / wefc
+        crate = xs[X_WTHR, i] / (wt / 3600.0)
+        kcyc = cycle_rate(pv, i, dod, crate, xs[X_WTK, i] / wt)
+        xs[X_QCYC, i] = power_state_step(xs[X_QCYC, i], kcyc, pv[P_PCYC, i], wefc)
+    soh_old = xs[X_SOH, i]
+    soh_new = min(soh_old, max(1.0 - xs[X_QCAL, i] - xs[X_QCYC, i], 0.05))
+    acc[A_EFADE, i] += stored_energy_kwh(pv, tx, ty, tn, i, soc, soh_old) - stored_energy_kwh(
+        pv, tx, ty, tn, i, soc, soh_new
+    )
+    xs[X_SOH, i] = soh_new
+    xs[X_RG, i] = 1.0 + pv[P_KR, i] * (1.0 - soh_new)
+    xs[X_WT, i] = 0.0
+    xs[X_WKCAL, i] = 0.0
+    xs[X_WTK, i] = 0.0
+    xs[X_WTHR, i] = 0.0
+    xs[X_WEFC, i] = 0.0
+    xs[X_WDOD, i] = 0.0
+
+
+@jit
+def _substep(pv, tx, ty, tn, xs, pcs, rf, rfn, acc, i, p_req, q_req, ambient_c, dt) -> None:
+    """One sub-step of one unit at a constant setpoint (phases in the module docstring)."""
+    st0 = pcs[i]
+    st = st0
+    active = p_req != 0.0 or q_req != 0.0
+    # --- PCS state machine: a setpoint wakes a unit in standby; start-up takes t_start.
+    if st == STANDBY and active:
+        st = STARTING
+        xs[X_TIMER, i] = 0.0
+    dt_run = 0.0
+    if st == STARTING:
+        left = pv[P_TSTART, i] - xs[X_TIMER, i]
+        if left > dt:
+            xs[X_TIMER, i] += dt
+        else:
+            dt_run = dt - max(left, 0.0)
+            st = RUNNING
+            xs[X_IDLE, i] = 0.0
+            xs[X_P, i] = 0.0
+    elif st == RUNNING:
+        dt_run = dt
+    frac = dt_run / dt
+    # --- PCS setpoint: P/Q circle (Q first), first-order lag, ramp limit.
+    p_run = 0.0
+    q_run = 0.0
+    p_dc_run = 0.0
+    if dt_run > 0.0:
+        s = pv[P_S, i]
+        q_run = min(max(q_req, -s), s)
+        p_cap = math.sqrt(max(s * s - q_run * q_run, 0.0))
+        p_t = min(max(p_req, -p_cap), p_cap)
+        p0 = xs[X_P, i]
+        p1 = p0 + (p_t - p0) * -math.expm1(-dt_run / pv[P_TAU, i])
+        r = pv[P_RAMP, i] * dt_run
+        p_run = min(max(p1, p0 - r), p0 + r)
+        p_run = min(max(p_run, -p_cap), p_cap)
+        p_dc_run = p_run - pcs_loss_kw(tx, ty, tn, i, p_run, q_run)
+    # --- battery at the sub-step's mean DC power
+    p_dc, loss_bat, limited = _battery(pv, tx, ty, tn, xs, acc, i, frac * p_dc_run, dt)
+    if dt_run > 0.0:
+        if limited:
+            p_dc_run = p_dc / frac
+            p_run = ac_for_dc_kw(tx, ty, tn, i, p_dc_run, q_run)
+        xs[X_P, i] = p_run  # the lag follows what was achieved (no wind-up)
+    p_idle = pv[P_PSB, i] if st0 != OFF else 0.0
+    p_ac = frac * p_run + (1.0 - frac) * p_idle
+    e_ac = p_ac * dt / 3600.0
+    if e_ac >= 0.0:
+        acc[A_EIN, i] += e_ac
+    else:
+        acc[A_EOUT, i] -= e_ac
+    acc[A_Q, i] += frac * q_run * dt / 3600.0
+    acc[A_LPCS, i] += e_ac - p_dc * dt / 3600.0
+    # --- idle running PCS goes to standby
+    if st == RUNNING:
+        if active:
+            xs[X_IDLE, i] = 0.0
+        else:
+            xs[X_IDLE, i] += dt_run
+            if xs[X_IDLE, i] >= pv[P_TIDLE, i]:
+                st = STANDBY
+                xs[X_P, i] = 0.0
+    pcs[i] = st
+    # --- heat of the battery's losses, HVAC, auxiliaries (aging follows in step_units)
+    _thermal(pv, xs, acc, i, loss_bat * 3600.0 / dt, ambient_c, dt)
+
+
+@jit
+def step_units(p_set, q_set, ambient_c, dt_s, n_sub, pv, tx, ty, tn, xs, pcs, rf, rfn, acc):
+    """Advance every unit by `n_sub` sub-steps of `dt_s` [s] at constant setpoints.
+
+    p_set, q_set [kW, kvar] and ambient_c [C] are (N,) arrays; the state arrays are updated in
+    place; acc[A_*, i] receives the energies of the whole call (zeroed first).
+    """
+    n = p_set.shape[0]
+    for i in range(n):
+        for a in range(NA):
+            acc[a, i] = 0.0
+        for _ in range(n_sub):
+            soc0 = xs[X_SOC, i]
+            temp0 = xs[X_TEMP, i]
+            _substep(
+                pv, tx, ty, tn, xs, pcs, rf, rfn, acc, i, p_set[i], q_set[i], ambient_c[i], dt_s
+            )
+            _aging(pv, tx, ty, tn, xs, rf, rfn, acc, i, soc0, temp0, dt_s)
+
+
+@jit
+def power_limits(pv, tx, ty, tn, xs, pcs, out_charge, out_discharge) -> None:
+    """AC power [kW] each unit could charge / discharge now (both >= 0; 0 when OFF or FAULT).
+
+    Battery side: C-rate and cell-voltage limits at the present OCV, RC voltage and resistance
+    (a 1-s horizon), zero at the SOC window's edge; PCS side: the rating with Q = 0.
+    """
+    dt = 1.0
+    for i in range(pv.shape[1]):
+        out_charge[i] = 0.0
+        out_discharge[i] = 0.0
+        if pcs[i] == OFF or pcs[i] == FAULT:
+            continue
+        soc = xs[X_SOC, i]
+        fr = (
+            interp(tx[T_RSOC, i], ty[T_RSOC, i], tn[T_RSOC, i], soc)
+            * interp(tx[T_RTEMP, i], ty[T_RTEMP, i], tn[T_RTEMP, i], xs[X_TEMP, i])
+            * xs[X_RG, i]
+        )
+        tau1 = pv[P_TAU1, i]
+        beta = tau1 * -math.expm1(-dt / tau1) / dt
+        reff = pv[P_R0, i] * fr + pv[P_R1, i] * fr * (1.0 - beta)
+        e0 = (
+            pv[P_NS, i] * interp(tx[T_OCV, i], ty[T_OCV, i], tn[T_OCV, i], soc) + beta * xs[X_V1, i]
+        )
+        s = pv[P_S, i]
+        if soc < pv[P_SOC_MAX, i]:
+            e = e0 + pv[P_HYST, i]
+            i_hi = max(min(pv[P_ICH, i], (pv[P_VMAX, i] - e) / reff), 0.0)
+            p_dc = (e + reff * i_hi) * i_hi / 1000.0
+            out_charge[i] = min(max(ac_for_dc_kw(tx, ty, tn, i, p_dc, 0.0), 0.0), s)
+        if soc > pv[P_SOC_MIN, i]:
+            e = e0 - pv[P_HYST, i]
+            i_lo = min(max(-pv[P_IDIS, i], (pv[P_VMIN, i] - e) / reff, -e / (2.0 * reff)), 0.0)
+            p_dc = (e + reff * i_lo) * i_lo / 1000.0
+            out_discharge[i] = min(max(-ac_for_dc_kw(tx, ty, tn, i, p_dc, 0.0), 0.0), s)
+
+
+@jit
+def stored_energy_all(pv, tx, ty, tn, xs, out) -> None:
+    """Chemical energy stored above SOC 0 of every unit [kWh]."""
+    for i in range(pv.shape[1]):
+        out[i] = stored_energy_kwh(pv, tx, ty, tn, i, xs[X_SOC, i], xs[X_SOH, i])

@@ -1,0 +1,130 @@
+"""`twin unit`: the storage unit on its own (acceptance test as at commissioning)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+from rich.table import Table
+
+from parktwin.errors import InputError
+from twin.cli.common import console
+
+app = typer.Typer(
+    help="Storage-unit physics: the acceptance test of one unit (battery cabin + PCS).",
+    no_args_is_help=True,
+)
+
+_OPTION = {
+    "unit_type": "--unit-type",
+    "dt_s": "--dt",
+    "power_kw": "--power-kw",
+    "cycles": "--cycles",
+    "ambient_c": "--ambient-c",
+    "years": "--years",
+    "rest_s": "--rest-s",
+    "pcs_kva": "--pcs-kva",
+}
+
+
+@app.command("test")
+def test_cmd(
+    unit_type: str = typer.Option("lfp280-2236kwh", "--unit-type", help="Shipped unit type."),
+    dt: float = typer.Option(1.0, "--dt", help="Time step [s] (0 < dt <= 900)."),
+    power_kw: float = typer.Option(None, "--power-kw", help="Test power [kW]; default rated."),
+    cycles: int = typer.Option(3, "--cycles", help="Charge/discharge cycles (GB/T 36548: 3)."),
+    ambient_c: float = typer.Option(25.0, "--ambient-c", help="Ambient temperature [C]."),
+    years: int = typer.Option(0, "--years", help="Also age the unit this many years (SOH/yr)."),
+    rest_s: float = typer.Option(600.0, "--rest-s", help="Rest after each phase [s]."),
+    pcs_kva: float = typer.Option(None, "--pcs-kva", help="Override the PCS rating [kVA]."),
+    out: Path = typer.Option(None, "--out", help="Write summary.json + timeseries.parquet here."),
+) -> None:
+    """Charge at rated power from the SOC floor to full, rest, discharge to empty, rest; N cycles.
+
+    Prints charged/discharged AC and DC energy, round-trip efficiency with and without
+    auxiliaries and the losses by cause (GB/T 36548 style).
+    """
+    from devices.acceptance import AcceptanceConfig, run_acceptance, write_results
+
+    options = {
+        "unit_type": unit_type,
+        "dt_s": dt,
+        "power_kw": power_kw,
+        "cycles": cycles,
+        "ambient_c": ambient_c,
+        "years": years,
+        "rest_s": rest_s,
+        "pcs_kva": pcs_kva,
+    }
+    try:
+        cfg = AcceptanceConfig(**options)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        name = _OPTION.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else "option"
+        got = options.get(str(err["loc"][0])) if err["loc"] else None
+        raise InputError(f"{name}: {err['msg']} (got {got!r})") from exc
+    with console.status("running the unit test..."):
+        summary, series = run_acceptance(cfg)
+    console.print(summary_table(summary))
+    if summary.get("aging"):
+        console.print(aging_table(summary["aging"]))
+    if out is not None:
+        paths = write_results(out, summary, series)
+        console.print("wrote " + ", ".join(str(p) for p in paths))
+
+
+def summary_table(s: dict) -> Table:
+    """The acceptance table: energies, efficiencies, losses by cause."""
+    t = Table(
+        title=(
+            f"unit test: {s['unit_type']} ({s['e_nom_kwh']:.0f} kWh, PCS {s['pcs_kva']:.0f} kVA), "
+            f"{s['cycles']} cycles at {s['power_kw']:.0f} kW, dt {s['dt_s']:g} s, "
+            f"ambient {s['ambient_c']:g} C"
+        ),
+        show_header=True,
+    )
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    t.add_column("unit")
+    rows = [
+        ("charged AC (import at PCS terminals)", s["charged_ac_kwh"], "kWh"),
+        ("discharged AC", s["discharged_ac_kwh"], "kWh"),
+        ("charged DC (into the battery)", s["charged_dc_kwh"], "kWh"),
+        ("discharged DC", s["discharged_dc_kwh"], "kWh"),
+        ("usable energy AC per cycle", s["usable_energy_kwh"], "kWh"),
+        ("round trip AC, without auxiliaries", 100 * s["rte_ac"], "%"),
+        ("round trip AC, with auxiliaries", 100 * s["rte_ac_with_aux"], "%"),
+        ("round trip DC", 100 * s["rte_dc"], "%"),
+        ("loss PCS", s["loss_pcs_kwh"], "kWh"),
+        ("loss battery, ohmic", s["loss_battery_ohmic_kwh"], "kWh"),
+        ("loss battery, polarisation + hysteresis", s["loss_battery_polarisation_kwh"], "kWh"),
+        ("loss battery, coulombic", s["loss_battery_coulombic_kwh"], "kWh"),
+        ("loss battery, self-discharge", s["loss_battery_self_discharge_kwh"], "kWh"),
+        ("auxiliaries, HVAC", s["aux_hvac_kwh"], "kWh"),
+        ("auxiliaries, BMS/EMS", s["aux_bms_ems_kwh"], "kWh"),
+        ("energy balance residual", s["energy_balance_residual_kwh"], "kWh"),
+        ("peak cell temperature", s["temp_max_c"], "C"),
+        ("duration", s["duration_h"], "h"),
+    ]
+    for name, value, unit in rows:
+        fmt = f"{value:.2e}" if name.startswith("energy balance") else f"{value:,.1f}"
+        t.add_row(name, fmt, unit)
+    return t
+
+
+def aging_table(rows: list[dict]) -> Table:
+    """SOH per year of the repeated daily profile."""
+    t = Table(title="aging: two charges + two discharges a day (BLAST-Lite LFP 250 Ah model)")
+    for col in ("year", "SOH", "EFC", "R / R_new", "discharged AC MWh", "RTE AC %"):
+        t.add_column(col, justify="right")
+    for r in rows:
+        t.add_row(
+            str(r["year"]),
+            f"{r['soh']:.4f}",
+            f"{r['efc']:.0f}",
+            f"{r['resistance_factor']:.3f}",
+            f"{r['discharged_ac_mwh']:.0f}",
+            f"{100 * r['rte_ac']:.1f}",
+        )
+    return t
