@@ -1,0 +1,420 @@
+"""The site: the park's substation, 10 kV feeders, enterprises and storage, as typed models.
+
+A site file (TOML) is validated into a frozen `Site`; cross-field mistakes (an enterprise on
+a feeder that does not exist, storage behind an unknown enterprise, a duplicate name, a
+transformer size missing from the equipment catalogue) raise one-line `InputError`s that
+name the field, e.g. ``site.toml: enterprises[3].feeder: unknown feeder 'F9' (have F01, F02)``.
+
+Equipment (cable types, transformer types) comes from the catalogue shipped in
+``grid/data/equipment.toml``; a site may add its own entries under ``[cables.<name>]`` and
+``[transformers.<name>]``. The default site is ``grid/data/park.toml``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from parktwin.config import (
+    Frozen,
+    describe_validation_error,
+    load_package_toml,
+    load_toml,
+)
+from parktwin.errors import InputError
+
+Industry = Literal[
+    "magnets",
+    "auto_parts",
+    "auto_lamps",
+    "bearings",
+    "machining",
+    "robotics",
+    "textiles",
+    "new_materials",
+]
+
+#: Nominal LV voltage of the enterprises' low-voltage buses [kV] (380 V three-phase, GB/T 156).
+LV_NOMINAL_KV = 0.38
+
+
+class CableType(Frozen):
+    """A 10 kV cable type (per circuit)."""
+
+    r_ohm_per_km: float = Field(gt=0)
+    x_ohm_per_km: float = Field(gt=0)
+    c_nf_per_km: float = Field(ge=0)
+    max_i_ka: float = Field(gt=0)
+    source: str = ""
+
+
+class TrafoType(Frozen):
+    """A two-winding transformer type; HV-side tap changer."""
+
+    sn_kva: float = Field(gt=0)
+    vn_hv_kv: float = Field(gt=0)
+    vn_lv_kv: float = Field(gt=0)
+    vk_percent: float = Field(gt=0, lt=50)
+    pk_kw: float = Field(ge=0)
+    pfe_kw: float = Field(ge=0)
+    i0_percent: float = Field(ge=0, lt=20)
+    vector_group: str = "Dyn11"
+    shift_degree: float = 0.0
+    tap_step_percent: float = Field(default=2.5, ge=0, le=10)
+    tap_min: int = -2
+    tap_max: int = 2
+    source: str = ""
+
+    @property
+    def vkr_percent(self) -> float:
+        """Resistive part of the short-circuit voltage [%] (= load loss / rating)."""
+        return self.pk_kw / self.sn_kva * 100.0
+
+    @model_validator(mode="after")
+    def _check(self) -> TrafoType:
+        if self.vkr_percent >= self.vk_percent:
+            raise ValueError("pk_kw gives vkr_percent >= vk_percent")
+        if self.tap_min > 0 or self.tap_max < 0:
+            raise ValueError("tap range must contain the neutral position 0")
+        return self
+
+
+class Equipment(Frozen):
+    """Catalogue of cable and transformer types, by name."""
+
+    cables: dict[str, CableType] = Field(default_factory=dict)
+    transformers: dict[str, TrafoType] = Field(default_factory=dict)
+    note: str = ""
+
+    def merged(self, extra_cables: dict, extra_transformers: dict) -> Equipment:
+        """This catalogue with a site's own entries added (a site's entry wins)."""
+        return Equipment(
+            cables={**self.cables, **extra_cables},
+            transformers={**self.transformers, **extra_transformers},
+        )
+
+    def transformer_for(self, sn_kva: float, vn_hv_kv: float, vn_lv_kv: float) -> str | None:
+        """Name of the catalogue transformer with this rating and voltages, or None."""
+        for name, t in self.transformers.items():
+            if (
+                math.isclose(t.sn_kva, sn_kva)
+                and math.isclose(t.vn_hv_kv, vn_hv_kv)
+                and math.isclose(t.vn_lv_kv, vn_lv_kv)
+            ):
+                return name
+        return None
+
+    def sizes(self, vn_hv_kv: float, vn_lv_kv: float) -> list[float]:
+        """Ratings [kVA] available for a voltage pair, ascending."""
+        return sorted(
+            t.sn_kva
+            for t in self.transformers.values()
+            if math.isclose(t.vn_hv_kv, vn_hv_kv) and math.isclose(t.vn_lv_kv, vn_lv_kv)
+        )
+
+
+@functools.cache
+def equipment_catalogue() -> Equipment:
+    """The shipped catalogue (``grid/data/equipment.toml``)."""
+    return load_package_toml("grid", "equipment.toml", Equipment)
+
+
+class Substation(Frozen):
+    """The 110/10 kV substation: one 110 kV bus, one 10 kV bus section per transformer."""
+
+    name: str
+    hv_kv: float = Field(default=110.0, gt=0)
+    mv_kv: float = Field(default=10.0, gt=0)
+    vm_pu: float = Field(default=1.0, gt=0.8, lt=1.2)  # 110 kV supply voltage (ext_grid)
+    transformer: str
+    count: int = Field(default=2, ge=1, le=4)
+    tap_pos: int = 0  # on-load tap changer position of the main transformers
+    bus_coupler_closed: bool = False  # sections run split (分段运行) unless closed
+    distribution_tap_pos: int = 0  # off-circuit tap of every enterprise 10/0.4 kV transformer
+    note: str = ""
+
+
+class Feeder(Frozen):
+    """A 10 kV cable feeder from a substation bus section; enterprises hang on it in order."""
+
+    name: str
+    section: int = Field(ge=1)  # 1-based bus section = substation transformer
+    cable: str
+    parallel: int = Field(default=1, ge=1, le=4)
+    note: str = ""
+
+
+class Enterprise(Frozen):
+    """An enterprise: its 10 kV PCC bus, its 10/0.4 kV transformers, load and rooftop PV.
+
+    The enterprise's ring-main unit sits on its feeder ``feeder_km`` after the previous
+    enterprise's (or the substation); a service cable of ``service_km`` runs from there to
+    the enterprise's own 10 kV bus (the meter, PCC). ``transformer_count == 0`` means a
+    direct 10 kV supply (load and PV on the 10 kV bus).
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    industry: Industry
+    feeder: str
+    feeder_km: float = Field(gt=0, le=20)
+    service_km: float = Field(default=0.2, gt=0, le=5)
+    service_cable: str = "YJV22-3x150"
+    service_parallel: int = Field(default=1, ge=1, le=4)
+    annual_mwh: float = Field(gt=0)
+    peak_kw: float = Field(gt=0)
+    power_factor: float = Field(default=0.95, gt=0.5, le=1.0)
+    pv_kwp: float = Field(default=0.0, ge=0)
+    pv_tilt_deg: float = Field(default=20.0, ge=0, le=90)
+    pv_azimuth_deg: float = Field(default=180.0, ge=0, lt=360)
+    transformer_kva: float = Field(default=0.0, ge=0)
+    transformer_count: int = Field(default=0, ge=0, le=12)
+    source: str = ""
+    note: str = ""
+
+    @property
+    def direct_10kv(self) -> bool:
+        """True when the enterprise is supplied directly at 10 kV (no 10/0.4 kV transformer)."""
+        return self.transformer_count == 0
+
+    @property
+    def transformer_total_kva(self) -> float:
+        """Installed 10/0.4 kV transformer capacity [kVA] (0 for a direct 10 kV supply)."""
+        return self.transformer_kva * self.transformer_count
+
+    @property
+    def connection(self) -> str:
+        """Human description of the supply, e.g. ``4 x 2500 kVA 10/0.4 kV``."""
+        if self.direct_10kv:
+            return "direct 10 kV"
+        return f"{self.transformer_count} x {self.transformer_kva:g} kVA 10/0.4 kV"
+
+    @property
+    def mean_kw(self) -> float:
+        """Mean load [kW] over a year."""
+        return self.annual_mwh * 1000.0 / 8760.0
+
+    @model_validator(mode="after")
+    def _check(self) -> Enterprise:
+        if (self.transformer_count == 0) != (self.transformer_kva == 0):
+            raise ValueError(
+                "transformer_kva and transformer_count must both be 0 (direct 10 kV) or both > 0"
+            )
+        if self.mean_kw > self.peak_kw:
+            raise ValueError(
+                f"annual_mwh {self.annual_mwh:g} needs a mean load of {self.mean_kw:.0f} kW"
+                f" above peak_kw {self.peak_kw:g}"
+            )
+        return self
+
+
+class StorageGroup(Frozen):
+    """``count`` identical storage units behind one enterprise; each unit is one battery
+    cabin + one PCS on its own LV AC bus + its own step-up transformer to the 10 kV bus."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_\-]*$")
+    enterprise: str
+    unit_type: str  # a devices parameter set, e.g. "lfp280-2236kwh"
+    count: int = Field(ge=1, le=50)
+    pcs_kva: float | None = Field(default=None, gt=0)  # None = the unit type's PCS
+    unit_kwh: float | None = Field(default=None, gt=0)  # nameplate energy; None = unit type's
+    trafo_kva: float = Field(gt=0)  # per unit
+    ac_kv: float = Field(default=0.69, gt=0, le=1.0)  # the unit's LV AC bus
+    commissioned: int = Field(ge=2000, le=2100)
+    source: str = ""
+    note: str = ""
+
+    def unit_names(self) -> list[str]:
+        """Names of this group's units: ``{name}-1`` .. ``{name}-{count}``."""
+        return [f"{self.name}-{k}" for k in range(1, self.count + 1)]
+
+
+class Site(Frozen):
+    """A park: its substation, feeders, enterprises and storage groups."""
+
+    name: str
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    substation: Substation
+    feeders: tuple[Feeder, ...] = Field(min_length=1)
+    enterprises: tuple[Enterprise, ...] = Field(min_length=1)
+    storage: tuple[StorageGroup, ...] = ()
+    cables: dict[str, CableType] = Field(default_factory=dict)
+    transformers: dict[str, TrafoType] = Field(default_factory=dict)
+    source: str = ""
+    note: str = ""
+
+    @property
+    def equipment(self) -> Equipment:
+        """The shipped catalogue plus this site's own cable and transformer types."""
+        return equipment_catalogue().merged(self.cables, self.transformers)
+
+    def enterprise(self, name: str) -> Enterprise:
+        """The enterprise called `name` (KeyError if none)."""
+        for e in self.enterprises:
+            if e.name == name:
+                return e
+        raise KeyError(name)
+
+    def enterprise_transformer(self, e: Enterprise) -> str | None:
+        """Catalogue name of an enterprise's 10/0.4 kV transformer (None if direct 10 kV)."""
+        if e.direct_10kv:
+            return None
+        return self.equipment.transformer_for(e.transformer_kva, self.substation.mv_kv, 0.4)
+
+    def unit_transformer(self, g: StorageGroup) -> str:
+        """Catalogue name of a storage unit's step-up transformer."""
+        name = self.equipment.transformer_for(g.trafo_kva, self.substation.mv_kv, g.ac_kv)
+        assert name is not None  # checked by validation
+        return name
+
+    def with_storage(self, extra: list[StorageGroup]) -> Site:
+        """This site with more storage groups (for expansion studies); validated again."""
+        data = self.model_dump()
+        data["storage"] = [*data["storage"], *(g.model_dump() for g in extra)]
+        return _validate_site(data, f"{self.name} + extra storage")
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Site:
+        problem = _first_problem(self)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+def _dupes(names: list[str]) -> str | None:
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            return n
+        seen.add(n)
+    return None
+
+
+def _first_problem(site: Site) -> str | None:
+    """The first cross-field inconsistency as ``field.path: what is wrong``, or None."""
+    eq = site.equipment
+    sub = site.substation
+    if sub.transformer not in eq.transformers:
+        return f"substation.transformer: unknown transformer type {sub.transformer!r}"
+    t = eq.transformers[sub.transformer]
+    if not (math.isclose(t.vn_hv_kv, sub.hv_kv) and t.vn_lv_kv >= sub.mv_kv * 0.95):
+        return (
+            f"substation.transformer: {sub.transformer!r} is {t.vn_hv_kv:g}/{t.vn_lv_kv:g} kV,"
+            f" not {sub.hv_kv:g}/{sub.mv_kv:g} kV"
+        )
+    if not t.tap_min <= sub.tap_pos <= t.tap_max:
+        return f"substation.tap_pos: {sub.tap_pos} outside the tap range {t.tap_min}..{t.tap_max}"
+    for field, names in (
+        ("feeders", [f.name for f in site.feeders]),
+        ("enterprises", [e.name for e in site.enterprises]),
+        ("storage", [g.name for g in site.storage]),
+    ):
+        dup = _dupes(names)
+        if dup is not None:
+            return f"{field}: duplicate name {dup!r}"
+    feeders = {f.name for f in site.feeders}
+    for i, f in enumerate(site.feeders):
+        if f.section > sub.count:
+            return f"feeders[{i}].section: {f.section} but the substation has {sub.count} sections"
+        if f.cable not in eq.cables:
+            return (
+                f"feeders[{i}].cable: unknown cable type {f.cable!r} (have {', '.join(eq.cables)})"
+            )
+    lv_sizes = eq.sizes(sub.mv_kv, 0.4)
+    for i, e in enumerate(site.enterprises):
+        if e.feeder not in feeders:
+            return (
+                f"enterprises[{i}].feeder: unknown feeder {e.feeder!r}"
+                f" (have {', '.join(sorted(feeders))})"
+            )
+        if e.service_cable not in eq.cables:
+            return f"enterprises[{i}].service_cable: unknown cable type {e.service_cable!r}"
+        if not e.direct_10kv:
+            name = site.enterprise_transformer(e)
+            if name is None:
+                return (
+                    f"enterprises[{i}].transformer_kva: no {sub.mv_kv:g}/0.4 kV transformer of"
+                    f" {e.transformer_kva:g} kVA in the catalogue"
+                    f" (have {', '.join(f'{s:g}' for s in lv_sizes)})"
+                )
+            tt = eq.transformers[name]
+            if not tt.tap_min <= sub.distribution_tap_pos <= tt.tap_max:
+                return (
+                    f"substation.distribution_tap_pos: {sub.distribution_tap_pos} outside"
+                    f" {name}'s tap range {tt.tap_min}..{tt.tap_max}"
+                )
+    enterprises = {e.name for e in site.enterprises}
+    for i, g in enumerate(site.storage):
+        if g.enterprise not in enterprises:
+            return f"storage[{i}].enterprise: unknown enterprise {g.enterprise!r}"
+        if eq.transformer_for(g.trafo_kva, sub.mv_kv, g.ac_kv) is None:
+            sizes = ", ".join(f"{s:g}" for s in eq.sizes(sub.mv_kv, g.ac_kv)) or "none"
+            return (
+                f"storage[{i}].trafo_kva: no {sub.mv_kv:g}/{g.ac_kv:g} kV transformer of"
+                f" {g.trafo_kva:g} kVA in the catalogue (have {sizes})"
+            )
+        if g.pcs_kva is not None and g.pcs_kva > g.trafo_kva:
+            return (
+                f"storage[{i}].pcs_kva: PCS {g.pcs_kva:g} kVA above its transformer's"
+                f" {g.trafo_kva:g} kVA"
+            )
+    return None
+
+
+def _describe(source: str, exc: ValidationError) -> str:
+    first = exc.errors(include_url=False)[0]
+    if first["loc"] == () and first["type"] == "value_error":
+        # Our cross-field checks already name the field; drop pydantic's "Value error, ".
+        return f"{source}: {first['ctx']['error']}"
+    return describe_validation_error(source, exc)
+
+
+def _validate_site(data: object, source: str) -> Site:
+    try:
+        return Site.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_describe(source, exc)) from exc
+
+
+def _retell(exc: InputError, source: str) -> InputError:
+    cause = exc.__cause__
+    if isinstance(cause, ValidationError):
+        return InputError(_describe(source, cause))
+    return exc
+
+
+def load_site(path: str | Path) -> Site:
+    """Read and validate a site file (TOML); bad input raises a one-line InputError."""
+    try:
+        return load_toml(path, Site)
+    except InputError as exc:
+        raise _retell(exc, str(path)) from exc.__cause__
+
+
+def default_site() -> Site:
+    """The shipped default park (``grid/data/park.toml``)."""
+    try:
+        return load_package_toml("grid", "park.toml", Site)
+    except InputError as exc:
+        raise _retell(exc, "grid/data/park.toml") from exc.__cause__
+
+
+__all__ = [
+    "CableType",
+    "Enterprise",
+    "Equipment",
+    "Feeder",
+    "Industry",
+    "Site",
+    "StorageGroup",
+    "Substation",
+    "TrafoType",
+    "default_site",
+    "equipment_catalogue",
+    "load_site",
+]
