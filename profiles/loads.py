@@ -251,3 +251,15 @@ def load_kw(
     ref_t0 = (dt.date(year, 1, 1) - dt.date(1970, 1, 1)).days * DAY_S
     p15 = a * x**gamma * _growth(t_mid, ref_t0, growth_per_year)
     return resample_mean(d0 * DAY_S, STEP15_S, p15, t0, step_s, n_steps)
+
+
+def natural_load_factor(industry: str, year: int = 2024, seed: int = 0) -> float:
+    """Mean / highest 15-min value of the industry's own shape over `year` (gamma = 1).
+
+    Targets near it keep the shape as drawn; far from it the shape is bent (gamma != 1):
+    a flat process asked for a low load factor loses its base, and the reverse.
+    """
+    d0 = (dt.date(year, 1, 1) - dt.date(1970, 1, 1)).days
+    n_days = (dt.date(year + 1, 1, 1) - dt.date(year, 1, 1)).days
+    x = shape_15min(industry, d0, n_days, seed)
+    return float(x.mean() / x.max())

@@ -6,9 +6,9 @@ are "local epoch seconds": seconds since 1970-01-01 00:00 *local* time, so the d
 ``t // 86400`` and the hour ``(t % 86400) // 3600`` with no time-zone arithmetic in hot paths.
 China has kept UTC+8 without DST since 1991, so local = UTC + 8 h exactly.
 
-Resampling between resolutions goes through the cumulative energy (integral) of a
-piecewise-constant series: exact for any pair of step lengths, aligned or not, and it
-conserves energy by construction.
+Resampling between resolutions integrates the piecewise-constant series over the new
+steps: exact for any pair of step lengths, aligned or not, and it conserves energy by
+construction.
 """
 
 from __future__ import annotations
@@ -89,26 +89,31 @@ def resample_mean(
     """Means over ``n`` steps of ``new_dt_s`` from ``new_t0_s`` of a piecewise-constant series.
 
     `values[k]` is the mean over ``[t0 + k*dt, t0 + (k+1)*dt)``. The new window must lie
-    inside the old one (to rounding). Exact for any pair of resolutions: it differences
-    the cumulative integral, so energy is conserved.
+    inside the old one (to rounding). Exact for any pair of resolutions (it integrates),
+    so energy is conserved.
     """
     values = np.asarray(values, dtype=np.float64)
     if n == 0:
         return np.zeros(0)
-    if new_dt_s == dt_s and (new_t0_s - t0_s) % dt_s == 0:
-        k0 = round((new_t0_s - t0_s) / dt_s)
-        if k0 >= 0 and k0 + n <= values.size:
-            return values[k0 : k0 + n].copy()
-    # Cumulative integral at the old edges, in units of (value * old steps), measured
-    # from t0 so large epoch offsets do not eat the float precision.
-    cum = np.concatenate(([0.0], np.cumsum(values)))
-    edges = (new_t0_s - t0_s + np.arange(n + 1, dtype=np.float64) * new_dt_s) / dt_s
-    lo, hi = -1e-6, values.size + 1e-6
-    if edges[0] < lo or edges[-1] > hi:
+    # Aligned grids (the usual case) are block means or repeats: exact and fast.
+    offset = (new_t0_s - t0_s) / dt_s
+    if offset == round(offset) and offset >= 0:
+        k0 = round(offset)
+        ratio = new_dt_s / dt_s
+        if ratio == round(ratio) and k0 + n * round(ratio) <= values.size:
+            m = round(ratio)
+            return values[k0 : k0 + n * m].reshape(n, m).mean(axis=1)
+        inv = dt_s / new_dt_s
+        if inv == round(inv):
+            m = round(inv)
+            need = -(-n // m)
+            if k0 + need <= values.size:
+                return np.repeat(values[k0 : k0 + need], m)[:n].copy()
+    edges = new_t0_s + np.arange(n + 1, dtype=np.float64) * new_dt_s
+    tol = 1e-6 * dt_s
+    if edges[0] < t0_s - tol or edges[-1] > t0_s + values.size * dt_s + tol:
         raise ValueError("resample_mean: the new window is outside the series")
-    edges = np.clip(edges, 0.0, float(values.size))
-    c = np.interp(edges, np.arange(values.size + 1, dtype=np.float64), cum)
-    return np.diff(c) * (dt_s / new_dt_s)
+    return integrate_on_grid(t0_s, dt_s, values, edges)[0] / new_dt_s
 
 
 def integrate_on_grid(
@@ -118,10 +123,28 @@ def integrate_on_grid(
 
     `values[k]` holds on ``[t0 + k*dt, t0 + (k+1)*dt)``; `edges_s` (increasing, len m+1)
     bound m grid intervals. Returns (integral [value*s], covered [s]) per interval: the
-    parts of the grid outside the series count zero and are not covered.
+    parts of the grid outside the series count zero and are not covered. Whole steps are
+    summed locally (``np.add.reduceat``), not by differencing a long cumulative sum, so a
+    year of 1-s data keeps full precision in each interval.
     """
     values = np.asarray(values, dtype=np.float64)
-    cum = np.concatenate(([0.0], np.cumsum(values))) * dt_s
-    pos = np.clip((np.asarray(edges_s, dtype=np.float64) - t0_s) / dt_s, 0.0, float(values.size))
-    c = np.interp(pos, np.arange(values.size + 1, dtype=np.float64), cum)
-    return np.diff(c), np.diff(pos) * dt_s
+    n = values.size
+    pos = np.clip((np.asarray(edges_s, dtype=np.float64) - t0_s) / dt_s, 0.0, float(n))
+    lo, hi = pos[:-1], pos[1:]
+    i_lo = np.minimum(np.ceil(lo).astype(np.int64), n)
+    i_hi = np.maximum(np.floor(hi).astype(np.int64), 0)
+    padded = np.concatenate((values, [0.0]))
+    whole = np.zeros(lo.size)
+    has_whole = i_hi > i_lo
+    if has_whole.any():
+        idx = np.ravel(np.column_stack((i_lo[has_whole], i_hi[has_whole])))
+        whole[has_whole] = np.add.reduceat(padded, idx)[::2]
+    head = np.where(i_lo > lo, (i_lo - lo) * padded[np.maximum(i_lo - 1, 0)], 0.0)
+    tail = np.where(hi > i_hi, (hi - i_hi) * padded[np.minimum(i_hi, n)], 0.0)
+    total = whole + head + tail
+    # An interval inside one step: head and tail above would both count that step.
+    inside = i_lo > i_hi
+    total[inside] = (hi[inside] - lo[inside]) * padded[
+        np.minimum(np.floor(lo[inside]).astype(np.int64), n)
+    ]
+    return total * dt_s, (hi - lo) * dt_s

@@ -73,7 +73,7 @@ def broken_meter_csv(draw):
         rows[k], rows[k - 1] = rows[k - 1], rows[k]
         word = "before"
     elif kind == "non_numeric":
-        rows[k] = (rows[k][0], draw(st.sampled_from(["abc", "1,2", "12kW", "--"])))
+        rows[k] = (rows[k][0], draw(st.sampled_from(["abc", "1;2", "12kW", "--"])))
         word = "not a number"
     elif kind == "nan":
         rows[k] = (rows[k][0], draw(st.sampled_from(["nan", "inf", "-inf"])))
