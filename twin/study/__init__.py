@@ -1,1 +1,34 @@
-"""Expansion studies: where and how much storage to add, what it earns, what the feeders take."""
+"""Expansion studies: where and how much storage to add, what it earns, what the feeders take.
+
+    from twin.study import load_study, run_study
+    study = load_study("examples/study-next-20mwh.toml").with_days(14)
+    result = run_study(study, "out/next20", workers=2)          # local processes
+    result = run_study(study, "out/next20", scheduler="tcp://10.0.0.5:8786")   # Dask
+    result.results      # DataFrame, one row per candidate (also results.csv / .parquet)
+    result.hosting      # DataFrame, one row per enterprise bus (hosting.csv / .parquet)
+
+Layers: `model` (the study file), `candidates` (expansion, stable keys), `finance` (NPV,
+IRR, paybacks), `evaluate` (what a worker runs: twin runs over the years, hosting
+bisection), `execute` + `store` (local/Dask execution, resumable result tables),
+`runner` (the study as a whole), `report` and `figures`.
+"""
+
+from twin.study.candidates import Candidate, expand_candidates
+from twin.study.finance import irr, npv, payback_years
+from twin.study.model import Finance, Study, default_finance, load_study
+from twin.study.runner import StudyResult, plan_study, run_study
+
+__all__ = [
+    "Candidate",
+    "Finance",
+    "Study",
+    "StudyResult",
+    "default_finance",
+    "expand_candidates",
+    "irr",
+    "load_study",
+    "npv",
+    "payback_years",
+    "plan_study",
+    "run_study",
+]

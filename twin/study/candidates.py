@@ -50,12 +50,13 @@ def stable_key(fields: dict) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def default_trafo_kva(pcs_kva: float) -> float:
-    """The smallest standard transformer rating that carries the PCS at full apparent power."""
-    for rating in STANDARD_TRAFO_KVA:
+def default_trafo_kva(pcs_kva: float, sizes: Sequence[float] = STANDARD_TRAFO_KVA) -> float:
+    """The smallest rating of `sizes` that carries the PCS at full apparent power (the
+    largest one if none does: the caller's limit check then names the problem)."""
+    for rating in sorted(sizes):
         if rating >= pcs_kva - 1e-9:
-            return rating
-    return pcs_kva
+            return float(rating)
+    return float(max(sizes)) if len(sizes) else pcs_kva
 
 
 def _values(value: tuple | None) -> tuple:
@@ -67,11 +68,12 @@ def expand_grid(
     where: str,
     enterprise_names: Sequence[str],
     pcs_kva_of: Callable[[str], float],
+    trafo_sizes: Sequence[float] = STANDARD_TRAFO_KVA,
 ) -> list[Candidate]:
     """The cartesian product of one candidate grid; `where` names it in errors.
 
     `pcs_kva_of(unit_type)` gives a unit type's rated PCS kVA (and raises InputError for an
-    unknown type); an omitted transformer is the standard rating above the PCS kVA.
+    unknown type); an omitted transformer is the smallest of `trafo_sizes` above the PCS.
     """
     if grid.enterprises == "all":
         enterprises = tuple(enterprise_names)
@@ -97,7 +99,7 @@ def expand_grid(
         except InputError as exc:
             raise InputError(f"{where}.unit_type: {exc}") from exc
         pcs = float(pcs) if pcs is not None else float(rated)
-        trafo = float(trafo) if trafo is not None else default_trafo_kva(pcs)
+        trafo = float(trafo) if trafo is not None else default_trafo_kva(pcs, trafo_sizes)
         out.append(
             Candidate(
                 enterprise=ent,
@@ -115,11 +117,13 @@ def expand_candidates(
     study: Study,
     enterprise_names: Sequence[str],
     pcs_kva_of: Callable[[str], float],
+    trafo_sizes: Sequence[float] = STANDARD_TRAFO_KVA,
 ) -> list[Candidate]:
     """Every candidate of the study, in file order, duplicates removed (first kept)."""
     seen: dict[str, Candidate] = {}
     for i, grid in enumerate(study.candidates):
-        for cand in expand_grid(grid, f"candidates[{i}]", enterprise_names, pcs_kva_of):
+        where = f"candidates[{i}]"
+        for cand in expand_grid(grid, where, enterprise_names, pcs_kva_of, trafo_sizes):
             seen.setdefault(cand.key, cand)
     if len(seen) > 5000:
         raise InputError(f"candidates: {len(seen)} candidates; more than 5000 is not a study")

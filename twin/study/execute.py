@@ -63,11 +63,13 @@ def _one_line(exc: BaseException) -> str:
 def call_safely(fn: TaskFn, task: HasKey) -> dict:
     """Run ``fn(task)`` on a worker; an exception becomes a ``failed`` row with its message."""
     t0 = time.perf_counter()
+    # What identifies the task in its row even when it fails (e.g. a candidate's fields).
+    ident = dict(task.identity()) if hasattr(task, "identity") else {}
     try:
-        row = dict(fn(task))
+        row = {**ident, **fn(task)}
         row["status"] = "ok"
     except Exception as exc:  # a candidate that raises is recorded, the study goes on
-        row = {"status": "failed", "error": _one_line(exc)}
+        row = {**ident, "status": "failed", "error": _one_line(exc)}
     row["key"] = task.key
     row["run_seconds"] = time.perf_counter() - t0
     row["worker"] = f"{socket.gethostname()}:{os.getpid()}"

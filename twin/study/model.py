@@ -37,6 +37,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from parktwin.config import Frozen, load_toml, package_text, parse_toml, validate
+from parktwin.errors import InputError
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -238,6 +239,8 @@ class Study(Frozen):
         """The same study with every run shortened to `days` (``--days``), or unchanged."""
         if days is None:
             return self
+        if not 1 <= days <= 366:
+            raise InputError(f"--days: expected 1..366, got {days}")
         return self.model_copy(update={"study": self.study.model_copy(update={"days": days})})
 
 

@@ -1,0 +1,335 @@
+"""`run_study`: a whole expansion study into an output folder, resumable, local or on Dask.
+
+Folder layout (every table readable while the study runs, see `twin.study.store`)::
+
+    DIR/study.json          the study as run (settings fingerprint: a resume must match it)
+    DIR/results.csv|.parquet    one row per candidate
+    DIR/status_quo.csv|.parquet one row per strategy: the park without any candidate
+    DIR/hosting.csv|.parquet    one row per enterprise bus (if the study has [hosting])
+    DIR/*.png               figures (written at the end)
+
+Order of work: the status quo of each strategy and the hosting bisections are submitted
+first; the candidates of a strategy are submitted as soon as its status quo is in (their
+savings are increments over it), so the workers never idle on a dependency.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from parktwin.errors import InputError
+from parktwin.files import write_json
+from twin.study.candidates import Candidate, default_trafo_kva, expand_candidates, stable_key
+from twin.study.evaluate import (
+    CANDIDATE_COLUMNS,
+    HOSTING_COLUMNS,
+    REFERENCE_COLUMNS,
+    CandidateTask,
+    GridLimits,
+    HostingTask,
+    ReferenceTask,
+    default_limits,
+    run_candidate,
+    run_hosting,
+    run_reference,
+)
+from twin.study.execute import BASE_COLUMNS, RunCounts, TaskRunner, make_executor
+from twin.study.model import Study
+from twin.study.store import ResultTable, study_lock
+
+STUDY_FORMAT = 1  # bump when the tables' columns or meaning change
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    """What the driver needs of a unit type at a PCS rating."""
+
+    e_kwh: float
+    p_kw: float
+    pcs_kva: float
+
+
+@dataclass
+class StudyPlan:
+    """A study resolved against its site: candidates and hosting tasks, ready to submit."""
+
+    study: Study
+    candidates: list[Candidate]
+    feeders: dict[str, str]  # enterprise -> feeder
+    units: dict[tuple[str, float], UnitInfo]
+    hosting: list[HostingTask] = field(default_factory=list)
+    limits: GridLimits = field(default_factory=default_limits)
+
+    @property
+    def strategies(self) -> list[str]:
+        return list(dict.fromkeys(c.strategy for c in self.candidates))
+
+
+def _unit_info(unit_type: str, pcs_kva: float | None) -> UnitInfo:
+    from devices import load_unit_params, unit_types
+
+    if unit_type not in unit_types():
+        raise InputError(f"unknown unit type {unit_type!r} (have {', '.join(unit_types())})")
+    p = load_unit_params(unit_type, pcs_kva=pcs_kva)
+    return UnitInfo(e_kwh=p.e_nom_kwh, p_kw=p.p_max_kw, pcs_kva=p.pcs_kva)
+
+
+def plan_study(study: Study) -> StudyPlan:
+    """Resolve `study` against its site and unit types; every mistake is a one-line InputError."""
+    from grid import default_site as builtin_site
+    from grid import load_site
+    from twin.scenario import Scenario
+
+    settings = study.study
+    site = load_site(settings.site) if settings.site is not None else builtin_site()
+    names = [e.name for e in site.enterprises]
+    feeders = {e.name: e.feeder for e in site.enterprises}
+    mv_kv = site.substation.mv_kv
+    sizes = site.equipment.sizes(mv_kv, 0.69)  # the units' 0.69 kV step-up transformers
+    candidates = expand_candidates(study, names, lambda t: _unit_info(t, None).pcs_kva, sizes)
+    units: dict[tuple[str, float], UnitInfo] = {}
+    for c in candidates:
+        if c.trafo_kva not in sizes:
+            raise InputError(
+                f"candidates: {c.label}: no {mv_kv:g}/0.69 kV transformer of {c.trafo_kva:g} kVA"
+                f" in the site's catalogue (have {', '.join(f'{s:g}' for s in sizes)})"
+            )
+        if c.pcs_kva > c.trafo_kva:
+            raise InputError(
+                f"candidates: {c.label}: PCS {c.pcs_kva:g} kVA above its transformer's"
+                f" {c.trafo_kva:g} kVA"
+            )
+        if (c.unit_type, c.pcs_kva) not in units:
+            units[(c.unit_type, c.pcs_kva)] = _unit_info(c.unit_type, c.pcs_kva)
+    for s in dict.fromkeys(c.strategy for c in candidates):
+        try:
+            Scenario(strategy=s)
+        except ValueError as exc:
+            raise InputError(
+                f"candidates: strategy {s!r}: expected a built-in name or 'module.path:ClassName'"
+            ) from exc
+    plan = StudyPlan(study, candidates, feeders, units)
+    h = study.hosting
+    if h is not None:
+        if h.enterprises == "all":
+            hosts = names
+        else:
+            hosts = list(h.enterprises)
+            for n in hosts:
+                if n not in names:
+                    raise InputError(f"hosting.enterprises: unknown enterprise {n!r}")
+        info = _unit_info(h.unit_type, h.pcs_kva)
+        trafo = h.trafo_kva or default_trafo_kva(info.pcs_kva, sizes)
+        plan.hosting = [
+            HostingTask(
+                enterprise=n,
+                feeder=feeders[n],
+                hosting=h,
+                settings=settings,
+                limits=plan.limits,
+                pcs_kva=info.pcs_kva,
+                trafo_kva=trafo,
+                e_unit_kwh=info.e_kwh,
+                p_unit_kw=info.p_kw,
+            )
+            for n in hosts
+        ]
+    return plan
+
+
+def fingerprint(study: Study, limits: GridLimits) -> str:
+    """Hash of everything but the candidate list: rows made under other settings differ."""
+    data = study.model_dump(mode="json", exclude={"candidates"})
+    data["limits"] = limits.model_dump(mode="json")
+    data["format"] = STUDY_FORMAT
+    return stable_key(data)
+
+
+def _check_folder(out: Path, study: Study, limits: GridLimits) -> None:
+    path = out / "study.json"
+    fp = fingerprint(study, limits)
+    if path.exists():
+        try:
+            old = json.loads(path.read_text("utf-8")).get("fingerprint")
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: unreadable ({exc}); use another --out folder") from exc
+        if old != fp:
+            raise InputError(
+                f"{out}: holds a study run with other settings (years, days, finance, hosting "
+                "or limits differ); use another --out folder to keep both"
+            )
+    write_json(
+        path,
+        {
+            "fingerprint": fp,
+            "format": STUDY_FORMAT,
+            "study": study.model_dump(mode="json"),
+            "limits": limits.model_dump(mode="json"),
+        },
+    )
+
+
+def tables(out: Path) -> dict[str, ResultTable]:
+    """The study's three result tables in `out` (created empty if new)."""
+    return {
+        "results": ResultTable(out / "results.csv", {**BASE_COLUMNS, **CANDIDATE_COLUMNS}),
+        "status_quo": ResultTable(out / "status_quo.csv", {**BASE_COLUMNS, **REFERENCE_COLUMNS}),
+        "hosting": ResultTable(out / "hosting.csv", {**BASE_COLUMNS, **HOSTING_COLUMNS}),
+    }
+
+
+@dataclass
+class StudyResult:
+    """What a finished (or resumed) study holds."""
+
+    out_dir: Path
+    results: pd.DataFrame
+    status_quo: pd.DataFrame
+    hosting: pd.DataFrame
+    counts: RunCounts
+    figures: list[Path]
+    workers: int
+
+
+def run_study(
+    study: Study,
+    out_dir: str | Path,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    retry_failed: bool = False,
+    progress_factory: Callable[[], object] | None = None,
+    figures: bool = True,
+) -> StudyResult:
+    """Run every candidate (and hosting bisection) of `study` not yet in `out_dir`.
+
+    `workers`: local processes (default: one per core); `scheduler`: a Dask scheduler
+    address instead. `retry_failed`: run candidates that failed before again.
+    `progress_factory()` returns a context manager with ``add``/``advance`` (a rich bar).
+    """
+    return run_plan(
+        plan_study(study), out_dir, workers, scheduler, retry_failed, progress_factory, figures
+    )
+
+
+def run_plan(
+    plan: StudyPlan,
+    out_dir: str | Path,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    retry_failed: bool = False,
+    progress_factory: Callable[[], object] | None = None,
+    figures: bool = True,
+) -> StudyResult:
+    """`run_study` of an already resolved plan (e.g. one cut to fewer candidates)."""
+    study = plan.study
+    out = Path(out_dir)
+    with study_lock(out):
+        _check_folder(out, study, plan.limits)
+        tabs = tables(out)
+        if retry_failed:
+            for t in tabs.values():
+                t.drop({r["key"] for r in t.rows() if r["status"] == "failed"})
+        executor = make_executor(workers=workers, scheduler=scheduler)
+        progress = progress_factory() if progress_factory is not None else None
+        runner = TaskRunner(executor)
+        try:
+            if progress is not None:
+                progress.__enter__()
+                runner.progress = progress
+            _submit(plan, runner, tabs)
+            counts = runner.run()
+        finally:
+            if progress is not None:
+                progress.__exit__(None, None, None)
+        executor.close(cancel=False)
+        result = StudyResult(
+            out_dir=out,
+            results=tabs["results"].frame(),
+            status_quo=tabs["status_quo"].frame(),
+            hosting=tabs["hosting"].frame(),
+            counts=counts,
+            figures=[],
+            workers=executor.workers,
+        )
+        if figures:
+            from twin.study.figures import write_figures
+
+            result.figures = write_figures(result, plan.feeders)
+    return result
+
+
+def _submit(plan: StudyPlan, runner: TaskRunner, tabs: dict[str, ResultTable]) -> None:
+    s = plan.study
+    by_strategy: dict[str, list[Candidate]] = {}
+    for c in plan.candidates:
+        by_strategy.setdefault(c.strategy, []).append(c)
+
+    def candidates_after(strategy: str) -> Callable[[dict | None], None]:
+        def then(ref: dict | None) -> None:
+            cands = by_strategy[strategy]
+            if ref is None or ref["status"] != "ok":
+                err = (ref or {}).get("error") or "no result"
+                for c in cands:
+                    if c.key not in tabs["results"].keys:
+                        tabs["results"].append(_failed_row(plan, c, f"status quo failed: {err}"))
+                return
+            savings = tuple(float(x) for x in ref["savings_yuan_by_year"])
+            bad = tuple(
+                int(a) + int(b)
+                for a, b in zip(
+                    ref["voltage_violations_by_year"],
+                    ref["overload_violations_by_year"],
+                    strict=True,
+                )
+            )
+            tasks = [
+                CandidateTask(
+                    candidate=c,
+                    settings=s.study,
+                    finance=s.finance,
+                    limits=plan.limits,
+                    e_unit_kwh=plan.units[(c.unit_type, c.pcs_kva)].e_kwh,
+                    p_unit_kw=plan.units[(c.unit_type, c.pcs_kva)].p_kw,
+                    feeder=plan.feeders[c.enterprise],
+                    reference_savings_yuan=savings,
+                    reference_violations=bad,
+                )
+                for c in cands
+            ]
+            runner.add(run_candidate, tasks, tabs["results"])
+
+        return then
+
+    for strategy in by_strategy:
+        runner.add(
+            run_reference,
+            [ReferenceTask(settings=s.study, strategy=strategy)],
+            tabs["status_quo"],
+            then=candidates_after(strategy),
+        )
+    if plan.hosting:
+        runner.add(run_hosting, plan.hosting, tabs["hosting"])
+
+
+def _failed_row(plan: StudyPlan, c: Candidate, error: str) -> dict:
+    return {
+        "key": c.key,
+        "status": "failed",
+        "error": error,
+        "label": c.label,
+        "enterprise": c.enterprise,
+        "feeder": plan.feeders.get(c.enterprise, ""),
+        "unit_type": c.unit_type,
+        "units": c.units,
+        "pcs_kva": c.pcs_kva,
+        "trafo_kva": c.trafo_kva,
+        "strategy": c.strategy,
+    }
+
+
+__all__ = ["StudyPlan", "StudyResult", "plan_study", "run_plan", "run_study", "tables"]
