@@ -11,13 +11,16 @@ delivered by the service cable into the enterprise's 10 kV bus (+ = import).
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from grid.site import LV_NOMINAL_KV, Site
+from parktwin.files import atomic_path
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -199,3 +202,21 @@ def build_net(site: Site) -> tuple[pp.pandapowerNet, NetIndex]:
         substation_trafo=np.array(main_trafos, dtype=np.int64),
     )
     return net, idx
+
+
+def export_json(site: Site, path: str | Path, net: pp.pandapowerNet | None = None) -> Path:
+    """Write the site's net as pandapower JSON (``pandapower.from_json`` loads it), atomically.
+
+    The file is a peak snapshot: every enterprise's load at its peak and power factor, PV
+    and storage at zero.
+    """
+    net = copy.deepcopy(net) if net is not None else build_net(site)[0]
+    p = np.array([e.peak_kw for e in site.enterprises]) / 1000.0
+    tan_phi = np.array([math.tan(math.acos(e.power_factor)) for e in site.enterprises])
+    net.load["p_mw"] = p
+    net.load["q_mvar"] = p * tan_phi
+    path = Path(path)
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pp.to_json(net, str(tmp))
+    return path

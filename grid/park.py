@@ -20,15 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from grid.network import NetIndex, build_net
+from grid.network import NetIndex, build_net, export_json
 from grid.powerflow import PowerFlowResult, TimeSeriesPowerFlow
 from grid.site import Site
 from parktwin.errors import InputError
-from parktwin.files import atomic_path
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    import pandapower as pp
 
 
 @dataclass(frozen=True)
@@ -208,15 +206,7 @@ class ParkGrid:
         The exported net is a peak snapshot: every enterprise at its peak load and power
         factor, PV and storage at zero.
         """
-        net = copy.deepcopy(self._net)
-        p = np.array([e.peak_kw for e in self.site.enterprises]) / 1000.0
-        net.load["p_mw"] = p
-        net.load["q_mvar"] = p * self._tan_phi
-        path = Path(path)
-        with atomic_path(path) as tmp, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pp.to_json(net, str(tmp))
-        return path
+        return export_json(self.site, path, self._net)
 
     def pandapower_net(self):
         """A copy of the pandapower net (for grid/'s own tests and tools; do not export it

@@ -31,6 +31,9 @@ def _register() -> None:
     from twin.cli import unit
 
     app.add_typer(unit.app, name="unit")
+    from twin.cli import grid as grid_cli
+
+    app.add_typer(grid_cli.app, name="grid")
 
 
 @app.callback()
