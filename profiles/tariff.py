@@ -285,3 +285,21 @@ def tou_series(
     periods, price = day_tables(days, prices, scheme)
     hour = ((t - day * DAY_S) // 3600).astype(np.int64)
     return TouSeries(periods[day - d0, hour], price[day - d0, hour])
+
+
+def day_schedule(day: dt.date, scheme: TariffScheme | None = None) -> dict:
+    """The day's periods and prices as ``twin tariff show --json`` prints them."""
+    s = scheme or tariff_for(day)
+    periods, prices = s.periods_on(day), s.prices_on(day)
+    return {
+        "date": day.isoformat(),
+        "scheme": s.name,
+        "hours": [
+            {
+                "hour": h,
+                "period": Period(int(periods[h])).key,
+                "price_yuan_per_kwh": round(float(prices[h]), 6),
+            }
+            for h in range(24)
+        ],
+    }

@@ -31,6 +31,8 @@ def _register() -> None:
     from twin.cli import unit
 
     app.add_typer(unit.app, name="unit")
+    from twin.cli import tariff as tariff_cli; app.add_typer(tariff_cli.app, name="tariff")  # noqa: E702, I001
+    from twin.cli import profiles as profiles_cli; app.add_typer(profiles_cli.app, name="profiles")  # noqa: E702, I001
     from twin.cli import grid as grid_cli
 
     app.add_typer(grid_cli.app, name="grid")
