@@ -1,0 +1,55 @@
+"""The published figures of the first storage project and the twin's own assumptions.
+
+Read from ``twin/data/first_project.toml``: every number there carries its source. The
+tariff's prices and charges are the `profiles` package's data (one file per scheme).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from parktwin.config import Frozen, load_package_toml
+
+
+class Published(Frozen):
+    source: str
+    enterprise: str
+    storage_group: str
+    nameplate_kwh: Annotated[float, Field(gt=0)]
+    nameplate_note: str
+    throughput_kwh_per_day: Annotated[float, Field(gt=0)]
+    throughput_note: str
+    savings_yuan_per_year: Annotated[float, Field(gt=0)]
+    savings_note: str
+    target_deviation: Annotated[float, Field(gt=0, lt=1)]
+
+
+class Economics(Frozen):
+    basic_charge: Literal["capacity", "demand"]
+    basic_charge_source: str
+    one_way_efficiency: Annotated[float, Field(gt=0.5, le=1.0)]
+    one_way_efficiency_source: str
+    operating_days_note: str
+
+
+class Limits(Frozen):
+    voltage_min_pu: Annotated[float, Field(gt=0.5, lt=1.0)]
+    voltage_max_pu: Annotated[float, Field(gt=1.0, lt=1.5)]
+    voltage_source: str
+    loading_max_pct: Annotated[float, Field(gt=0)]
+    loading_source: str
+
+
+class Assumptions(Frozen):
+    published: Published
+    economics: Economics
+    limits: Limits
+
+
+@lru_cache(maxsize=1)
+def assumptions() -> Assumptions:
+    """The shipped file, validated (cached)."""
+    return load_package_toml("twin", "first_project.toml", Assumptions)

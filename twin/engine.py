@@ -1,0 +1,587 @@
+"""The simpy engine of one park: plant, grid, controller, events and recorder processes.
+
+Time inside the engine is counted in physics steps (``scenario.step_s``), so events of
+different processes that fall on the same instant coincide exactly. At each instant the
+processes run in a fixed order, set by event priorities (simpy orders events at equal time
+by priority, then by creation):
+
+    events (tariff period change, scheduled faults)            priority 0
+    plant: every unit over the interval that just ended,       priority 2
+           ONE `Fleet.step` call (n_sub physics steps inside)
+    grid: `ParkGrid.solve` with that interval's mean powers    priority 3
+    recorder: one row of preallocated arrays; step hooks       priority 4
+    controller: strategy + guards for the coming period,       priority 5
+           seeing the meters the grid just solved (closed loop)
+
+Plant and recorder tick every plant interval (the gcd of the control and grid periods),
+the grid every grid period, the controller every control period: events only at those
+periods, never at every physics step. In wall-clock mode the environment is
+`simpy.rt.RealtimeEnvironment(factor=step_s / speed, strict=False)`; the engine measures
+how far it runs behind (`lag_s`) and reports it instead of failing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+import simpy.rt
+from simpy.events import Event
+
+from devices import Fleet, PcsState
+from grid import Site, default_site, load_site
+from parktwin.errors import InputError, SimulationError
+from twin.assumptions import assumptions
+from twin.guards import GUARD_NAMES, guard_kernel
+from twin.inputs import Inputs, build_inputs
+from twin.layout import CopperPlate, ParkLayout, layout_from_site
+from twin.recorder import Recorder
+from twin.scenario import Scenario
+from twin.strategies import Forecast, Observation, ParkInfo, Strategy, load_strategy
+
+log = logging.getLogger("twin.engine")
+
+PRIO_EVENTS, PRIO_PLANT, PRIO_GRID, PRIO_RECORD, PRIO_CONTROL = 0, 2, 3, 4, 5
+
+
+class Tick(Event):
+    """A timeout with an explicit priority among the events of one instant."""
+
+    def __init__(self, env: simpy.Environment, delay: int, priority: int) -> None:
+        self.env = env
+        self.callbacks = []
+        self._value = None
+        self._ok = True
+        self._delay = delay
+        env.schedule(self, priority, delay)
+
+
+@dataclass(eq=False)
+class PlantView:
+    """What a step hook sees after each plant interval (arrays shared: copy to keep)."""
+
+    unit_names: tuple[str, ...]
+    meter_names: tuple[str, ...]
+    t_s: float = 0.0
+    k: int = 0
+    soc: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    soh: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    p_ac_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    q_ac_kvar: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    p_aux_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    temp_c: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    pcs_state: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    p_set_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    pcc_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    pcc_kvar: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    period: int = 2
+    price: float = 0.0
+
+
+def site_of(scenario: Scenario) -> Site:
+    """The scenario's site: its file or the built-in park, only the chosen storage groups,
+    plus the extra storage."""
+    site = load_site(scenario.site) if scenario.site is not None else default_site()
+    if scenario.storage_groups is not None:
+        known = {g.name for g in site.storage}
+        unknown = [n for n in scenario.storage_groups if n not in known]
+        if unknown:
+            raise InputError(
+                f"storage_groups: no group {unknown[0]!r} in the site"
+                f" (groups: {', '.join(sorted(known))})"
+            )
+        keep = tuple(g for g in site.storage if g.name in scenario.storage_groups)
+        site = site.model_copy(update={"storage": keep})
+    if scenario.extra_storage:
+        site = site.with_storage(list(scenario.extra_storage))
+    return site
+
+
+class Simulation:
+    """One simulated park. Build it, `run()` it (blocking; the HIL bench runs it in a thread).
+
+    `strategy` may be a name, "module.path:ClassName", or an instance (default: the
+    scenario's). `realtime_speed` (simulated s per real s) overrides the scenario's.
+    `site`, `network`, `inputs` replace what the scenario would build (tests: a hand-made
+    day on a `CopperPlate`). `initial_state` is a `Fleet.save_state()` to carry aging on.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        strategy: str | Strategy | None = None,
+        realtime_speed: float | None = None,
+        *,
+        site=None,
+        network=None,
+        inputs: Inputs | None = None,
+        initial_state: dict | None = None,
+        progress: bool = False,
+        trace: bool = False,
+    ) -> None:
+        sc = scenario.revalidated()
+        self.scenario = sc
+        if site is None:
+            site = site_of(sc)
+        self.site = site
+        self.layout: ParkLayout = layout_from_site(site)
+        lay = self.layout
+        if lay.n_units == 0:
+            raise InputError("site: no storage units to simulate")
+        if network is None and sc.network == "copper_plate":
+            network = CopperPlate(lay)
+        elif network is None:
+            from grid import ParkGrid
+
+            network = ParkGrid(site)
+        self.network = network
+        if tuple(self.network.unit_names) != lay.unit_names:
+            raise SimulationError("the grid model's storage units differ from the site's")
+        self.h = sc.plant_every
+        self.interval_s = self.h * sc.step_s
+        self.n_rows = sc.n_steps // self.h
+        if inputs is None:
+            inputs = build_inputs(
+                site, sc.start, self.n_rows, self.interval_s, sc.seed, sc.load_growth_per_year
+            )
+        if inputs.n_intervals < self.n_rows or inputs.load_kw.shape[1] != lay.n_enterprises:
+            raise InputError("inputs: series shorter than the run or not one column per meter")
+        self.inputs = inputs
+        # Physics.
+        params = list(lay.unit_params)
+        if initial_state is not None:
+            self.fleet = Fleet.from_state(params, initial_state)
+        else:
+            self.fleet = Fleet(params, soc0=sc.soc0, temp0_c=float(inputs.ambient_c[0]))
+        # Strategy, guards.
+        if strategy is None:
+            self.strategy = load_strategy(sc.strategy, sc.strategy_params)
+        elif isinstance(strategy, str):
+            self.strategy = load_strategy(strategy, sc.strategy_params)
+        else:
+            self.strategy = strategy
+        self.basic_charge = sc.basic_charge or assumptions().economics.basic_charge
+        g = sc.guards
+        self._g_enable = np.array(
+            [g.pcs_rating, g.ramp, True, True, g.anti_backflow], dtype=np.int64
+        )
+        self._g_soc_lo = np.array(
+            [g.soc_min if g.soc_min is not None else p.soc_min for p in params], float
+        )
+        self._g_soc_hi = np.array(
+            [g.soc_max if g.soc_max is not None else p.soc_max for p in params], float
+        )
+        self._g_kva = np.array([p.pcs_kva for p in params], float)
+        self._g_ramp = np.array([p.ramp_kw_per_s for p in params], float)
+        if not g.ramp:
+            self._g_ramp[:] = np.inf
+        self._g_margin = np.maximum(
+            g.backflow_margin_kw, g.backflow_margin_pct / 100.0 * lay.enterprise_trafo_kva
+        )
+        self._g_trafo_frac = g.trafo_loading_max_pct / 100.0
+        self.guard_counts = np.zeros(len(GUARD_NAMES), dtype=np.int64)
+        # What the controller sees.
+        fc_load, fc_pv = (
+            (inputs.load_kw, inputs.pv_kw) if sc.forecast == "perfect" else inputs.persistence()
+        )
+        self.forecast = Forecast(inputs.price_yuan_per_kwh, inputs.period, fc_load, fc_pv)
+        demand_price = inputs.demand_yuan_per_kw_month() if self.basic_charge == "demand" else 0.0
+        self.park_info = ParkInfo(
+            enterprise_names=lay.enterprise_names,
+            unit_names=lay.unit_names,
+            unit_enterprise=lay.unit_enterprise,
+            e_nom_kwh=np.array([p.e_nom_kwh for p in params], float),
+            p_max_kw=np.array([p.p_max_kw for p in params], float),
+            soc_min=self._g_soc_lo.copy(),
+            soc_max=self._g_soc_hi.copy(),
+            start=inputs.start,
+            step_s=self.interval_s,
+            steps_per_day=inputs.steps_per_day,
+            demand_yuan_per_kw_month=demand_price,
+            efficiency=assumptions().economics.one_way_efficiency,
+            month_start=inputs.month_start,
+        )
+        self.obs = Observation(park=self.park_info, forecast=self.forecast)
+        n_u, n_e = lay.n_units, lay.n_enterprises
+        self.p_cmd = np.zeros(n_u)
+        self.q_cmd = np.zeros(n_u)
+        self.comm_ok = np.ones(n_u, dtype=bool)
+        self.comm_fallback = np.zeros(n_u, dtype=np.int64)  # 0 = zero, 1 = hold
+        self.period = int(inputs.period[0])
+        self.price = float(inputs.price_yuan_per_kwh[0])
+        self.month_peak_kw = np.zeros(n_e)
+        self._month_k0 = -1
+        self.last_step = None
+        self._acc_p = np.zeros(n_u)
+        self._acc_q = np.zeros(n_u)
+        self._acc_n = 0
+        self._snap_storage = np.zeros(n_u)
+        self.snap = self.network.solve(
+            inputs.load_kw[0], inputs.pv_kw[0], np.zeros(n_u), np.zeros(n_u)
+        )
+        self._note_meters(0, self.snap)
+        self.recorder = Recorder(self.n_rows, n_u, n_e)
+        self.view = PlantView(unit_names=lay.unit_names, meter_names=lay.enterprise_names)
+        self._hooks: list[Callable[[PlantView], None]] = []
+        self.events_log: list[tuple[str, float]] | None = [] if trace else None
+        self.fault_log: list[tuple[float, str, str]] = []
+        self.n_solves = 0
+        self.n_decisions = 0
+        # Environment.
+        speed = realtime_speed if realtime_speed is not None else sc.realtime_speed
+        self.realtime_speed = speed
+        if speed:
+            self.env = simpy.rt.RealtimeEnvironment(factor=sc.step_s / speed, strict=False)
+        else:
+            self.env = simpy.Environment()
+        self.lag_s = 0.0
+        self.max_lag_s = 0.0
+        self.intervals_behind = 0
+        self._last_lag_report = -math.inf
+        self._stop_flag = threading.Event()
+        self._started = False
+        self._end_row = self.n_rows
+        self._done: Event | None = None
+        self._progress = progress
+        self._bar = None
+        self.wall_s = 0.0
+
+    # --- public -------------------------------------------------------------------------
+    def add_step_hook(self, fn: Callable[[PlantView], None]) -> None:
+        """Call ``fn(view)`` after every plant interval (in the simulation's thread)."""
+        self._hooks.append(fn)
+
+    def stop(self) -> None:
+        """Ask the run to end after the current interval (thread-safe)."""
+        self._stop_flag.set()
+
+    @property
+    def t_s(self) -> float:
+        """Simulated time [s] since the start."""
+        return float(self.env.now) * self.scenario.step_s
+
+    @property
+    def rows_done(self) -> int:
+        return self.recorder.rows
+
+    def run(self, until_s: float | None = None) -> None:
+        """Run (blocking) to `until_s` simulated seconds, or to the end of the scenario."""
+        end = self.n_rows
+        if until_s is not None:
+            end = min(self.n_rows, math.ceil(until_s / self.interval_s - 1e-9))
+        if end <= self.recorder.rows or self._stop_flag.is_set():
+            return
+        self._end_row = end
+        self._done = self.env.event()
+        if not self._started:
+            self._start()
+        if isinstance(self.env, simpy.rt.RealtimeEnvironment):
+            self.env.env_start = self.env.now
+            self.env.sync()
+        t0 = time.perf_counter()
+        if self._progress:
+            self._open_bar()
+        try:
+            self.env.run(until=self._done)
+        finally:
+            self.wall_s += time.perf_counter() - t0
+            if self._bar is not None:
+                self._bar.stop()
+                self._bar = None
+
+    # --- processes ----------------------------------------------------------------------
+    def _start(self) -> None:
+        self._started = True
+        env = self.env
+        env.process(self._events())
+        env.process(self._plant())
+        env.process(self._grid())
+        env.process(self._recorder())
+        env.process(self._controller())
+
+    def _trace(self, tag: str) -> None:
+        self.events_log.append((tag, self.t_s))
+
+    def _events(self):
+        for at, tag, action in self._schedule():
+            yield Tick(self.env, at - self.env.now, PRIO_EVENTS)
+            action()
+            if self.events_log is not None:
+                self._trace(tag)
+
+    def _schedule(self) -> list[tuple[int, str, Callable[[], None]]]:
+        """(time in physics steps, tag, action) of tariff changes and faults, in time order."""
+        out: list[tuple[int, int, str, Callable[[], None]]] = []
+        per = self.inputs.period[: self.n_rows]
+        price = self.inputs.price_yuan_per_kwh[: self.n_rows]
+        change = np.flatnonzero((per[1:] != per[:-1]) | (price[1:] != price[:-1])) + 1
+        for k in change:
+            out.append((int(k) * self.h, 0, "tariff", self._tariff_action(int(k))))
+        names = self.layout.unit_names
+        for i, f in enumerate(self.scenario.faults):
+            unit = self._unit_index(f.unit, i)
+            at = math.ceil(f.at_s / self.scenario.step_s - 1e-9)
+            tag = f"{f.kind}:{names[unit]}"
+            out.append((at, 1, tag, self._fault_action(f.kind, unit, True, f.fallback)))
+            if f.duration_s is not None:
+                end = math.ceil((f.at_s + f.duration_s) / self.scenario.step_s - 1e-9)
+                out.append((end, 1, tag + ":end", self._fault_action(f.kind, unit, False)))
+        out.sort(key=lambda e: (e[0], e[1]))
+        return [(at, tag, act) for at, _, tag, act in out]
+
+    def _unit_index(self, unit: int | str, i: int) -> int:
+        names = self.layout.unit_names
+        if isinstance(unit, int):
+            if not 0 <= unit < len(names):
+                raise InputError(f"faults[{i}].unit: index {unit} outside 0..{len(names) - 1}")
+            return unit
+        if unit not in names:
+            raise InputError(f"faults[{i}].unit: no unit {unit!r} (units: {', '.join(names)})")
+        return names.index(unit)
+
+    def _tariff_action(self, k: int) -> Callable[[], None]:
+        def act() -> None:
+            self.period = int(self.inputs.period[k])
+            self.price = float(self.inputs.price_yuan_per_kwh[k])
+
+        return act
+
+    def _fault_action(
+        self, kind: str, unit: int, begin: bool, fallback: str = "zero"
+    ) -> Callable[[], None]:
+        def act() -> None:
+            name = self.layout.unit_names[unit]
+            self.fault_log.append((self.t_s, f"{kind}{'' if begin else ' cleared'}", name))
+            if kind == "comm_loss":
+                self.comm_ok[unit] = not begin
+                self.comm_fallback[unit] = 1 if fallback == "hold" else 0
+            elif begin:  # pcs_trip, over_temperature (the BMS trips the PCS)
+                self.fleet.trip(unit)
+            else:
+                self.fleet.reset(unit)
+
+        return act
+
+    def _plant(self):
+        env, fleet, sc = self.env, self.fleet, self.scenario
+        ambient = self.inputs.ambient_c
+        k = 0
+        while True:
+            yield Tick(env, self.h, PRIO_PLANT)
+            if self._stop_flag.is_set():
+                self._finish()
+                return
+            r = fleet.step(
+                self.p_cmd, sc.step_s, float(ambient[k]), n_sub=self.h, q_set_kvar=self.q_cmd
+            )
+            self.last_step = r
+            self._acc_p += r.p_ac_kw
+            self._acc_p += r.p_aux_kw
+            self._acc_q += r.q_ac_kvar
+            self._acc_n += 1
+            self.recorder.record_plant(k, self.p_cmd, r)
+            if self.events_log is not None:
+                self._trace("plant")
+            if self.realtime_speed:
+                self._measure_lag()
+            k += 1
+
+    def _grid(self):
+        env, net, inp = self.env, self.network, self.inputs
+        per = self.scenario.grid_every // self.h  # plant intervals per grid period
+        k1 = 0
+        while True:
+            yield Tick(env, self.scenario.grid_every, PRIO_GRID)
+            k0, k1 = k1, k1 + per
+            if per == 1:
+                load, pv = inp.load_kw[k0], inp.pv_kw[k0]
+            else:
+                load, pv = inp.load_kw[k0:k1].mean(axis=0), inp.pv_kw[k0:k1].mean(axis=0)
+            n = max(self._acc_n, 1)
+            storage = self._acc_p / n
+            self.snap = net.solve(load, pv, storage, self._acc_q / n)
+            self._snap_storage = storage
+            self._acc_p = np.zeros_like(self._acc_p)
+            self._acc_q = np.zeros_like(self._acc_q)
+            self._acc_n = 0
+            self.n_solves += 1
+            self._note_meters(k1 - 1, self.snap)
+            if self.events_log is not None:
+                self._trace("grid")
+
+    def _note_meters(self, k: int, snap) -> None:
+        k0 = int(self.inputs.month_start[min(k, self.inputs.n_intervals - 1)])
+        if k0 != self._month_k0:
+            self._month_k0 = k0
+            self.month_peak_kw = np.maximum(snap.pcc_kw, 0.0)
+        else:
+            np.maximum(self.month_peak_kw, snap.pcc_kw, out=self.month_peak_kw)
+
+    def _recorder(self):
+        env = self.env
+        while True:
+            yield Tick(env, self.h, PRIO_RECORD)
+            k = int(env.now) // self.h - 1
+            self.recorder.record_grid(k, self.snap)
+            if self.events_log is not None:
+                self._trace("record")
+            if self._hooks:
+                self._fill_view(k)
+                for fn in self._hooks:
+                    fn(self.view)
+            if self._bar is not None and (k % 96 == 0 or k + 1 == self._end_row):
+                self._bar.update(self._task, completed=k + 1)
+            if k + 1 >= self._end_row:
+                self._finish()
+                if k + 1 >= self.n_rows:
+                    return
+
+    def _finish(self) -> None:
+        if self._done is not None and not self._done.triggered:
+            self._done.succeed()
+
+    def _controller(self):
+        env = self.env
+        while True:
+            k = int(env.now) // self.h
+            if k >= self.n_rows:
+                return
+            self._decide(k)
+            if self.events_log is not None:
+                self._trace("control")
+            yield Tick(env, self.scenario.control_every, PRIO_CONTROL)
+
+    def _decide(self, k: int) -> None:
+        obs, fleet, lay = self.obs, self.fleet, self.layout
+        obs.k = k
+        obs.t_s = self.t_s
+        self.forecast.k = k
+        obs.soc = fleet.soc
+        obs.soh = fleet.soh
+        obs.temp_c = fleet.temp_c
+        r = self.last_step
+        if r is not None:
+            obs.p_ac_kw = r.p_ac_kw
+            obs.p_aux_kw = r.p_aux_kw
+            obs.pcs_state = r.pcs_state
+        else:
+            obs.p_ac_kw = np.zeros(lay.n_units)
+            obs.p_aux_kw = np.zeros(lay.n_units)
+            obs.pcs_state = np.full(lay.n_units, int(PcsState.STANDBY))
+        obs.p_charge_max_kw = fleet.p_charge_max_kw()
+        obs.p_discharge_max_kw = fleet.p_discharge_max_kw()
+        snap = self.snap
+        obs.pcc_kw = snap.pcc_kw
+        obs.pcc_kvar = snap.pcc_kvar
+        obs.net_load_kw = snap.pcc_kw - np.bincount(
+            lay.unit_enterprise, weights=self._snap_storage, minlength=lay.n_enterprises
+        )
+        obs.month_peak_kw = self.month_peak_kw
+        obs.period = self.period
+        obs.price_yuan_per_kwh = self.price
+        out = self.strategy.decide(obs)
+        self.n_decisions += 1
+        if isinstance(out, tuple):
+            p_req, q_req = out
+        else:
+            p_req, q_req = out, None
+        p_req = np.asarray(p_req, dtype=float)
+        q_req = np.zeros(lay.n_units) if q_req is None else np.asarray(q_req, dtype=float)
+        if p_req.shape != (lay.n_units,) or q_req.shape != (lay.n_units,):
+            raise SimulationError(
+                f"strategy {getattr(self.strategy, 'name', self.strategy)!r} returned setpoints"
+                f" of shape {p_req.shape}, expected ({lay.n_units},)"
+            )
+        e_kwh = self.park_info.e_nom_kwh * obs.soh
+        aux = obs.p_aux_kw
+        p, q = guard_kernel(
+            p_req,
+            q_req,
+            self.p_cmd,
+            obs.soc,
+            self._g_soc_lo,
+            self._g_soc_hi,
+            e_kwh,
+            obs.p_charge_max_kw,
+            obs.p_discharge_max_kw,
+            self._g_kva,
+            self._g_ramp,
+            lay.unit_trafo_kva,
+            self._g_trafo_frac,
+            aux,
+            lay.unit_enterprise,
+            obs.net_load_kw,
+            self._g_margin,
+            self.scenario.control_s or self.scenario.step_s,
+            self.scenario.guards.soc_efficiency,
+            self._g_enable,
+            self.guard_counts,
+        )
+        if not self.comm_ok.all():
+            lost = ~self.comm_ok
+            hold = lost & (self.comm_fallback == 1)
+            p = np.where(hold, self.p_cmd, np.where(lost, 0.0, p))
+            q = np.where(hold, self.q_cmd, np.where(lost, 0.0, q))
+        self.p_cmd = p
+        self.q_cmd = q
+
+    # --- wall clock ---------------------------------------------------------------------
+    def _measure_lag(self) -> None:
+        env = self.env
+        due = env.real_start + (env.now - env.env_start) * env.factor
+        self.lag_s = max(0.0, time.monotonic() - due)
+        self.max_lag_s = max(self.max_lag_s, self.lag_s)
+        if self.lag_s > env.factor * self.h:
+            self.intervals_behind += 1
+            now = time.monotonic()
+            if now - self._last_lag_report > 5.0:
+                self._last_lag_report = now
+                log.warning(
+                    "wall-clock mode: %.3f s behind at t=%.1f s (%d intervals late so far)",
+                    self.lag_s,
+                    self.t_s,
+                    self.intervals_behind,
+                )
+
+    def _fill_view(self, k: int) -> None:
+        v, r, snap = self.view, self.last_step, self.snap
+        v.t_s = self.t_s
+        v.k = k
+        v.soc = r.soc
+        v.soh = r.soh
+        v.p_ac_kw = r.p_ac_kw
+        v.q_ac_kvar = r.q_ac_kvar
+        v.p_aux_kw = r.p_aux_kw
+        v.temp_c = r.temp_c
+        v.pcs_state = r.pcs_state
+        v.p_set_kw = self.p_cmd
+        v.pcc_kw = snap.pcc_kw
+        v.pcc_kvar = snap.pcc_kvar
+        v.period = self.period
+        v.price = self.price
+
+    def _open_bar(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(
+            TextColumn("[bold]twin run[/]"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} intervals"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._task = self._bar.add_task("run", total=self._end_row, completed=self.recorder.rows)
+        self._bar.start()
+
+    # --- results --------------------------------------------------------------------------
+    def guard_report(self) -> dict[str, int]:
+        """Interventions of each guard so far."""
+        return {n: int(c) for n, c in zip(GUARD_NAMES, self.guard_counts, strict=True)}

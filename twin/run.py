@@ -1,0 +1,297 @@
+"""`run_scenario`: one twin run from scenario to KPIs, and (optionally) its output folder.
+
+Output folder: ``summary.json`` (KPIs, the comparison with the published figures, the
+assumptions), ``units/<unit>.parquet`` and ``meters/<meter>.parquet`` (time series),
+``park.parquet`` (voltages, loadings, losses), ``monthly_savings.parquet``, and PNG
+figures (see `twin.figures`). Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from parktwin.files import atomic_path, write_json
+from twin.assumptions import assumptions
+from twin.economics import HostBills, host_bills
+from twin.engine import Simulation
+from twin.scenario import Scenario
+
+SUMMARY_KEYS = (
+    "charge_kwh_per_day",
+    "discharge_kwh_per_day",
+    "savings_yuan_per_year",
+    "savings_energy_yuan_per_year",
+    "savings_demand_yuan_per_year",
+    "equivalent_full_cycles",
+    "soh_end",
+    "round_trip_efficiency",
+    "max_export_kw",
+    "guard_interventions",
+    "voltage_violations",
+    "overload_violations",
+    "run_seconds",
+)
+
+
+@dataclass
+class RunResult:
+    """KPIs, final fleet state (to carry aging on) and recorded series of one run."""
+
+    scenario: Scenario
+    summary: dict
+    final_state: dict
+    series: dict
+    unit_names: tuple[str, ...]
+    meter_names: tuple[str, ...]
+    bills: list[HostBills] = field(default_factory=list)
+    monthly: list[dict] = field(default_factory=list)
+
+
+def run_scenario(
+    scenario: Scenario,
+    out_dir: str | Path | None = None,
+    progress: bool = False,
+    initial_state: dict | None = None,
+) -> RunResult:
+    """Run `scenario` to its end; write the output folder if `out_dir` is given."""
+    t0 = time.perf_counter()
+    sim = Simulation(scenario, progress=progress, initial_state=initial_state)
+    sim.run()
+    result = collect(sim, t0)
+    if out_dir is not None:
+        write_outputs(result, Path(out_dir))
+    return result
+
+
+def collect(sim: Simulation, t0: float | None = None) -> RunResult:
+    """KPIs of a finished (or stopped) simulation, with the no-storage baseline."""
+    sc, lay, inp = sim.scenario, sim.layout, sim.inputs
+    rows = sim.recorder.rows
+    rec = sim.recorder.trimmed()
+    units, meters, park = rec["units"], rec["meters"], rec["park"]
+    load, pv = inp.load_kw[:rows], inp.pv_kw[:rows]
+    zero = np.zeros((rows, lay.n_units))
+    base = sim.network.run(load, pv, zero, zero)
+    pcc_without = np.asarray(base.pcc_kw)
+    if sc.grid_every == sc.plant_every:
+        pcc_with = meters["pcc_kw"]
+    else:  # meters were held between solves: bill on every interval's own solve
+        storage = units["p_ac_kw"] + units["p_aux_kw"]
+        pcc_with = np.asarray(sim.network.run(load, pv, storage, units["q_ac_kvar"]).pcc_kw)
+    hosts = lay.hosts
+    bills = host_bills(
+        lay.enterprise_names,
+        hosts,
+        lay.enterprise_trafo_kva,
+        pcc_without,
+        pcc_with,
+        inp.start,
+        inp.interval_s,
+        sim.basic_charge,
+    )
+    days = rows * inp.interval_s / 86400.0
+    per_year = 365.0 / days if days > 0 else 0.0
+    a = assumptions()
+    lim = a.limits
+    e_in = units["e_ac_in_kwh"].sum(axis=0)
+    e_out = units["e_ac_out_kwh"].sum(axis=0)
+    e_aux = units["e_aux_kwh"].sum(axis=0)
+    e_nom = sim.park_info.e_nom_kwh
+    price = inp.price_yuan_per_kwh[:rows]
+    export_with = np.maximum(-pcc_with[:, hosts], 0.0).max() if rows else 0.0
+    export_without = np.maximum(-pcc_without[:, hosts], 0.0).max() if rows else 0.0
+    v_bad = (park["v_min_pu"] < lim.voltage_min_pu) | (park["v_max_pu"] > lim.voltage_max_pu)
+    overload = (park["line_loading_max_pct"] > lim.loading_max_pct) | (
+        park["trafo_loading_max_pct"] > lim.loading_max_pct
+    )
+    unit_trafo_over = units["unit_trafo_loading_pct"] > lim.loading_max_pct
+    energy_sav = sum(b.energy_savings_yuan for b in bills)
+    demand_sav = sum(b.demand_savings_yuan for b in bills)
+    final = sim.fleet.save_state()
+    summary: dict = {
+        "scenario": _jsonable(sc.model_dump(mode="json")),
+        "days": days,
+        "intervals": rows,
+        "interval_s": inp.interval_s,
+        "units": list(lay.unit_names),
+        "hosts": [lay.enterprise_names[e] for e in hosts],
+        "nameplate_kwh": float(e_nom.sum()),
+        "basic_charge": sim.basic_charge,
+        "strategy": sc.strategy,
+        "charge_kwh_per_day": float(e_in.sum() / days) if days else 0.0,
+        "discharge_kwh_per_day": float(e_out.sum() / days) if days else 0.0,
+        "aux_kwh_per_day": float(e_aux.sum() / days) if days else 0.0,
+        "savings_yuan_per_year": (energy_sav + demand_sav) * per_year,
+        "savings_energy_yuan_per_year": energy_sav * per_year,
+        "savings_demand_yuan_per_year": demand_sav * per_year,
+        "gross_discharge_value_yuan_per_year": float(
+            (units["e_ac_out_kwh"].sum(axis=1) * price).sum() * per_year
+        ),
+        "bill_without_storage_yuan_per_year": sum(b.without.total_yuan for b in bills) * per_year,
+        "equivalent_full_cycles": float(np.mean(sim.fleet.efc)),
+        "equivalent_full_cycles_per_unit": [float(x) for x in sim.fleet.efc],
+        "soh_end": float(np.mean(sim.fleet.soh)),
+        "soh_end_per_unit": [float(x) for x in sim.fleet.soh],
+        "round_trip_efficiency": float(e_out.sum() / e_in.sum()) if e_in.sum() > 0 else 0.0,
+        "round_trip_efficiency_with_aux": (
+            float(e_out.sum() / (e_in.sum() + e_aux.sum())) if e_in.sum() > 0 else 0.0
+        ),
+        "max_export_kw": float(export_with),
+        "max_export_kw_without_storage": float(export_without),
+        "export_intervals": int((pcc_with[:, hosts] < -1e-6).any(axis=1).sum()),
+        "guard_interventions": sim.guard_report(),
+        "voltage_violations": int(v_bad.sum()),
+        "overload_violations": int(overload.sum() + unit_trafo_over.any(axis=1).sum()),
+        "v_min_pu": float(np.nanmin(park["v_min_pu"])) if rows else math.nan,
+        "v_max_pu": float(np.nanmax(park["v_max_pu"])) if rows else math.nan,
+        "line_loading_max_pct": float(np.nanmax(park["line_loading_max_pct"])) if rows else 0.0,
+        "trafo_loading_max_pct": float(np.nanmax(park["trafo_loading_max_pct"])) if rows else 0.0,
+        "power_flow_solves": sim.n_solves,
+        "faults": [list(f) for f in sim.fault_log],
+        "published": _published(sim, units, bills, days, per_year),
+        "assumptions": {
+            "basic_charge": a.economics.basic_charge_source,
+            "planning_efficiency": a.economics.one_way_efficiency_source,
+            "operating_days": a.economics.operating_days_note,
+            "prices_and_charges": "profiles/data/tariff_zj_*.toml (each table with its source)",
+            "voltage_limits": lim.voltage_source,
+        },
+        "run_seconds": (time.perf_counter() - t0) if t0 is not None else sim.wall_s,
+    }
+    if sim.realtime_speed:
+        summary["realtime"] = {
+            "speed": sim.realtime_speed,
+            "max_lag_s": sim.max_lag_s,
+            "intervals_behind": sim.intervals_behind,
+        }
+    monthly = []
+    for b in bills:
+        for row in b.monthly_savings():
+            monthly.append({"enterprise": b.enterprise, **row})
+    series = {
+        "time": np.datetime64(inp.start, "ms")
+        + (np.arange(rows) * inp.interval_s * 1000).astype("timedelta64[ms]"),
+        "units": units,
+        "meters": {**meters, "pcc_without_storage_kw": pcc_without},
+        "park": park,
+        "inputs": {
+            "load_kw": load,
+            "pv_kw": pv,
+            "ambient_c": inp.ambient_c[:rows],
+            "price_yuan_per_kwh": price,
+            "period": inp.period[:rows],
+        },
+    }
+    return RunResult(
+        scenario=sc,
+        summary=summary,
+        final_state=final,
+        series=series,
+        unit_names=lay.unit_names,
+        meter_names=lay.enterprise_names,
+        bills=bills,
+        monthly=monthly,
+    )
+
+
+def _published(sim: Simulation, units: dict, bills: list, days: float, per_year: float) -> dict:
+    """The twin's figures for the first project beside the published ones (if it is here)."""
+    pub = assumptions().published
+    names = sim.layout.unit_names
+    idx = [i for i, n in enumerate(names) if n.rsplit("-", 1)[0] == pub.storage_group]
+    host = [b for b in bills if b.enterprise == pub.enterprise]
+    if not idx or not host or days <= 0:
+        return {}
+    e_nom = float(sim.park_info.e_nom_kwh[idx].sum())
+    ch = float(units["e_ac_in_kwh"][:, idx].sum() / days)
+    dis = float(units["e_ac_out_kwh"][:, idx].sum() / days)
+    sav = host[0].savings_yuan * per_year
+    daily_out = units["e_ac_out_kwh"][:, idx].sum(axis=1)
+    per_day = round(86400.0 / sim.interval_s)
+    n_days = len(daily_out) // per_day
+    by_day = daily_out[: n_days * per_day].reshape(n_days, per_day).sum(axis=1)
+    rows = {
+        "nameplate_kwh": (pub.nameplate_kwh, e_nom),
+        "charge_kwh_per_day": (pub.throughput_kwh_per_day, ch),
+        "discharge_kwh_per_day": (pub.throughput_kwh_per_day, dis),
+        "savings_yuan_per_year": (pub.savings_yuan_per_year, sav),
+    }
+    out = {k: {"published": p, "twin": t, "deviation": t / p - 1.0} for k, (p, t) in rows.items()}
+    out["operating_days"] = int((by_day > 0.1 * e_nom).sum())
+    out["target_deviation"] = pub.target_deviation
+    out["sources"] = {
+        "published": pub.source,
+        "nameplate": pub.nameplate_note,
+        "throughput": pub.throughput_note,
+        "savings": pub.savings_note,
+    }
+    return out
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _clean(obj):
+    """Non-finite floats (a stopped run's NaN) become None so the JSON stays valid."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float | np.floating):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def write_outputs(result: RunResult, out: Path) -> None:
+    """summary.json, Parquet per unit / meter / park, monthly savings, PNG figures."""
+    import pandas as pd
+
+    from twin.figures import write_figures
+
+    out.mkdir(parents=True, exist_ok=True)
+    s = result.series
+    time_index = pd.to_datetime(s["time"])
+    for i, name in enumerate(result.unit_names):
+        df = pd.DataFrame({"time": time_index})
+        for f, arr in s["units"].items():
+            df[f] = arr[:, i].astype(np.int8) if f == "pcs_state" else arr[:, i]
+        _parquet(df, out / "units" / f"{name}.parquet")
+    for j, name in enumerate(result.meter_names):
+        df = pd.DataFrame(
+            {
+                "time": time_index,
+                "load_kw": s["inputs"]["load_kw"][:, j],
+                "pv_kw": s["inputs"]["pv_kw"][:, j],
+                "pcc_kw": s["meters"]["pcc_kw"][:, j],
+                "pcc_kvar": s["meters"]["pcc_kvar"][:, j],
+                "pcc_without_storage_kw": s["meters"]["pcc_without_storage_kw"][:, j],
+                "price_yuan_per_kwh": s["inputs"]["price_yuan_per_kwh"],
+                "period": s["inputs"]["period"].astype(np.int8),
+            }
+        )
+        _parquet(df, out / "meters" / f"{name}.parquet")
+    park = pd.DataFrame({"time": time_index, **s["park"], "ambient_c": s["inputs"]["ambient_c"]})
+    _parquet(park, out / "park.parquet")
+    if result.monthly:
+        _parquet(pd.DataFrame(result.monthly), out / "monthly_savings.parquet")
+    write_figures(result, out)
+    write_json(out / "summary.json", _clean(result.summary))
+
+
+def _parquet(df, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)

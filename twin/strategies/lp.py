@@ -1,0 +1,149 @@
+"""Day-ahead optimal schedule: a linear program per storage-hosting meter, solved by HiGHS.
+
+At the first interval of each day (and whenever the plan runs out) the units behind each
+meter are pooled into one battery and scheduled over the next ``horizon_h`` hours:
+
+    minimise   sum_t price_t * (c_t - d_t) * dt_h  +  lambda * (D - M)  -  v * e_N
+    subject to e_t = e_{t-1} + (eta * c_t - d_t / eta) * dt_h,  e_min <= e_t <= e_max
+               0 <= c_t <= C,  0 <= d_t <= min(P, max(0, net_t - margin))   (no export)
+               net_t + c_t - d_t <= D,  D >= M                              (demand)
+
+c, d: charging / discharging AC power [kW]; net: forecast load minus PV [kW]; M: the
+month's peak import so far; lambda: demand charge [yuan/kW-month] (0 under capacity
+billing, then the demand rows are left out); v: value of energy left at the horizon, the
+cheapest price of the horizon divided by eta (what it would cost to buy it back). Prices are
+the published tariff; load and PV come from the scenario's forecast (perfect or
+persistence). The pooled power is split over the units in proportion to their capacity;
+the guards then clamp each unit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import linprog
+
+from parktwin.errors import SolverError
+from twin.strategies.base import Observation, Strategy
+
+
+def solve_day(
+    price: np.ndarray,
+    net_kw: np.ndarray,
+    dt_h: float,
+    e0_kwh: float,
+    e_min_kwh: float,
+    e_max_kwh: float,
+    p_charge_kw: float,
+    p_discharge_kw: float,
+    eta: float,
+    demand_yuan_per_kw: float = 0.0,
+    month_peak_kw: float = 0.0,
+    margin_kw: float = 0.0,
+) -> tuple[np.ndarray, float]:
+    """Optimal pooled power (+ charging) per interval [kW], and the objective [yuan].
+
+    Raises `SolverError` if HiGHS finds no optimum (never silently returns a bad plan).
+    """
+    n = len(price)
+    use_d = demand_yuan_per_kw > 0.0
+    nv = 3 * n + (1 if use_d else 0)  # c (n), d (n), e (n), [D]
+    cost = np.zeros(nv)
+    cost[:n] = price * dt_h
+    cost[n : 2 * n] = -price * dt_h
+    v_end = float(np.min(price)) / eta
+    cost[3 * n - 1] = -v_end
+    if use_d:
+        cost[3 * n] = demand_yuan_per_kw
+    # e_t - e_{t-1} - eta c_t dt + d_t dt / eta = 0  (e_{-1} = e0 moves to the right side)
+    eye = sparse.identity(n, format="csr")
+    shift = sparse.eye(n, k=-1, format="csr")
+    a_eq = sparse.hstack([-eta * dt_h * eye, (dt_h / eta) * eye, eye - shift], format="csr")
+    if use_d:
+        a_eq = sparse.hstack([a_eq, sparse.csr_matrix((n, 1))], format="csr")
+    b_eq = np.zeros(n)
+    b_eq[0] = e0_kwh
+    d_cap = np.minimum(p_discharge_kw, np.maximum(net_kw - margin_kw, 0.0))
+    e_lo = min(e_min_kwh, e0_kwh)
+    e_hi = max(e_max_kwh, e0_kwh)
+    bounds = (
+        [(0.0, p_charge_kw)] * n
+        + [(0.0, float(d)) for d in d_cap]
+        + [(e_lo, e_hi)] * n
+        + ([(month_peak_kw, None)] if use_d else [])
+    )
+    a_ub = b_ub = None
+    if use_d:
+        # net_t + c_t - d_t - D <= 0
+        a_ub = sparse.hstack(
+            [eye, -eye, sparse.csr_matrix((n, n)), sparse.csr_matrix(-np.ones((n, 1)))],
+            format="csr",
+        )
+        b_ub = -np.asarray(net_kw, float)
+    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    if res.status != 0:
+        raise SolverError(f"day-ahead LP: HiGHS did not find an optimum: {res.message}")
+    x = res.x
+    objective = float(res.fun)
+    if use_d:
+        objective -= demand_yuan_per_kw * month_peak_kw
+    return x[:n] - x[n : 2 * n], objective
+
+
+class DayAheadLP(Strategy):
+    """Optimal day-ahead schedule per meter (HiGHS); re-planned at each local midnight."""
+
+    name = "lp"
+
+    def __init__(self, horizon_h: float = 24.0, margin_kw: float = 100.0) -> None:
+        if horizon_h <= 0:
+            raise TypeError(f"horizon_h must be > 0, got {horizon_h}")
+        self.horizon_h = float(horizon_h)
+        self.margin_kw = float(margin_kw)
+        self._plan: np.ndarray | None = None
+        self._k0 = -1
+        self.solves = 0
+
+    def decide(self, obs: Observation) -> np.ndarray:
+        park = obs.park
+        offset = obs.k - self._k0
+        if (
+            self._plan is None
+            or offset >= len(self._plan)
+            or (obs.k % park.steps_per_day == 0 and offset > 0)
+        ):
+            self._plan = self._make_plan(obs)
+            self._k0 = obs.k
+            offset = 0
+        return self._plan[offset].copy()
+
+    def _make_plan(self, obs: Observation) -> np.ndarray:
+        park = obs.park
+        dt_h = park.step_s / 3600.0
+        n = max(1, round(self.horizon_h / dt_h))
+        price = obs.forecast.price_yuan_per_kwh(n)
+        net = obs.forecast.net_load_kw(n)
+        ent = park.unit_enterprise
+        e_now = park.e_nom_kwh * obs.soh
+        plan = np.zeros((n, park.n_units))
+        for e in np.unique(ent):
+            units = np.flatnonzero(ent == e)
+            cap = e_now[units]
+            p_units = park.p_max_kw[units]
+            pooled, _ = solve_day(
+                price,
+                net[:, e],
+                dt_h,
+                e0_kwh=float(np.sum(obs.soc[units] * cap)),
+                e_min_kwh=float(np.sum(park.soc_min[units] * cap)),
+                e_max_kwh=float(np.sum(park.soc_max[units] * cap)),
+                p_charge_kw=float(np.sum(p_units)),
+                p_discharge_kw=float(np.sum(p_units)),
+                eta=park.efficiency,
+                demand_yuan_per_kw=park.demand_yuan_per_kw_month,
+                month_peak_kw=float(obs.month_peak_kw[e]),
+                margin_kw=self.margin_kw,
+            )
+            plan[:, units] = pooled[:, None] * (cap / cap.sum())[None, :]
+        self.solves += 1
+        return plan

@@ -1,0 +1,79 @@
+"""Peak shaving against a monthly demand target at each storage-hosting meter (需量控制).
+
+Each month every meter with storage gets a target: given (``target_kw``, by enterprise
+name) or derived from the forecast as the month's highest load minus ``shave_fraction`` of
+the storage's rated power behind the meter. Closed loop on the meters: when the measured
+load the storage works against is above the target the units discharge the difference;
+below it they recharge with the headroom left under the target (outside peak and sharp
+hours), so recharging never sets a new peak.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from profiles import Period
+from twin.strategies.base import Observation, Strategy
+
+NO_RECHARGE = (int(Period.PEAK), int(Period.SHARP))
+
+
+class PeakShaving(Strategy):
+    """Discharge above the monthly target, recharge below it."""
+
+    name = "peak_shaving"
+
+    def __init__(
+        self,
+        target_kw: dict[str, float] | None = None,
+        shave_fraction: float = 0.5,
+        recharge_margin_kw: float = 50.0,
+    ) -> None:
+        if not 0.0 <= shave_fraction <= 1.0:
+            raise TypeError(f"shave_fraction must be within 0..1, got {shave_fraction}")
+        self.target_by_name = dict(target_kw or {})
+        self.shave_fraction = float(shave_fraction)
+        self.recharge_margin_kw = float(recharge_margin_kw)
+        self.target_kw: np.ndarray | None = None
+        self._month_k0 = -1
+
+    def _targets(self, obs: Observation) -> np.ndarray:
+        park = obs.park
+        k0 = int(park.month_start[obs.k]) if len(park.month_start) else 0
+        if self.target_kw is not None and k0 == self._month_k0:
+            return self.target_kw
+        n_month = max(1, round(31 * 86400.0 / park.step_s))
+        ends = np.flatnonzero(park.month_start[obs.k :] != k0) if len(park.month_start) else []
+        if len(ends):
+            n_month = int(ends[0])
+        peak = obs.forecast.net_load_kw(n_month).max(axis=0)
+        p_rated = np.bincount(
+            park.unit_enterprise, weights=park.p_max_kw, minlength=park.n_enterprises
+        )
+        target = peak - self.shave_fraction * p_rated
+        for i, name in enumerate(park.enterprise_names):
+            if name in self.target_by_name:
+                target[i] = float(self.target_by_name[name])
+        self.target_kw = target
+        self._month_k0 = k0
+        return target
+
+    def decide(self, obs: Observation) -> np.ndarray:
+        park = obs.park
+        target = self._targets(obs)
+        aux = np.bincount(park.unit_enterprise, weights=obs.p_aux_kw, minlength=len(target))
+        excess = obs.net_load_kw + aux - target  # > 0: above target without storage power
+        ent = park.unit_enterprise
+        dis_cap = np.maximum(obs.p_discharge_max_kw, 0.0)
+        dis_sum = np.bincount(ent, weights=dis_cap, minlength=len(target))
+        share_dis = dis_cap / np.maximum(dis_sum[ent], 1e-9)
+        p = -np.maximum(excess[ent], 0.0) * share_dis
+        if obs.period not in NO_RECHARGE:
+            headroom = np.maximum(-excess - self.recharge_margin_kw, 0.0)
+            dt_h = park.step_s / 3600.0
+            room = np.maximum(park.soc_max - obs.soc, 0.0) * park.e_nom_kwh * obs.soh / dt_h
+            ch_cap = np.minimum(np.maximum(obs.p_charge_max_kw, 0.0), room)
+            ch_sum = np.bincount(ent, weights=ch_cap, minlength=len(target))
+            p_ch = np.minimum(headroom[ent] * ch_cap / np.maximum(ch_sum[ent], 1e-9), ch_cap)
+            p = np.where(excess[ent] > 0.0, p, p_ch)
+        return p

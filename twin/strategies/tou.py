@@ -1,0 +1,100 @@
+"""Time-of-use "two charges, two discharges" (两充两放), windows read from the tariff.
+
+The day is cut where the tariff switches between charging periods (valley, deep valley) and
+the rest. In a charging window each unit fills to the top of its SOC window at the even
+power that gets there by the window's end (gentler than full power, same energy). In the
+span up to the next charging window it plans, at the span's start, to put the energy it
+holds into the dearest intervals first, and only into intervals whose price beats the
+charging price by more than the round-trip loss. Nothing is hard-coded about hours: under
+the 2024 scheme (valley 00-08, 11-13) this gives two cycles around the morning and afternoon
+peaks, and under the 2026 scheme (valley 00-07, 11-14) around the flat morning and the
+evening peak, and deep-valley holidays charge at noon by themselves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from profiles import Period
+from twin.strategies.base import Observation, Strategy
+
+CHARGE_PERIODS = (int(Period.DEEP_VALLEY), int(Period.VALLEY))
+
+
+def is_charge_period(period: np.ndarray | int) -> np.ndarray:
+    """True where the tariff period is one the strategy charges in."""
+    return np.isin(period, CHARGE_PERIODS)
+
+
+class TimeOfUse(Strategy):
+    """Charge in valley windows, discharge into the dearest hours between them.
+
+    Parameters: ``lookahead_h`` (how far to look for the end of a window, h),
+    ``respect_demand`` (under demand billing, keep charging below the month's peak import).
+    """
+
+    name = "tou"
+
+    def __init__(self, lookahead_h: float = 36.0, respect_demand: bool = True) -> None:
+        self.lookahead_h = float(lookahead_h)
+        self.respect_demand = bool(respect_demand)
+        self._plan: np.ndarray | None = None
+        self._plan_k0 = -1
+        self._charge_end = -1
+        self._charge_price = 0.0
+
+    def _segment_len(self, obs: Observation, charging: bool) -> int:
+        n = max(1, round(self.lookahead_h * 3600.0 / obs.park.step_s))
+        cls = is_charge_period(obs.forecast.period(n))
+        change = np.flatnonzero(cls != charging)
+        return int(change[0]) if len(change) else n
+
+    def decide(self, obs: Observation) -> np.ndarray:
+        park = obs.park
+        dt_h = park.step_s / 3600.0
+        e_now = park.e_nom_kwh * obs.soh
+        charging = obs.period in CHARGE_PERIODS
+        if charging:
+            self._plan = None
+            if obs.k >= self._charge_end:
+                self._charge_end = obs.k + self._segment_len(obs, True)
+                self._charge_price = float(obs.price_yuan_per_kwh)
+            left_h = max(self._charge_end - obs.k, 1) * dt_h
+            room_kwh = np.maximum(park.soc_max - obs.soc, 0.0) * e_now / park.efficiency
+            p = np.minimum(obs.p_charge_max_kw, room_kwh / left_h)
+            if self.respect_demand and park.demand_yuan_per_kw_month > 0.0:
+                p = self._below_month_peak(obs, p)
+            return p
+        if self._plan is None or not (0 <= obs.k - self._plan_k0 < len(self._plan)):
+            self._plan = self._plan_discharge(obs, e_now, dt_h)
+            self._plan_k0 = obs.k
+        return self._plan[obs.k - self._plan_k0].copy()
+
+    def _plan_discharge(self, obs: Observation, e_now: np.ndarray, dt_h: float) -> np.ndarray:
+        park = obs.park
+        n = self._segment_len(obs, False)
+        price = obs.forecast.price_yuan_per_kwh(n)
+        # Worth discharging only where the price beats the charging price after losses.
+        floor = self._charge_price / park.efficiency**2 if self._charge_price > 0 else 0.0
+        order = np.argsort(-price, kind="stable")
+        order = order[price[order] > floor]
+        energy = np.maximum(obs.soc - park.soc_min, 0.0) * e_now * park.efficiency
+        p_max = np.minimum(park.p_max_kw, np.maximum(obs.p_discharge_max_kw, 0.0))
+        p_max = np.where(p_max > 0.0, p_max, park.p_max_kw)
+        plan = np.zeros((n, park.n_units))
+        left = energy.copy()
+        for j in order:
+            give = np.minimum(p_max * dt_h, left)
+            plan[j] = -give / dt_h
+            left -= give
+            if not np.any(left > 1e-9):
+                break
+        return plan
+
+    @staticmethod
+    def _below_month_peak(obs: Observation, p: np.ndarray) -> np.ndarray:
+        park = obs.park
+        room = obs.month_peak_kw - obs.net_load_kw
+        by_unit = np.bincount(park.unit_enterprise, weights=p + obs.p_aux_kw, minlength=len(room))
+        scale = np.where(by_unit > room, np.maximum(room, 0.0) / np.maximum(by_unit, 1e-9), 1.0)
+        return p * scale[park.unit_enterprise]
