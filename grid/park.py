@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import math
-import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -24,9 +23,6 @@ from grid.network import NetIndex, build_net, export_json
 from grid.powerflow import PowerFlowResult, TimeSeriesPowerFlow
 from grid.site import Site
 from parktwin.errors import InputError
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
 
 
 @dataclass(frozen=True)
