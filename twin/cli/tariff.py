@@ -36,7 +36,8 @@ def show(
         typer.echo(json.dumps(schedule))
         return
     scheme = tariff_for(day)
-    table = Table("hour", "period", "yuan/kWh", title=f"{day}: {scheme.name}", caption=scheme.title)
+    console.print(f"{day}: {scheme.title} ({scheme.name})", highlight=False)
+    table = Table("hour", "period", "yuan/kWh")
     for row in schedule["hours"]:
         style = _STYLE[row["period"]]
         table.add_row(
