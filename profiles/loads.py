@@ -28,7 +28,14 @@ from scipy.signal import lfilter
 from parktwin.config import Frozen, load_package_toml
 from parktwin.errors import InputError
 from profiles import cn_calendar
-from profiles.timebase import DAY_S, check_run, date_of_day, local_epoch_s, resample_mean
+from profiles.timebase import (
+    DAY_S,
+    check_run,
+    check_seed,
+    date_of_day,
+    local_epoch_s,
+    resample_mean,
+)
 from profiles.weather import monthly_on_days
 
 INDUSTRIES = (
@@ -231,6 +238,7 @@ def load_kw(
     15-min mean is `peak_kw` [kW]; later years grow by `growth_per_year` (0.245 = +24.5 %/yr).
     """
     check_run(n_steps, step_s)
+    seed = check_seed(seed)
     for name, v in (("annual_kwh", annual_kwh), ("peak_kw", peak_kw)):
         if not (np.isfinite(v) and v > 0):
             raise InputError(f"{name}: expected a number > 0, got {v!r}")

@@ -31,7 +31,7 @@ from pydantic import Field
 
 from parktwin.config import Frozen, load_package_toml
 from parktwin.errors import InputError
-from profiles.timebase import DAY_S, UTC_OFFSET_S
+from profiles.timebase import DAY_S, UTC_OFFSET_S, check_seed
 from profiles.weather import (
     BASE_DT_S,
     ambient_base,
@@ -162,6 +162,7 @@ def _pv(
     kwp, start, n_steps, step_s, seed, tilt_deg, azimuth_deg, latitude, longitude, cloudy: bool
 ) -> np.ndarray:
     _check(kwp, tilt_deg, azimuth_deg, latitude, longitude)
+    seed = check_seed(seed)
     d0, nd = base_window(start, n_steps, step_s)
     if n_steps == 0:
         return np.zeros(0)

@@ -56,6 +56,13 @@ def check_run(n_steps: int, step_s: float) -> None:
         raise InputError(f"step_s: expected a number of seconds > 0, got {step_s!r}")
 
 
+def check_seed(seed: int) -> int:
+    """A seed for ``numpy.random.default_rng``: an integer >= 0."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"seed: expected an integer >= 0, got {seed!r}")
+    return int(seed)
+
+
 def step_starts_s(start: dt.date | dt.datetime, n_steps: int, step_s: float) -> np.ndarray:
     """Local epoch seconds of the start of each step, float64 [s]."""
     check_run(n_steps, step_s)

@@ -18,7 +18,7 @@ from scipy import special, stats
 from scipy.signal import lfilter
 
 from parktwin.config import Frozen, load_package_toml
-from profiles.timebase import DAY_S, check_run, local_epoch_s, resample_mean
+from profiles.timebase import DAY_S, check_run, check_seed, local_epoch_s, resample_mean
 
 BASE_DT_S = 300.0
 _TAG_SKY, _TAG_TEMP, _TAG_INTRADAY = 101, 102, 103
@@ -173,7 +173,7 @@ def ambient_c(
 ) -> np.ndarray:
     """Ambient air temperature at the park [degC], mean of each step (Huzhou climate)."""
     d0, nd = base_window(start, n_steps, step_s)
-    base = ambient_base(seed, d0, nd)
+    base = ambient_base(check_seed(seed), d0, nd)
     return to_run(base, d0, start, n_steps, step_s)
 
 

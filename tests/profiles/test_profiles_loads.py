@@ -131,3 +131,14 @@ def test_bad_arguments_are_refused() -> None:
         load_kw("magnets", dt.date(2024, 1, 1), 96, 900, -1.0, 500.0)
     with pytest.raises(InputError, match="n_steps"):
         load_kw("magnets", dt.date(2024, 1, 1), -1, 900, 1e6, 500.0)
+
+
+def test_negative_seed_is_an_input_error() -> None:
+    from profiles import ambient_c, pv_kw
+
+    with pytest.raises(InputError, match="seed"):
+        load_kw("magnets", dt.date(2024, 1, 1), 4, 900, 1e6, 500.0, seed=-1)
+    with pytest.raises(InputError, match="seed"):
+        pv_kw(10.0, dt.date(2024, 1, 1), 4, 900, seed=-1)
+    with pytest.raises(InputError, match="seed"):
+        ambient_c(dt.date(2024, 1, 1), 4, 900, seed=-1)

@@ -189,3 +189,19 @@ def test_bad_scheme_file_is_one_line_naming_the_field(tmp_path, edit, message) -
         load_scheme(path)
     msg = str(info.value)
     assert "\n" not in msg and str(path) in msg and message in msg
+
+
+def test_monthly_agency_purchase_prices(tmp_path) -> None:
+    # A month's notice overrides some prices of that month only.
+    text = _shipped_text() + "\n[prices.by_month.7]\nsharp = 1.50\nvalley = 0.30\n"
+    s = load_scheme(_write_scheme(tmp_path, text))
+    jul, aug = s.prices_on(dt.date(2024, 7, 10)), s.prices_on(dt.date(2024, 8, 10))
+    assert jul[9] == 1.50 and jul[0] == 0.30 and jul[8] == 1.08
+    assert aug[9] == 1.32 and aug[0] == 0.33
+
+
+def test_every_shipped_table_has_a_source() -> None:
+    for s in schemes():
+        assert s.source and s.prices.source and s.charges_source
+        if s.holiday_deep_valley is not None:
+            assert s.holiday_deep_valley.source
