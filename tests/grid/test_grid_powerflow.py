@@ -153,7 +153,7 @@ def test_single_step_equals_batch(park_pf) -> None:
 def test_unsupported_elements_are_refused() -> None:
     with pytest.raises(UnsupportedNetError, match=r"net\.(gen|shunt|trafo3w|impedance|xward)"):
         _quiet(TimeSeriesPowerFlow, _example("example_multivoltage"))
-    with pytest.raises(UnsupportedNetError, match="net.gen"):
+    with pytest.raises(UnsupportedNetError, match=r"net\.gen"):
         _quiet(TimeSeriesPowerFlow, _example("case9"))
     with pytest.raises(UnsupportedNetError, match="transformer switches"):
         _quiet(TimeSeriesPowerFlow, _example("create_cigre_network_mv"))

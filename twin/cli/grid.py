@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.table import Table
 
 from twin.cli.common import console
@@ -23,6 +24,20 @@ def _site(path: Path | None):
     return default_site() if path is None else load_site(path)
 
 
+def _table(*columns: str, title: str | None = None) -> Table:
+    """A compact table whose first column (the name) is never cut."""
+    t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for k, c in enumerate(columns):
+        if k == 0:
+            t.add_column(c, no_wrap=True, min_width=max(len(c), 8))
+        else:
+            t.add_column(c, justify="left" if c in _TEXT else "right", overflow="fold")
+    return t
+
+
+_TEXT = {"type", "voltage", "cable", "industry", "feeder", "connection", "enterprise", "unit type"}
+
+
 def _f(x: float | None, fmt: str = ".0f") -> str:
     return "-" if x is None else format(x, fmt)
 
@@ -38,7 +53,7 @@ def show(
     d = describe_site(s)
     console.print(f"[bold]{s.name}[/] ({s.latitude:g} N, {s.longitude:g} E)")
 
-    t = Table("transformer", "type", "MVA", "voltage", "uk %", "tap", "sum of peaks MVA")
+    t = _table("transformer", "type", "MVA", "voltage", "uk %", "tap", "sum of peaks MVA")
     for r in d.substation:
         t.add_row(
             r["name"],
@@ -51,7 +66,7 @@ def show(
         )
     console.print(t)
 
-    t = Table(
+    t = _table(
         "feeder",
         "section",
         "cable",
@@ -77,7 +92,7 @@ def show(
         )
     console.print(t)
 
-    t = Table(
+    t = _table(
         "enterprise",
         "industry",
         "feeder",
@@ -103,7 +118,7 @@ def show(
         )
     console.print(t)
 
-    t = Table(
+    t = _table(
         "storage",
         "enterprise",
         "unit type",

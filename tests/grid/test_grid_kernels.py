@@ -1,0 +1,135 @@
+"""numba kernels of grid/ against their plain-Python references (grid.reference)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grid import TimeSeriesPowerFlow, kernels, reference
+from grid.network import build_net
+from grid.powerflow import _csr
+from grid.site import default_site
+
+
+def _factor(a: sp.csc_matrix):
+    from scipy.sparse.linalg import splu
+
+    lu = splu(a.tocsc(), permc_spec="MMD_AT_PLUS_A")
+    return (
+        *_csr(sp.tril(lu.L, k=-1)),
+        *_csr(sp.triu(lu.U, k=1)),
+        lu.U.diagonal().astype(np.complex128),
+        lu.perm_r.astype(np.int64),
+        lu.perm_c.astype(np.int64),
+    )
+
+
+@st.composite
+def admittance_like(draw):
+    """A random connected, diagonally dominant complex sparse matrix (a grid's Ypp shape)."""
+    n = draw(st.integers(2, 40))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    rows, cols, vals = [], [], []
+    for i in range(1, n):  # a random tree plus a few extra branches
+        j = int(rng.integers(0, i))
+        y = complex(rng.uniform(1, 50), -rng.uniform(1, 100))
+        rows += [i, j]
+        cols += [j, i]
+        vals += [-y, -y]
+    a = sp.coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsr()
+    diag = -np.asarray(a.sum(axis=1)).ravel() + complex(rng.uniform(0.5, 5), -rng.uniform(1, 10))
+    return (a + sp.diags(diag)).tocsc(), rng
+
+
+@settings(max_examples=30)
+@given(case=admittance_like())
+def test_lu_solve_equals_dense_solve(case) -> None:
+    a, rng = case
+    n = a.shape[0]
+    b = rng.normal(size=n) + 1j * rng.normal(size=n)
+    x = np.empty(n, complex)
+    kernels.lu_solve(*_factor(a), b, np.empty(n, complex), x)
+    np.testing.assert_allclose(
+        x, reference.lu_solve_reference(a.toarray(), b), rtol=1e-10, atol=1e-12
+    )
+
+
+@settings(max_examples=30)
+@given(case=admittance_like(), load=st.floats(0.0, 0.2))
+def test_zbus_solve_equals_reference(case, load) -> None:
+    a, rng = case
+    n = a.shape[0]
+    w = np.ones(n, complex)
+    s = -load * (rng.uniform(0, 1, n) + 0.3j * rng.uniform(0, 1, n))  # consumption
+    v = w.copy()
+    it, mism = kernels.zbus_solve(_factor(a), *_csr(a), w, s, v, 1e-12, 1e-11, 200)
+    v_ref, it_ref = reference.zbus_solve_reference(a.toarray(), w, s, w, 1e-12, 1e-11, 200)
+    assert (it > 0) == (it_ref > 0)
+    if it > 0:
+        np.testing.assert_allclose(v, v_ref, atol=1e-10)
+        assert mism < 1e-11
+        assert reference.power_mismatch_reference(a.toarray(), v, w, s) < 1e-10
+
+
+@pytest.fixture(scope="module")
+def pf() -> TimeSeriesPowerFlow:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net, _ = build_net(default_site())
+        return TimeSeriesPowerFlow(net)
+
+
+@settings(max_examples=10)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_results_kernel_equals_numpy_reference(pf, seed) -> None:
+    rng = np.random.default_rng(seed)
+    demand = pf._demand(
+        pf._values(
+            {"load_p_mw": rng.uniform(0, 3, (3, 27)), "storage_p_mw": rng.uniform(-2, 2, (3, 19))}
+        )[0],
+        3,
+    )
+    v_pq, iters, _ = kernels.zbus_solve_series(
+        pf._lu, *pf._ypp, pf._w, np.ascontiguousarray(-demand[:, pf._pq]), pf._v0, 1e-10, 1e-9, 200
+    )
+    assert (iters > 0).all()
+    v = pf._full_voltages(v_pq, iters > 0)
+    got = kernels.results_series(v, demand, *pf._post)
+    ref = reference.results_reference(
+        v,
+        demand,
+        bus_ppci=pf._bus_ppci,
+        yf=pf._yf,
+        yt=pf._yt,
+        ybus=pf._ybus,
+        br_f=pf._f,
+        br_t=pf._t,
+        kv_f=pf._kv_f,
+        kv_t=pf._kv_t,
+        br_is=pf._br_is,
+        line_rows=pf._line_rows,
+        line_imax=pf._line_imax,
+        trafo_rows=pf._trafo_rows,
+        trafo_vn=pf._trafo_vn,
+        trafo_sn=pf._trafo_sn,
+        trafo_div=pf._trafo_div,
+        trafo_by_current=pf._trafo_loading == "current",
+        eg_bus=pf._eg_bus,
+        base_mva=pf._base_mva,
+    )
+    for x, (name, y) in zip(got, ref.items(), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-10, err_msg=name)
+
+
+def test_add_demand_skips_inactive_elements() -> None:
+    d = np.zeros((2, 3), complex)
+    p = np.array([[1.0, 2.0], [3.0, 4.0]])
+    q = np.array([[0.5, 0.5], [0.0, 1.0]])
+    kernels.add_demand(d, p, q, np.array([2, -1], dtype=np.int64), np.array([0.1, 0.1]))
+    np.testing.assert_allclose(d, [[0, 0, 0.1 + 0.05j], [0, 0, 0.3]])

@@ -1,0 +1,142 @@
+"""ParkGrid (the twin's API) against runpp on the exported net; limit checks."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandapower as pp
+import pytest
+from hypothesis import given, settings
+
+from grid import GridSeries, GridSnapshot, ParkGrid, PowerFlowError, check_limits, default_site
+from parktwin.errors import InputError
+from tests.grid.strategies import operating_points
+
+SITE = default_site()
+PEAK = np.array([e.peak_kw for e in SITE.enterprises])
+PV = np.array([e.pv_kwp for e in SITE.enterprises])
+N_UNITS = sum(g.count for g in SITE.storage)
+PCS = np.concatenate([[g.pcs_kva] * g.count for g in SITE.storage])
+
+
+def test_names_and_orders(park: ParkGrid) -> None:
+    assert park.enterprise_names == tuple(e.name for e in SITE.enterprises)
+    assert park.unit_names[:3] == ("xinsheng-ess-1", "xinsheng-ess-2", "xinsheng-ess-3")
+    assert len(park.unit_names) == N_UNITS == park.unit_enterprise.shape[0]
+    for name, i in zip(park.unit_names, park.unit_enterprise, strict=True):
+        group = next(g for g in SITE.storage if name.startswith(g.name + "-"))
+        assert park.enterprise_names[i] == group.enterprise
+
+
+@settings(max_examples=8)
+@given(data=operating_points(n_load=27, n_sgen=27, n_storage=N_UNITS, steps=2))
+def test_pcc_and_results_match_runpp_on_the_exported_net(park, tmp_path_factory, data) -> None:
+    load_f, pv_f, st_f = data
+    load, pv, st = load_f * PEAK, pv_f * PV, st_f * PCS
+    series = park.run(load, pv, st)
+    path = park.export_json(tmp_path_factory.mktemp("x") / "park.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = pp.from_json(str(path))
+    service = [net.line.index[net.line.name == f"{n} service"][0] for n in park.enterprise_names]
+    for t in range(2):
+        net.load["p_mw"] = load[t] / 1000
+        net.load["q_mvar"] = (
+            load[t] / 1000 * np.tan(np.arccos([e.power_factor for e in SITE.enterprises]))
+        )
+        net.sgen["p_mw"] = pv[t] / 1000
+        net.storage["p_mw"] = st[t] / 1000
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pp.runpp(net)
+        snap = series.step(t)
+        pcc_ref = -net.res_line.p_to_mw.loc[service].to_numpy() * 1000
+        np.testing.assert_allclose(snap.pcc_kw, pcc_ref, atol=1e-3)  # 1 W
+        np.testing.assert_allclose(snap.vm_pu, net.res_bus.vm_pu.to_numpy(), atol=1e-6)
+        assert abs(snap.ext_grid_kw - net.res_ext_grid.p_mw.sum() * 1000) < 1e-3
+        np.testing.assert_allclose(
+            snap.unit_trafo_loading_pct,
+            net.res_trafo.loading_percent.to_numpy()[park.unit_trafo],
+            atol=1e-4,
+        )
+        # PCC = what the enterprise draws behind its meter, plus its own losses (>= 0)
+        behind = load[t] - pv[t] + np.bincount(park.unit_enterprise, st[t], minlength=27)
+        assert np.all(snap.pcc_kw - behind > -1e-6)
+        assert np.all(snap.pcc_kw - behind < 0.05 * np.abs(behind) + 60)
+
+
+def test_solve_equals_run(park: ParkGrid) -> None:
+    rng = np.random.default_rng(11)
+    load = PEAK * rng.uniform(0.2, 1.0, (3, 27))
+    pv = PV * rng.uniform(0, 1, (3, 27))
+    st = PCS * rng.uniform(-1, 1, (3, N_UNITS))
+    kvar = PCS * rng.uniform(-0.3, 0.3, (3, N_UNITS))
+    series = park.run(load, pv, st, kvar)
+    assert isinstance(series, GridSeries) and series.steps == 3
+    for t in range(3):
+        snap = park.solve(load[t], pv[t], st[t], kvar[t])
+        assert isinstance(snap, GridSnapshot) and snap.converged
+        np.testing.assert_allclose(snap.pcc_kw, series.pcc_kw[t], atol=1e-5)
+        np.testing.assert_allclose(snap.pcc_kvar, series.pcc_kvar[t], atol=1e-5)
+        assert snap.v_min_pu == pytest.approx(series.v_min_pu[t], abs=1e-9)
+        assert snap.losses_kw == pytest.approx(series.losses_kw[t], abs=1e-4)
+
+
+def test_reactive_power_of_storage_moves_voltage(park: ParkGrid) -> None:
+    base = park.solve(PEAK * 0.5, PV * 0, np.zeros(N_UNITS))
+    absorb = park.solve(PEAK * 0.5, PV * 0, np.zeros(N_UNITS), np.full(N_UNITS, 1000.0))
+    assert absorb.v_max_pu < base.v_max_pu  # absorbing vars lowers voltage
+    assert np.all(absorb.pcc_kvar >= base.pcc_kvar - 1e-6)
+
+
+def test_bad_inputs(park: ParkGrid) -> None:
+    with pytest.raises(InputError, match=r"storage_kw: expected shape \(19,\)"):
+        park.solve(PEAK, PV, np.zeros(3))
+    with pytest.raises(InputError, match=r"pv_kw: expected shape \(2, 27\)"):
+        park.run(np.zeros((2, 27)), np.zeros((3, 27)), np.zeros((2, N_UNITS)))
+    with pytest.raises(PowerFlowError):
+        park.solve(PEAK * 1000, PV * 0, np.zeros(N_UNITS))
+
+
+def test_limits_flag_backflow_overload_and_exchange(park: ParkGrid) -> None:
+    steps = 4
+    load = np.tile(PEAK * 0.6, (steps, 1))
+    pv = np.zeros((steps, 27))
+    st = np.zeros((steps, N_UNITS))
+    x = park.enterprise_names.index("xinsheng")
+    # step 1: Xinsheng's storage discharges 3 x 1250 kW while its load is 500 kW: export
+    load[1, x] = 500.0
+    st[1, park.unit_enterprise == x] = -1250.0
+    # step 2: one unit charges at 2.5 MW through its 1600 kVA transformer: overload
+    st[2, 0] = 2500.0
+    # step 3: the whole park at 1.2 x peak
+    load[3] = PEAK * 1.2
+    series = park.run(load, pv, st)
+    rep = check_limits(series, park, dt_s=900.0)
+    assert rep.backflow[:, x].tolist() == [False, True, False, False]
+    assert rep.backflow_steps[x] == 1
+    expected_export = -series.pcc_kw[1, x]
+    assert rep.max_export_kw[x] == pytest.approx(expected_export) and 2000 < expected_export < 3250
+    assert rep.trafo_overload.tolist()[2] and rep.max_trafo.startswith("xinsheng-ess-1")
+    assert rep.max_trafo_loading_pct > 150
+    assert not rep.ok
+    summary = rep.summary()
+    assert summary["backflow"]["xinsheng"]["steps"] == 1
+    e_imp = np.clip(series.ext_grid_kw, 0, None).sum() * 0.25
+    assert rep.exchange_import_kwh == pytest.approx(e_imp)
+    assert rep.exchange_export_kwh == 0.0
+    assert rep.exchange_max_import_kw == pytest.approx(series.ext_grid_kw.max())
+
+
+def test_limits_voltage_band(park: ParkGrid) -> None:
+    light = park.solve(np.zeros(27), np.zeros(27), np.zeros(N_UNITS))
+    rep = check_limits(light, park)
+    assert rep.voltage_violation_steps == 0 and rep.ok  # no-load voltages stay in the band
+    assert rep.v_max_pu <= 1.07
+    # a tighter band of +-1 % catches the same snapshot, naming the highest bus
+    tight = check_limits(light, park, v_band_pu=(0.99, 1.01))
+    assert tight.voltage_violation_steps == 1 and tight.v_max_bus
+    peak = check_limits(park.solve(PEAK, np.zeros(27), np.zeros(N_UNITS)), park)
+    assert peak.voltage_violation_steps == 0  # the design holds the band at full peak
+    assert peak.line_overload_steps == 0 and peak.trafo_overload_steps == 0
