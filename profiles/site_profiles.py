@@ -8,7 +8,6 @@ site model fits without this package importing `grid`.
 from __future__ import annotations
 
 import datetime as dt
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -44,9 +43,13 @@ class EnterpriseProfile:
         return self.load_kw - self.pv_kw
 
 
-def enterprise_seed(seed: int, name: str) -> int:
-    """The load seed of one enterprise: stable under adding or reordering enterprises."""
-    return int(np.random.SeedSequence([seed, zlib.crc32(name.encode())]).generate_state(1)[0])
+def enterprise_seed(seed: int, index: int) -> int:
+    """The load seed of the enterprise at `index` of the site, derived from the run's seed.
+
+    The same derivation as the twin engine's inputs (`twin.inputs.enterprise_seed`), so
+    `twin profiles show --seed N` shows the loads that `twin run` with seed N uses.
+    """
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
 def enterprise_profiles(
@@ -56,11 +59,13 @@ def enterprise_profiles(
     step_s: float,
     seed: int = 0,
     growth_per_year: float = 0.0,
+    latitude: float = 30.9,
+    longitude: float = 119.9,
 ) -> list[EnterpriseProfile]:
-    """Load and PV of each enterprise. Loads draw their own noise (seed per name);
-    PV shares one sky (`seed`): the park is a few km across."""
+    """Load and PV of each enterprise. Loads draw their own noise (a seed per enterprise,
+    derived from `seed`); PV shares one sky (`seed`): the park is a few km across."""
     out = []
-    for e in enterprises:
+    for i, e in enumerate(enterprises):
         load = load_kw(
             e.industry,
             start,
@@ -69,13 +74,21 @@ def enterprise_profiles(
             e.annual_mwh * 1000.0,
             e.peak_kw,
             growth_per_year,
-            enterprise_seed(seed, e.name),
+            enterprise_seed(seed, i),
         )
-        pv = (
-            pv_kw(e.pv_kwp, start, n_steps, step_s, seed, e.pv_tilt_deg, e.pv_azimuth_deg)
-            if e.pv_kwp > 0
-            else np.zeros(n_steps)
-        )
+        pv = np.zeros(n_steps)
+        if e.pv_kwp > 0:
+            pv = pv_kw(
+                e.pv_kwp,
+                start,
+                n_steps,
+                step_s,
+                seed,
+                e.pv_tilt_deg,
+                e.pv_azimuth_deg,
+                latitude,
+                longitude,
+            )
         out.append(EnterpriseProfile(e.name, e.industry, load, pv))
     return out
 

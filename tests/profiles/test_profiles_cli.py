@@ -59,3 +59,29 @@ def test_profiles_check_good_and_bad(tmp_path, capsys) -> None:
     assert main(["profiles", "check", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"error: {bad}: row 3: power 'x' is not a number"
+
+
+def test_profiles_show_uses_the_engines_series() -> None:
+    # `twin profiles show --seed N` must show what `twin run` with seed N is driven by.
+    import datetime as dt
+
+    import numpy as np
+
+    import grid
+    from profiles.site_profiles import enterprise_profiles
+    from twin.inputs import build_inputs
+
+    site = grid.default_site()
+    inputs = build_inputs(site, dt.date(2024, 7, 8), 96, 900, seed=3)
+    shown = enterprise_profiles(
+        site.enterprises,
+        dt.date(2024, 7, 8),
+        96,
+        900,
+        seed=3,
+        latitude=site.latitude,
+        longitude=site.longitude,
+    )
+    for i, p in enumerate(shown):
+        assert np.array_equal(inputs.load_kw[:, i], p.load_kw)
+        assert np.array_equal(inputs.pv_kw[:, i], p.pv_kw)

@@ -35,7 +35,15 @@ def show(
     the_site = grid.load_site(site) if site is not None else grid.default_site()
     n = round(days * 86400 / step)
     with console.status("computing profiles..."):
-        profiles = enterprise_profiles(the_site.enterprises, first, n, step, seed)
+        profiles = enterprise_profiles(
+            the_site.enterprises,
+            first,
+            n,
+            step,
+            seed,
+            latitude=the_site.latitude,
+            longitude=the_site.longitude,
+        )
     table = Table(
         "enterprise",
         "industry",
