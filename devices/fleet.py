@@ -89,6 +89,13 @@ class Fleet:
         return len(self._params)
 
     def _vector(self, value: float | Sequence[float] | np.ndarray, name: str) -> np.ndarray:
+        if type(value) is np.ndarray and value.dtype == np.float64 and value.shape == (self.n,):
+            # fast path of the twin's loop: the kernel only reads it, no copy needed
+            if not np.isfinite(value).all():
+                raise InputError(f"{name}: values must be finite")
+            return value
+        if isinstance(value, float | int) and np.isfinite(value):
+            return np.full(self.n, float(value))
         try:
             arr = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -121,7 +128,7 @@ class Fleet:
         pk = self._packed
         k.step_units(
             p_set, q_set, ambient, float(dt_s), int(n_sub),
-            pk.pv, pk.tx, pk.ty, pk.tn,
+            pk.pv, pk.tx, pk.ty, pk.tn, pk.ua,
             self._xs, self._pcs, self._rf, self._rfn, self._acc,
         )  # fmt: skip
         return self._result(float(dt_s) * int(n_sub))

@@ -2,7 +2,7 @@
 
 Pure functions over a structure of arrays (see `devices.state` for the layout): the
 parameters ``pv[P_*, i]``, the piecewise-linear tables ``tx/ty[T_*, i, :]`` with ``tn[T_*, i]``
-points, the float state ``xs[X_*, i]``, the PCS state codes ``pcs[i]``, the rainflow reversal
+points, the anode-potential table ``ua[i, :]``, the float state ``xs[X_*, i]``, the PCS state codes ``pcs[i]``, the rainflow reversal
 stack ``rf[i, :]`` with depth ``rfn[i]``. `step_units` updates the state arrays in place and
 writes the interval's energies into ``acc[A_*, i]``; nothing here allocates, logs or does I/O.
 
@@ -72,8 +72,10 @@ T_RSOC = 1  # SOC -> resistance factor
 T_RTEMP = 2  # temperature [C] -> resistance factor
 T_LCH = 3  # apparent power [kVA] -> PCS loss charging [kW]
 T_LDIS = 4  # apparent power [kVA] -> PCS loss discharging [kW]
-T_UA = 5  # SOC -> graphite anode potential [V]
+T_OCVG = 5  # SOC knots of T_OCV -> integral of the cell OCV from SOC 0 [V]
 NT = 6
+# The graphite anode potential [V] vs SOC lives apart, in ua[i, :] on an even SOC grid 0..1
+# (101 points): padding every table to its width would push the tables out of the cache.
 
 # Float state rows of xs[X_*, i].
 X_SOC = 0
@@ -132,6 +134,36 @@ def interp(xs: np.ndarray, ys: np.ndarray, n: int, x: float) -> float:
     return ys[k - 1] + w * (ys[k] - ys[k - 1])
 
 
+@jit(inline="always")
+def lookup(tx, ty, tn, t: int, i: int, x: float) -> float:
+    """`interp` on table `t` of unit `i`, indexing the 3-D arrays directly (no array views:
+    in numba each view costs reference-count updates, which dominated the step time)."""
+    n = tn[t, i]
+    if x <= tx[t, i, 0]:
+        return ty[t, i, 0]
+    if x >= tx[t, i, n - 1]:
+        return ty[t, i, n - 1]
+    k = 1
+    while tx[t, i, k] < x:
+        k += 1
+    x0 = tx[t, i, k - 1]
+    y0 = ty[t, i, k - 1]
+    return y0 + (x - x0) / (tx[t, i, k] - x0) * (ty[t, i, k] - y0)
+
+
+@jit(inline="always")
+def lookup_uniform(ua, i: int, x: float) -> float:
+    """Row `i` of `ua`, points spaced evenly over x in [0, 1], held beyond."""
+    n = ua.shape[1]
+    if x <= 0.0:
+        return ua[i, 0]
+    if x >= 1.0:
+        return ua[i, n - 1]
+    u = x * (n - 1)
+    j = min(int(u), n - 2)
+    return ua[i, j] + (u - j) * (ua[i, j + 1] - ua[i, j])
+
+
 @jit
 def integral(xs: np.ndarray, ys: np.ndarray, n: int, x: float) -> float:
     """Integral of the piecewise-linear y from xs[0] to x (x within the table) [y*x]."""
@@ -146,7 +178,25 @@ def integral(xs: np.ndarray, ys: np.ndarray, n: int, x: float) -> float:
     return total
 
 
-@jit
+@jit(inline="always")
+def ocv_integral(tx, ty, tn, i, soc: float) -> float:
+    """Integral of the cell OCV from SOC 0 to `soc` [V], from the knots' cumulative table."""
+    n = tn[T_OCV, i]
+    if soc <= 0.0:
+        return 0.0
+    if soc >= tx[T_OCV, i, n - 1]:
+        return ty[T_OCVG, i, n - 1]
+    k = 1
+    while tx[T_OCV, i, k] < soc:
+        k += 1
+    x0 = tx[T_OCV, i, k - 1]
+    v0 = ty[T_OCV, i, k - 1]
+    d = soc - x0
+    slope = (ty[T_OCV, i, k] - v0) / (tx[T_OCV, i, k] - x0)
+    return ty[T_OCVG, i, k - 1] + (v0 + 0.5 * slope * d) * d
+
+
+@jit(inline="always")
 def current_for_power(e_v: float, r_ohm: float, p_w: float) -> tuple[float, bool]:
     """Current [A] with (e + r I) I = p for a source e [V] behind r [Ohm]; (I, beyond max power).
 
@@ -159,15 +209,44 @@ def current_for_power(e_v: float, r_ohm: float, p_w: float) -> tuple[float, bool
     return 2.0 * p_w / (e_v + math.sqrt(disc)), False
 
 
-@jit
+@jit(inline="always")
 def pcs_loss_kw(tx, ty, tn, i, p_kw: float, q_kvar: float) -> float:
     """PCS loss [kW] at AC active power p (sign picks the direction table) and reactive q."""
     s = math.sqrt(p_kw * p_kw + q_kvar * q_kvar)
     t = T_LCH if p_kw >= 0.0 else T_LDIS
-    return interp(tx[t, i], ty[t, i], tn[t, i], s)
+    return lookup(tx, ty, tn, t, i, s)
 
 
-@jit
+@jit(inline="always")
+def _ac_for_dc_pl(tx, ty, tn, i, p_dc_kw: float) -> float:
+    """Exact inverse of p_dc = p_ac - loss(|p_ac|) at Q = 0 on the piecewise-linear loss."""
+    if p_dc_kw >= -ty[T_LCH, i, 0]:  # charging branch: p - L(p) rises from -L(0)
+        n = tn[T_LCH, i]
+        k = 1
+        while k < n and tx[T_LCH, i, k] - ty[T_LCH, i, k] < p_dc_kw:
+            k += 1
+        if k == n:  # beyond the table the loss is held: p = p_dc + L(last)
+            return p_dc_kw + ty[T_LCH, i, n - 1]
+        x0 = tx[T_LCH, i, k - 1]
+        y0 = ty[T_LCH, i, k - 1]
+        slope = (ty[T_LCH, i, k] - y0) / (tx[T_LCH, i, k] - x0)
+        return x0 + (p_dc_kw - (x0 - y0)) / (1.0 - slope)
+    n = tn[T_LDIS, i]
+    target = -p_dc_kw  # s + L(s) = -p_dc for s = -p_ac >= 0, rising from L(0)
+    if target <= ty[T_LDIS, i, 0]:
+        return 0.0
+    k = 1
+    while k < n and tx[T_LDIS, i, k] + ty[T_LDIS, i, k] < target:
+        k += 1
+    if k == n:
+        return -(target - ty[T_LDIS, i, n - 1])
+    x0 = tx[T_LDIS, i, k - 1]
+    y0 = ty[T_LDIS, i, k - 1]
+    slope = (ty[T_LDIS, i, k] - y0) / (tx[T_LDIS, i, k] - x0)
+    return -(x0 + (target - (x0 + y0)) / (1.0 + slope))
+
+
+@jit(inline="always")
 def ac_for_dc_kw(tx, ty, tn, i, p_dc_kw: float, q_kvar: float) -> float:
     """AC active power [kW] whose DC side is `p_dc_kw` (p_dc = p_ac - loss), at reactive q.
 
@@ -175,8 +254,10 @@ def ac_for_dc_kw(tx, ty, tn, i, p_dc_kw: float, q_kvar: float) -> float:
     fixed point p = p_dc + loss(p) contracts; a DC power between the two branches' values at
     p_ac = 0 (only possible with q != 0) maps to p_ac = 0.
     """
+    if q_kvar == 0.0:
+        return _ac_for_dc_pl(tx, ty, tn, i, p_dc_kw)
     f_pos = -pcs_loss_kw(tx, ty, tn, i, 0.0, q_kvar)
-    f_neg = -interp(tx[T_LDIS, i], ty[T_LDIS, i], tn[T_LDIS, i], abs(q_kvar))
+    f_neg = -lookup(tx, ty, tn, T_LDIS, i, abs(q_kvar))
     if p_dc_kw >= f_pos:
         p = p_dc_kw - f_pos
         for _ in range(60):
@@ -196,11 +277,11 @@ def ac_for_dc_kw(tx, ty, tn, i, p_dc_kw: float, q_kvar: float) -> float:
     return 0.0
 
 
-@jit
+@jit(inline="always")
 def calendar_rate(pv, i, temp_c: float, ua_v: float) -> float:
     """BLAST-Lite calendar fade coefficient kcal [1/day^pcal] at temperature and anode potential."""
     tk = temp_c + 273.15
-    return abs(pv[P_A1, i]) * math.exp(pv[P_A2, i] / tk) * math.exp(pv[P_A3, i] * ua_v / tk)
+    return abs(pv[P_A1, i]) * math.exp((pv[P_A2, i] + pv[P_A3, i] * ua_v) / tk)
 
 
 @jit
@@ -211,7 +292,7 @@ def cycle_rate(pv, i, dod: float, crate_per_h: float, temp_k: float) -> float:
     )
 
 
-@jit
+@jit(inline="always")
 def power_state_step(q: float, k: float, p: float, dx: float) -> float:
     """Advance q = k x^p by dx of x at the rate k of this window (virtual-x form; never falls)."""
     if k <= 0.0 or dx <= 0.0:
@@ -220,11 +301,10 @@ def power_state_step(q: float, k: float, p: float, dx: float) -> float:
     return max(q, k * (x_eff + dx) ** p)
 
 
-@jit
+@jit(inline="always")
 def stored_energy_kwh(pv, tx, ty, tn, i, soc: float, soh: float) -> float:
     """Chemical energy stored above SOC 0 [kWh]: cells x aged Ah x integral of OCV."""
-    g = integral(tx[T_OCV, i], ty[T_OCV, i], tn[T_OCV, i], soc)
-    return pv[P_NS, i] * pv[P_CAP_AH, i] * soh * g / 1000.0
+    return pv[P_NS, i] * pv[P_CAP_AH, i] * soh * ocv_integral(tx, ty, tn, i, soc) / 1000.0
 
 
 @jit
@@ -261,7 +341,7 @@ def _rainflow_push(xs, rf, rfn, i, value: float) -> None:
     rfn[i] = n
 
 
-@jit
+@jit(inline="always")
 def _battery(pv, tx, ty, tn, xs, acc, i, p_dc_kw: float, dt: float) -> tuple[float, float, bool]:
     """Advance the pack by dt at DC power p_dc_kw (clamped); returns (p_dc achieved, loss kWh, limited)."""
     soc = xs[X_SOC, i]
@@ -270,8 +350,8 @@ def _battery(pv, tx, ty, tn, xs, acc, i, p_dc_kw: float, dt: float) -> tuple[flo
     cap = pv[P_CAP_AH, i] * soh
     ns = pv[P_NS, i]
     fr = (
-        interp(tx[T_RSOC, i], ty[T_RSOC, i], tn[T_RSOC, i], soc)
-        * interp(tx[T_RTEMP, i], ty[T_RTEMP, i], tn[T_RTEMP, i], xs[X_TEMP, i])
+        lookup(tx, ty, tn, T_RSOC, i, soc)
+        * lookup(tx, ty, tn, T_RTEMP, i, xs[X_TEMP, i])
         * xs[X_RG, i]
     )
     r0 = pv[P_R0, i] * fr
@@ -284,15 +364,15 @@ def _battery(pv, tx, ty, tn, xs, acc, i, p_dc_kw: float, dt: float) -> tuple[flo
     sd_ah = pv[P_KSD, i] * cap * dt
     # OCV hysteresis: the branch follows the direction of the current (= of the power).
     hyst = pv[P_HYST, i] if p_dc_kw > 0.0 else (-pv[P_HYST, i] if p_dc_kw < 0.0 else 0.0)
-    ocv0 = ns * interp(tx[T_OCV, i], ty[T_OCV, i], tn[T_OCV, i], soc)
+    ocv0 = ns * lookup(tx, ty, tn, T_OCV, i, soc)
     e = ocv0 + beta * v1 + hyst
     cur, beyond = current_for_power(e, reff, 1000.0 * p_dc_kw)
     # Mean OCV over the step (energy-consistent at long steps), then solve once more.
     dq = (cur * eta if cur > 0.0 else cur) * dt / 3600.0 - sd_ah
     soc_pred = min(max(soc + dq / cap, 0.0), 1.0)
+    g0 = ocv_integral(tx, ty, tn, i, soc)
     if abs(soc_pred - soc) > 1e-9:
-        g0 = integral(tx[T_OCV, i], ty[T_OCV, i], tn[T_OCV, i], soc)
-        g1 = integral(tx[T_OCV, i], ty[T_OCV, i], tn[T_OCV, i], soc_pred)
+        g1 = ocv_integral(tx, ty, tn, i, soc_pred)
         ocv = ns * (g1 - g0) / (soc_pred - soc)
         e = ocv + beta * v1 + hyst
         cur, beyond = current_for_power(e, reff, 1000.0 * p_dc_kw)
@@ -316,12 +396,12 @@ def _battery(pv, tx, ty, tn, xs, acc, i, p_dc_kw: float, dt: float) -> tuple[flo
     soc_new = min(max(soc + dq / cap, 0.0), 1.0)
     v_term = e + reff * cur
     p_dc = v_term * cur / 1000.0
-    de = stored_energy_kwh(pv, tx, ty, tn, i, soc_new, soh) - stored_energy_kwh(
-        pv, tx, ty, tn, i, soc, soh
-    )
+    de = ns * cap * (ocv_integral(tx, ty, tn, i, soc_new) - g0) / 1000.0
     loss = p_dc * dt / 3600.0 - de
     xs[X_SOC, i] = soc_new
-    xs[X_V1, i] = v1 * (1.0 - one_minus_a) + one_minus_a * r1 * cur
+    v1_new = v1 * (1.0 - one_minus_a) + one_minus_a * r1 * cur
+    # a relaxed RC voltage decays into subnormal numbers, which are ~100x slower to compute
+    xs[X_V1, i] = v1_new if abs(v1_new) > 1e-12 else 0.0
     acc[A_LOHM, i] += r0 * cur * cur * dt / 3.6e6
     if cur > 0.0:
         acc[A_LCOUL, i] += (1.0 - eta) * cur * ocv * dt / 3.6e6
@@ -333,15 +413,15 @@ def _battery(pv, tx, ty, tn, xs, acc, i, p_dc_kw: float, dt: float) -> tuple[flo
     return p_dc, loss, limited
 
 
-@jit
+@jit(inline="always")
 def _thermal(pv, xs, acc, i, heat_kw: float, ambient_c: float, dt: float) -> float:
     """Lumped cabin node, implicit in time; HVAC proportional about its set points. Aux [kW]."""
     c = pv[P_CTH, i]
-    ua = pv[P_UA, i]
+    ua_wk = pv[P_UA, i]
     kp = pv[P_KP, i]
     t0 = xs[X_TEMP, i]
-    src = t0 + dt / c * (1000.0 * heat_kw + ua * ambient_c)
-    den = 1.0 + dt * ua / c
+    src = t0 + dt / c * (1000.0 * heat_kw + ua_wk * ambient_c)
+    den = 1.0 + dt * ua_wk / c
     t_free = src / den
     p_hvac_w = 0.0
     t_new = t_free
@@ -366,11 +446,11 @@ def _thermal(pv, xs, acc, i, heat_kw: float, ambient_c: float, dt: float) -> flo
     return p_aux
 
 
-@jit
-def _aging(pv, tx, ty, tn, xs, rf, rfn, acc, i, soc0: float, temp_c: float, dt: float) -> None:
+@jit(inline="always")
+def _aging(pv, tx, ty, tn, ua, xs, rf, rfn, acc, i, soc0: float, temp_c: float, dt: float) -> None:
     """Stressors of one sub-step; rainflow on SOC; fade applied once per aging window."""
     soc = xs[X_SOC, i]
-    ua_v = interp(tx[T_UA, i], ty[T_UA, i], tn[T_UA, i], soc0)
+    ua_v = lookup_uniform(ua, i, soc0)
     xs[X_WKCAL, i] += calendar_rate(pv, i, temp_c, ua_v) * dt
     xs[X_WTK, i] += (temp_c + 273.15) * dt
     xs[X_WT, i] += dt
@@ -430,7 +510,7 @@ def _aging(pv, tx, ty, tn, xs, rf, rfn, acc, i, soc0: float, temp_c: float, dt: 
     xs[X_WDOD, i] = 0.0
 
 
-@jit
+@jit(inline="always")
 def _substep(pv, tx, ty, tn, xs, pcs, rf, rfn, acc, i, p_req, q_req, ambient_c, dt) -> None:
     """One sub-step of one unit at a constant setpoint (phases in the module docstring)."""
     st0 = pcs[i]
@@ -499,7 +579,7 @@ def _substep(pv, tx, ty, tn, xs, pcs, rf, rfn, acc, i, p_req, q_req, ambient_c, 
 
 
 @jit
-def step_units(p_set, q_set, ambient_c, dt_s, n_sub, pv, tx, ty, tn, xs, pcs, rf, rfn, acc):
+def step_units(p_set, q_set, ambient_c, dt_s, n_sub, pv, tx, ty, tn, ua, xs, pcs, rf, rfn, acc):
     """Advance every unit by `n_sub` sub-steps of `dt_s` [s] at constant setpoints.
 
     p_set, q_set [kW, kvar] and ambient_c [C] are (N,) arrays; the state arrays are updated in
@@ -515,7 +595,7 @@ def step_units(p_set, q_set, ambient_c, dt_s, n_sub, pv, tx, ty, tn, xs, pcs, rf
             _substep(
                 pv, tx, ty, tn, xs, pcs, rf, rfn, acc, i, p_set[i], q_set[i], ambient_c[i], dt_s
             )
-            _aging(pv, tx, ty, tn, xs, rf, rfn, acc, i, soc0, temp0, dt_s)
+            _aging(pv, tx, ty, tn, ua, xs, rf, rfn, acc, i, soc0, temp0, dt_s)
 
 
 @jit
@@ -533,16 +613,14 @@ def power_limits(pv, tx, ty, tn, xs, pcs, out_charge, out_discharge) -> None:
             continue
         soc = xs[X_SOC, i]
         fr = (
-            interp(tx[T_RSOC, i], ty[T_RSOC, i], tn[T_RSOC, i], soc)
-            * interp(tx[T_RTEMP, i], ty[T_RTEMP, i], tn[T_RTEMP, i], xs[X_TEMP, i])
+            lookup(tx, ty, tn, T_RSOC, i, soc)
+            * lookup(tx, ty, tn, T_RTEMP, i, xs[X_TEMP, i])
             * xs[X_RG, i]
         )
         tau1 = pv[P_TAU1, i]
         beta = tau1 * -math.expm1(-dt / tau1) / dt
         reff = pv[P_R0, i] * fr + pv[P_R1, i] * fr * (1.0 - beta)
-        e0 = (
-            pv[P_NS, i] * interp(tx[T_OCV, i], ty[T_OCV, i], tn[T_OCV, i], soc) + beta * xs[X_V1, i]
-        )
+        e0 = pv[P_NS, i] * lookup(tx, ty, tn, T_OCV, i, soc) + beta * xs[X_V1, i]
         s = pv[P_S, i]
         if soc < pv[P_SOC_MAX, i]:
             e = e0 + pv[P_HYST, i]

@@ -153,7 +153,8 @@ class ReferenceUnit:
         p_dc = (e + reff * cur) * cur / 1000.0
         loss = p_dc * dt / 3600.0 - (self.stored_kwh(new_soc) - self.stored_kwh())
         self.soc = new_soc
-        self.v1 = self.v1 * decay + (1.0 - decay) * r1 * cur
+        v1 = self.v1 * decay + (1.0 - decay) * r1 * cur
+        self.v1 = v1 if abs(v1) > 1e-12 else 0.0  # no subnormals
         a = self.acc
         a["l_ohm"] += r0 * cur**2 * dt / 3.6e6
         a["l_coul"] += (1.0 - eta) * cur * ocv * dt / 3.6e6 if cur > 0 else 0.0

@@ -31,25 +31,37 @@ class PcsState(IntEnum):
 
 @dataclass(frozen=True)
 class PackedParams:
-    """Parameter vector ``pv[NP, N]`` and tables ``tx, ty [NT, N, K]``, ``tn [NT, N]``."""
+    """Parameters ``pv[NP, N]``, tables ``tx, ty [NT, N, K]``, ``tn [NT, N]``, ``ua [N, 101]``."""
 
     pv: np.ndarray
     tx: np.ndarray
     ty: np.ndarray
     tn: np.ndarray
+    ua: np.ndarray
+
+
+def ua_table(p: UnitParams) -> np.ndarray:
+    """Graphite anode potential [V] on an even SOC grid 0..1 (BLAST-Lite's calendar stressor)."""
+    return np.array([p.anode.ua_v(float(s)) for s in np.linspace(0.0, 1.0, UA_TABLE_POINTS)])
 
 
 def _tables(p: UnitParams) -> list[tuple[list[float], list[float]]]:
-    soc_grid = np.linspace(0.0, 1.0, UA_TABLE_POINTS)
-    ua = [p.anode.ua_v(float(s)) for s in soc_grid]
     return [
         (p.ocv.soc, p.ocv.v_cell),
         (p.resistance.soc, p.resistance.soc_factor),
         (p.resistance.temp_c, p.resistance.temp_factor),
         p.loss_curve("charge"),
         p.loss_curve("discharge"),
-        (list(soc_grid), ua),
+        (p.ocv.soc, _cumulative_integral(p.ocv.soc, p.ocv.v_cell)),
     ]
+
+
+def _cumulative_integral(xs: list[float], ys: list[float]) -> list[float]:
+    """Integral of the piecewise-linear y from xs[0] to each knot (trapezoids)."""
+    out = [0.0]
+    for j in range(1, len(xs)):
+        out.append(out[-1] + 0.5 * (ys[j] + ys[j - 1]) * (xs[j] - xs[j - 1]))
+    return out
 
 
 def param_vector(p: UnitParams) -> np.ndarray:
@@ -110,13 +122,15 @@ def pack_params(params: list[UnitParams]) -> PackedParams:
     tx = np.zeros((k.NT, n, width))
     ty = np.zeros((k.NT, n, width))
     tn = np.zeros((k.NT, n), dtype=np.int64)
+    ua = np.zeros((n, UA_TABLE_POINTS))
     for i, (p, t) in enumerate(zip(params, tables, strict=True)):
         pv[:, i] = param_vector(p)
+        ua[i] = ua_table(p)
         for j, (xs, ys) in enumerate(t):
             tx[j, i, : len(xs)] = xs
             ty[j, i, : len(ys)] = ys
             tn[j, i] = len(xs)
-    return PackedParams(pv, tx, ty, tn)
+    return PackedParams(pv, tx, ty, tn, ua)
 
 
 def initial_state(

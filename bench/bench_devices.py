@@ -1,0 +1,152 @@
+"""Benchmark of the storage-unit kernels: ns per unit-step, compiled vs plain-Python reference.
+
+Cases (issue 2):
+  (a) one unit, one year at 1 s (31.5 M unit-steps): the daily two-cycle profile, one
+      `Fleet.step` call per profile block (n_sub = block length in seconds);
+  (b) 100 units, one year at 15 min (3.5 M unit-steps): one `Fleet.step` call per step with a
+      different setpoint per unit (what the twin's plant process does).
+The plain-Python reference (`devices.reference.ReferenceUnit`) runs on a sample of each case
+and is extrapolated. Compile time is measured separately in a fresh process with an empty
+numba cache (and with the cache warm). Timings on a shared machine are noisy: compare the
+ratios in one run rather than absolute figures across runs.
+
+    python bench/bench_devices.py [--years 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from devices import Fleet, PcsState, load_unit_params
+from devices.acceptance import acceptance_data
+from devices.reference import RUNNING, ReferenceUnit
+
+UNIT = "lfp280-2236kwh"
+_COMPILE_SNIPPET = (
+    "import time; t0 = time.perf_counter()\n"
+    "from devices import Fleet, load_unit_params\n"
+    "f = Fleet([load_unit_params('lfp280-2236kwh')])\n"
+    "f.step([100.0], 1.0, 25.0); f.p_charge_max_kw(); f.e_stored_kwh\n"
+    "print(time.perf_counter() - t0)\n"
+)
+
+
+def _compile_seconds(cache_dir: str) -> float:
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    out = subprocess.run(
+        [sys.executable, "-c", _COMPILE_SNIPPET],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _daily_blocks(power_kw: float) -> list[tuple[float, float]]:
+    """(seconds, setpoint kW) of the acceptance test's daily two-cycle profile."""
+    return [(dur * 3600.0, d * power_kw) for _, dur, d in acceptance_data().daily.blocks]
+
+
+def case_a(years: float) -> tuple[int, float, float]:
+    """One unit at 1 s: (unit-steps, compiled s, reference s extrapolated)."""
+    p = load_unit_params(UNIT)
+    blocks = _daily_blocks(p.p_max_kw)
+    days = round(365 * years)
+    fleet = Fleet([p], soc0=0.05, pcs_state0=PcsState.RUNNING)
+    fleet.step([0.0], 1.0, 25.0)  # compiled / loaded before timing
+    t0 = time.perf_counter()
+    steps = 0
+    for _ in range(days):
+        for seconds, p_set in blocks:
+            n = int(seconds)
+            fleet.step([p_set], 1.0, 25.0, n_sub=n)
+            steps += n
+    t_compiled = time.perf_counter() - t0
+    # reference: the first 3 h of the profile (charging, then clamped at the top)
+    ref = ReferenceUnit(p, 0.05, 25.0, state=RUNNING)
+    sample = 3 * 3600
+    t0 = time.perf_counter()
+    ref.step(blocks[0][1], 0.0, 25.0, 1.0, sample)
+    t_ref = (time.perf_counter() - t0) / sample * steps
+    return steps, t_compiled, t_ref
+
+
+def case_b(years: float, n_units: int = 100) -> tuple[int, float, float]:
+    """n_units at 15 min, one call per step: (unit-steps, compiled s, reference s extrapolated)."""
+    rng = np.random.default_rng(2)
+    p = load_unit_params(UNIT)
+    dt = 900.0
+    n_steps = round(365 * years * 96)
+    # each unit: the daily profile scaled and shifted
+    scale = rng.uniform(0.3, 1.0, n_units) * p.p_max_kw
+    shift = rng.integers(0, 96, n_units)
+    day = np.zeros(96)
+    k = 0
+    for seconds, p_set in _daily_blocks(1.0):
+        m = int(seconds / dt)
+        day[k : k + m] = p_set
+        k += m
+    ambient = 25.0 + 8.0 * np.sin(np.arange(96) / 96 * 2 * np.pi)
+    fleet = Fleet([p] * n_units, soc0=rng.uniform(0.1, 0.9, n_units))
+    fleet.step(np.zeros(n_units), dt, 25.0)
+    t0 = time.perf_counter()
+    for s in range(n_steps):
+        fleet.step(day[(s + shift) % 96] * scale, dt, ambient[s % 96])
+    t_compiled = time.perf_counter() - t0
+    refs = [ReferenceUnit(p, 0.5) for _ in range(n_units)]
+    sample = 96
+    t0 = time.perf_counter()
+    for s in range(sample):
+        for i, ref in enumerate(refs):
+            ref.step(float(day[(s + shift[i]) % 96] * scale[i]), 0.0, float(ambient[s]), dt, 1)
+    t_ref = (time.perf_counter() - t0) / (sample * n_units) * n_steps * n_units
+    return n_steps * n_units, t_compiled, t_ref
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--years", type=float, default=1.0, help="simulated years per case")
+    args = parser.parse_args()
+    console = Console()
+    with tempfile.TemporaryDirectory() as cache:
+        cold = _compile_seconds(cache)
+        warm = _compile_seconds(cache)
+    table = Table(title=f"devices: ns per unit-step ({UNIT}, {args.years:g} simulated year)")
+    for col in ("case", "unit-steps", "compiled ns", "reference ns", "speed-up", "compiled s"):
+        table.add_column(col, justify="right")
+    for label, fn in (
+        ("(a) 1 unit, 1 s, call per block", case_a),
+        ("(b) 100 units, 15 min, call per step", case_b),
+    ):
+        steps, t_c, t_r = fn(args.years)
+        table.add_row(
+            label,
+            f"{steps:,}",
+            f"{t_c / steps * 1e9:,.0f}",
+            f"{t_r / steps * 1e9:,.0f}",
+            f"{t_r / t_c:,.0f}x",
+            f"{t_c:,.1f}",
+        )
+    console.print(table)
+    console.print(
+        f"compile (fresh numba cache, new process, incl. imports): {cold:.1f} s; "
+        f"load from cache: {warm:.1f} s"
+    )
+    console.print(
+        "for scale (issue 2, not measured here): PySAM BatteryStateful ~31 µs/step, "
+        "SimSES ~1.2 ms per 15-min step; reference sampled and extrapolated"
+    )
+
+
+if __name__ == "__main__":
+    main()
