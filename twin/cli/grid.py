@@ -28,13 +28,14 @@ def _table(*columns: str, title: str | None = None) -> Table:
     """A compact table whose first column (the name) is never cut."""
     t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for k, c in enumerate(columns):
-        if k == 0:
+        if k == 0 or c in _KEEP:
             t.add_column(c, no_wrap=True, min_width=max(len(c), 8))
         else:
             t.add_column(c, justify="left" if c in _TEXT else "right", overflow="fold")
     return t
 
 
+_KEEP = {"unit type", "type", "cable"}  # values that must stay readable whole
 _TEXT = {"type", "voltage", "cable", "industry", "feeder", "connection", "enterprise", "unit type"}
 
 
