@@ -17,9 +17,9 @@ app = typer.Typer(help="Enterprise load and PV profiles; meter-file checks.", no
 def show(
     site: Path = typer.Option(None, "--site", help="Site file (TOML); default: the shipped park."),
     png: Path = typer.Option(None, "--png", help="Also plot the profiles to this PNG."),
-    days: int = typer.Option(7, "--days", help="Length of the window [days] (1..366)."),
+    days: int = typer.Option(7, "--days", help="Length of the window in days (1..366)."),
     start: str = typer.Option("2024-07-08", "--start", help="First day, YYYY-MM-DD."),
-    step: float = typer.Option(900.0, "--step", help="Step [s] (60..3600)."),
+    step: float = typer.Option(900.0, "--step", help="Step in seconds (60..3600)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the loads' noise and the weather."),
 ) -> None:
     """Per enterprise: load energy and peak, PV energy and peak, lowest net import."""
