@@ -13,6 +13,11 @@ so over the reference year the energy is `annual_kwh` and the highest 15-min mea
 `peak_kw`, exactly. Other years follow from G. Draws come from
 ``default_rng([seed, industry, year, tag])``: a seed gives the same load at the same
 moment whatever the window, and a window of a longer run equals the shorter run.
+
+Steps shorter than 15 min that divide it (and start on the step grid) get the industry's
+fast variation (`fast_factor`): a lognormal AR(1) normalised to mean 1 over each 15-min
+block, so 15-min means, energy and peak are those of the 15-min series. Other short
+steps hold the 15-min mean.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ INDUSTRIES = (
 )
 STEP15_S = 900.0
 N15 = 96
-_TAG_DAY, _TAG_AR = 201, 202
+_TAG_DAY, _TAG_AR, _TAG_FAST = 201, 202, 203
 _YEAR_S = 365.25 * DAY_S
 
 
@@ -73,6 +78,8 @@ class IndustryShape(Frozen):
     day_sd: float = Field(ge=0, le=0.5)
     ar_sd: float = Field(ge=0, le=0.5)
     ar_tau_s: float = Field(gt=0)
+    fast_sd: float = Field(ge=0, le=0.3)
+    fast_tau_s: float = Field(gt=0)
     spring_festival: SpringFestival
 
     @field_validator("activity")
@@ -258,7 +265,44 @@ def load_kw(
     t_mid = d0 * DAY_S + (np.arange(x.size) + 0.5) * STEP15_S
     ref_t0 = (dt.date(year, 1, 1) - dt.date(1970, 1, 1)).days * DAY_S
     p15 = a * x**gamma * _growth(t_mid, ref_t0, growth_per_year)
+    m = STEP15_S / float(step_s)
+    k0 = (t0 - d0 * DAY_S) / float(step_s)
+    if m > 1 and m == round(m) and k0 == round(k0):
+        return _with_fast_variation(industry, seed, p15, d0, n_days, round(m), round(k0), n_steps)
     return resample_mean(d0 * DAY_S, STEP15_S, p15, t0, step_s, n_steps)
+
+
+def fast_factor(industry: str, seed: int, day: int, per_block: int) -> np.ndarray:
+    """Multiplicative variation inside each 15-min block of local day `day`, shape
+    (96, per_block): lognormal AR(1), mean exactly 1 over each block."""
+    s = _shape_of(industry)
+    step_s = STEP15_S / per_block
+    rng = np.random.default_rng([seed, INDUSTRIES.index(industry), day, per_block, _TAG_FAST])
+    z = rng.standard_normal(N15 * per_block)
+    phi = float(np.exp(-step_s / s.fast_tau_s))
+    ar = lfilter([np.sqrt(1 - phi * phi)], [1.0, -phi], z, zi=[phi * z[0]])[0]
+    ar[0] = z[0]
+    w = np.exp(s.fast_sd * ar).reshape(N15, per_block)
+    return w / w.mean(axis=1, keepdims=True)
+
+
+def _with_fast_variation(
+    industry: str, seed: int, p15: np.ndarray, d0: int, n_days: int, m: int, k0: int, n: int
+) -> np.ndarray:
+    """Steps of 900/m s aligned to the 15-min grid: each block's mean times its variation.
+
+    Drawn per day (``default_rng([seed, industry, day, m, tag])``), so a window at a
+    given step is a slice of a longer run at that step.
+    """
+    out = np.empty(n)
+    per_day = N15 * m
+    first, last = k0 // per_day, (k0 + n - 1) // per_day
+    for d in range(first, min(last + 1, n_days)):
+        day_p = np.repeat(p15[d * N15 : (d + 1) * N15], m).reshape(N15, m)
+        day_p = (day_p * fast_factor(industry, seed, d0 + d, m)).ravel()
+        lo, hi = max(k0, d * per_day), min(k0 + n, (d + 1) * per_day)
+        out[lo - k0 : hi - k0] = day_p[lo - d * per_day : hi - d * per_day]
+    return out
 
 
 def natural_load_factor(industry: str, year: int = 2024, seed: int = 0) -> float:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from parktwin.errors import InputError
 from profiles import INDUSTRIES, load_kw
 from profiles.cn_calendar import spring_festival
-from profiles.loads import _calibrate, natural_load_factor
+from profiles.loads import _calibrate, industry_shapes, natural_load_factor
 
 YEAR_2024 = 366 * 96
 
@@ -49,15 +49,19 @@ def test_a_window_is_a_slice_of_the_year(
     start = dt.datetime(2024, 1, 1) + dt.timedelta(hours=start_h)
     win = load_kw(industry, start, n, step_s, 9e6, 1800.0, seed=1)
     # The window's energy equals the year's over the same span (the year is on 15 min).
+    # Inside a 15-min block, short steps vary around its mean (fast variation), so a
+    # window ending mid-block is compared on its whole blocks only.
     t0 = start_h * 4
     span_15 = n * step_s / 900
     whole, frac = int(span_15), span_15 - int(span_15)
-    expect = (
-        year[t0 : t0 + whole].sum() + frac * year[t0 + whole]
-        if t0 + whole < year.size
-        else year[t0:].sum()
-    )
-    assert win.sum() * step_s / 900 == pytest.approx(expect, rel=1e-9)
+    if step_s < 900:
+        reps = int(900 / step_s)
+        assert win[: whole * reps].sum() / reps == pytest.approx(
+            year[t0 : t0 + whole].sum(), rel=1e-9
+        )
+    else:
+        expect = year[t0 : t0 + whole].sum() + (frac * year[t0 + whole] if frac else 0.0)
+        assert win.sum() * step_s / 900 == pytest.approx(expect, rel=1e-9)
     if step_s <= 900:
         reps = int(900 / step_s)
         assert win[: (n // reps) * reps].reshape(-1, reps).mean(1) == pytest.approx(
@@ -142,3 +146,32 @@ def test_negative_seed_is_an_input_error() -> None:
         pv_kw(10.0, dt.date(2024, 1, 1), 4, 900, seed=-1)
     with pytest.raises(InputError, match="seed"):
         ambient_c(dt.date(2024, 1, 1), 4, 900, seed=-1)
+
+
+@pytest.mark.parametrize(
+    ("industry", "step_s"), [("auto_parts", 1.0), ("magnets", 10.0), ("machining", 60.0)]
+)
+def test_fast_variation_keeps_the_15min_means(industry: str, step_s: float) -> None:
+    day = dt.date(2024, 4, 17)
+    p15 = load_kw(industry, day, 96, 900, 10e6, 2500.0, seed=1)
+    m = int(900 / step_s)
+    fine = load_kw(industry, day, 96 * m, step_s, 10e6, 2500.0, seed=1)
+    blocks = fine.reshape(96, m)
+    assert blocks.mean(axis=1) == pytest.approx(p15, rel=1e-12)
+    assert (fine > 0).all()
+    # It does vary inside a block, by about the industry's fast_sd.
+    sd = industry_shapes().industries[industry].fast_sd
+    rel = (blocks.std(axis=1) / p15).mean()
+    assert 0.3 * sd < rel < 2.0 * sd
+    # A window at the same step is a slice of the day.
+    k = 7 * m + 3
+    win = load_kw(
+        industry,
+        dt.datetime(2024, 4, 17) + dt.timedelta(seconds=k * step_s),
+        50,
+        step_s,
+        10e6,
+        2500.0,
+        seed=1,
+    )
+    assert np.array_equal(win, fine[k : k + 50])
