@@ -16,7 +16,7 @@ This package never imports `twin`, `hil` or `grid`.
 """
 
 from profiles.bill import Bill, BillMonth, Savings, bill, savings
-from profiles.loads import INDUSTRIES, load_kw
+from profiles.loads import INDUSTRIES, load_kw, natural_load_factor
 from profiles.meter import MeterSeries, read_meter_csv
 from profiles.pv import pv_clear_sky_kw, pv_kw
 from profiles.tariff import (
@@ -43,6 +43,7 @@ __all__ = [
     "bill",
     "load_kw",
     "load_scheme",
+    "natural_load_factor",
     "pv_clear_sky_kw",
     "pv_kw",
     "read_meter_csv",

@@ -204,9 +204,9 @@ def bill(
     for ym in np.unique(ym_h):
         sel = ym_h == ym
         year, month = int(ym // 12 + 1970), int(ym % 12 + 1)
-        first_day = dt.date(year, month, 1)
         names = sorted({(scheme or tariff_for(date_of_day(d))).name for d in np.unique(day[sel])})
-        mscheme = scheme or tariff_for(max(first_day, date_of_day(int(day[sel][0]))))
+        # Schemes change on the first of a month: the month's first day names its charges.
+        mscheme = scheme or tariff_for(date_of_day(int(day[sel][0])))
         e_by, y_by = {}, {}
         for per in Period:
             m = sel & (period_h == per)
