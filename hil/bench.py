@@ -122,6 +122,9 @@ class Bench:
         self.devices: dict[int, Any] = {UNIT_ID_FIRST + i: u for i, u in enumerate(self.units)}
         self.devices.update({METER_ID_FIRST + j: m for j, m in enumerate(self.meters)})
         self.devices[SITE_ID] = self.site
+        for dev in self.devices.values():
+            for img in dev.images:
+                img.on_reject = lambda exc, name=dev.name: self.log.add(name, "reject", str(exc))
         self._names = {u.name: u for u in self.units} | {m.name: m for m in self.meters}
         for f in config.faults:
             self._check_target(f)
@@ -291,6 +294,8 @@ class Bench:
                 p_cmd_kw=self.p_cmd_kw,
                 soc=soc,
                 pcs_state=state,
+                p_charge_max_kw=extra.get("p_charge_max_kw", np.full(n, np.inf)),
+                p_discharge_max_kw=extra.get("p_discharge_max_kw", np.full(n, np.inf)),
                 reverted=np.array([u.reverted for u in self.units]),
                 link_up=np.array([u.link_up for u in self.units]),
                 pcc_kw=pcc_true,

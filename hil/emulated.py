@@ -69,6 +69,7 @@ class UnitRatings:
     def limits(self) -> dict[str, float]:
         return {
             "p_max_kw": self.p_max_kw,
+            "s_max_kva": self.s_max_kva,
             "q_max_kvar": self.q_max_kvar,
             "hundred": 100.0,
             "revert_max_s": 3600.0,
@@ -80,6 +81,7 @@ class Event:
     """Something the bench saw on a device (evidence for the verdicts)."""
 
     wall_s: float
+    t_s: float  # the plant's clock when it happened
     device: str
     kind: str  # "write", "reject", "revert", "resume", "fault", "clear"
     detail: str
@@ -97,7 +99,7 @@ class EventLog:
 
     def add(self, device: str, kind: str, detail: str) -> None:
         with self._lock:
-            self.events.append(Event(self.clock() - self.t0, device, kind, detail))
+            self.events.append(Event(self.clock() - self.t0, self.t_sim_s, device, kind, detail))
 
     def of(self, kind: str) -> list[Event]:
         with self._lock:
@@ -156,9 +158,22 @@ class EmulatedUnit(_Served):
         self.over_temp = False
         self.tripped = False
         self.sunspec.update({"704.WSetRvrtTms": watchdog_s})
-        self.p_applied_kw = 0.0
         self.e_in_kwh = 0.0
         self.e_out_kwh = 0.0
+        # ratings are known before the plant's first step: a client may read them at once
+        static = {
+            "unit_type": ratings.unit_type[:32],
+            "unit_name": ratings.name[:32],
+            "p_max_kw": ratings.p_max_kw,
+            "s_max_kva": ratings.s_max_kva,
+            "q_max_kvar": ratings.q_max_kvar,
+            "e_nom_kwh": ratings.e_nom_kwh,
+            "soc_min": ratings.soc_min,
+            "soc_max": ratings.soc_max,
+            "ah_rtg": ratings.e_nom_kwh * 1000.0 / ratings.v_dc_nom_v,
+        }
+        for img in self.images:
+            publish_bound(img, static)
 
     # -- writes from the controller (Modbus thread) -------------------------------------
     def _on_write(self, accepted: list[tuple[Point, float | int | str]]) -> None:

@@ -164,6 +164,7 @@ class RegisterImage:
         self._regs = [0] * (regmap.stop - regmap.start)
         self.write_count = 0
         self.rejected: list[tuple[int, int, str]] = []  # (address, code, message)
+        self.on_reject: Callable[[RegisterError], None] | None = None
 
     # -- raw access -----------------------------------------------------------------
     def read(self, address: int, count: int) -> list[int]:
@@ -294,6 +295,8 @@ class RegisterImage:
         except RegisterError as exc:
             with self.lock:
                 self.rejected.append((address, exc.code, str(exc)))
+            if self.on_reject is not None:
+                self.on_reject(exc)
             raise
         i = address - self._base
         with self.lock:

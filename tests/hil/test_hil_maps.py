@@ -18,7 +18,13 @@ from hil.registers import (
 from hil.vendor import load_vendor_file, vendor_map
 from parktwin.errors import InputError
 
-RATINGS = {"p_max_kw": 1250.0, "q_max_kvar": 400.0, "hundred": 100.0, "revert_max_s": 3600.0}
+RATINGS = {
+    "p_max_kw": 1118.0,
+    "s_max_kva": 1250.0,
+    "q_max_kvar": 400.0,
+    "hundred": 100.0,
+    "revert_max_s": 3600.0,
+}
 # lengths of the models (L) as the SunSpec specification gives them (park-facts.md)
 SPEC_LENGTHS = {1: 66, 701: 153, 702: 50, 704: 65, 713: 7, 802: 62, 213: 124}
 
