@@ -32,6 +32,8 @@ class Economics(Frozen):
     basic_charge_source: str
     one_way_efficiency: Annotated[float, Field(gt=0.5, le=1.0)]
     one_way_efficiency_source: str
+    efficiency_spread: Annotated[float, Field(ge=0.0, lt=0.2)]
+    efficiency_spread_source: str
     operating_days_note: str
 
 

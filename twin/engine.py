@@ -5,11 +5,12 @@ different processes that fall on the same instant coincide exactly. At each inst
 processes run in a fixed order, set by event priorities (simpy orders events at equal time
 by priority, then by creation):
 
-    events (tariff period change, scheduled faults)            priority 0
-    plant: every unit over the interval that just ended,       priority 2
+    plant: every unit over the interval that just ended,       priority 1
            ONE `Fleet.step` call (n_sub physics steps inside)
-    grid: `ParkGrid.solve` with that interval's mean powers    priority 3
-    recorder: one row of preallocated arrays; step hooks       priority 4
+    grid: `ParkGrid.solve` with that interval's mean powers    priority 2
+    recorder: one row of preallocated arrays; step hooks       priority 3
+    events: tariff period change, scheduled faults (they act   priority 4
+           on the interval that starts now)
     controller: strategy + guards for the coming period,       priority 5
            seeing the meters the grid just solved (closed loop)
 
@@ -47,7 +48,7 @@ from twin.strategies import Forecast, Observation, ParkInfo, Strategy, load_stra
 
 log = logging.getLogger("twin.engine")
 
-PRIO_EVENTS, PRIO_PLANT, PRIO_GRID, PRIO_RECORD, PRIO_CONTROL = 0, 2, 3, 4, 5
+PRIO_PLANT, PRIO_GRID, PRIO_RECORD, PRIO_EVENTS, PRIO_CONTROL = 1, 2, 3, 4, 5
 
 
 class Tick(Event):
@@ -185,6 +186,7 @@ class Simulation:
             g.backflow_margin_kw, g.backflow_margin_pct / 100.0 * lay.enterprise_trafo_kva
         )
         self._g_trafo_frac = g.trafo_loading_max_pct / 100.0
+        self._fast_loop = g.backflow_sensing == "fast_loop"
         self.guard_counts = np.zeros(len(GUARD_NAMES), dtype=np.int64)
         # What the controller sees.
         fc_load, fc_pv = (
@@ -205,6 +207,7 @@ class Simulation:
             steps_per_day=inputs.steps_per_day,
             demand_yuan_per_kw_month=demand_price,
             efficiency=assumptions().economics.one_way_efficiency,
+            eta_spread=assumptions().economics.efficiency_spread,
             month_start=inputs.month_start,
         )
         self.obs = Observation(park=self.park_info, forecast=self.forecast)
@@ -482,6 +485,12 @@ class Simulation:
         obs.net_load_kw = snap.pcc_kw - np.bincount(
             lay.unit_enterprise, weights=self._snap_storage, minlength=lay.n_enterprises
         )
+        m = self.scenario.control_every // self.h  # plant intervals in the control period
+        inp = self.inputs
+        if m == 1:
+            obs.fast_net_load_kw = inp.load_kw[k] - inp.pv_kw[k]
+        else:  # the fast loop holds the whole period: its lowest net load binds
+            obs.fast_net_load_kw = (inp.load_kw[k : k + m] - inp.pv_kw[k : k + m]).min(axis=0)
         obs.month_peak_kw = self.month_peak_kw
         obs.period = self.period
         obs.price_yuan_per_kwh = self.price
@@ -500,6 +509,7 @@ class Simulation:
             )
         e_kwh = self.park_info.e_nom_kwh * obs.soh
         aux = obs.p_aux_kw
+        net = obs.fast_net_load_kw if self._fast_loop else obs.net_load_kw
         p, q = guard_kernel(
             p_req,
             q_req,
@@ -516,7 +526,7 @@ class Simulation:
             self._g_trafo_frac,
             aux,
             lay.unit_enterprise,
-            obs.net_load_kw,
+            net,
             self._g_margin,
             self.scenario.control_s or self.scenario.step_s,
             self.scenario.guards.soc_efficiency,

@@ -19,6 +19,7 @@ from parktwin.files import atomic_path, write_json
 from twin.assumptions import assumptions
 from twin.economics import HostBills, host_bills
 from twin.engine import Simulation
+from twin.report import published_note
 from twin.scenario import Scenario
 
 SUMMARY_KEYS = (
@@ -163,6 +164,7 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
         },
         "run_seconds": (time.perf_counter() - t0) if t0 is not None else sim.wall_s,
     }
+    summary["note"] = published_note(summary)
     if sim.realtime_speed:
         summary["realtime"] = {
             "speed": sim.realtime_speed,

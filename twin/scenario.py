@@ -35,6 +35,12 @@ class GuardConfig(Frozen):
     """Import kept at each storage-hosting meter (park-facts: 50-100 kW or 2-5 % of the
     transformer rating, GB/T 43526-2023 practice). The larger of this and the percentage."""
     backflow_margin_pct: Annotated[float, Field(ge=0.0, le=50.0)] = 0.0
+    backflow_sensing: Literal["fast_loop", "last_meter"] = "fast_loop"
+    """What the anti-backflow guard knows of the load it must not exceed. ``fast_loop``: the
+    EMS reads the meter every second (GB/T 36547: response <= 2 s), far faster than a
+    15-min interval, so the guard gets the interval's own load and PV (what that loop
+    tracks). ``last_meter``: only the last power-flow solve, one control period old (right
+    at 1-s control periods, where that solve is the fast loop itself)."""
     soc_min: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     """SOC window of the guard; None = the unit type's own window."""
     soc_max: Annotated[float, Field(ge=0.0, le=1.0)] | None = None

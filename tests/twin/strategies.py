@@ -112,3 +112,36 @@ def guard_inputs(draw):
         "eff": draw(st.floats(0.8, 1.0)),
         "enable": np.array(draw(st.lists(st.integers(0, 1), min_size=5, max_size=5)), np.int64),
     }
+
+
+def hand_sim(
+    hours: list[int],
+    strategy=None,
+    load_kw: float | np.ndarray = 6000.0,
+    days: int = 1,
+    interval_s: float = 900.0,
+    pv_kw: float | np.ndarray = 0.0,
+    trace: bool = False,
+    **update,
+):
+    """A `Simulation` of the first project on hand-made days, on a copper plate (no feeders).
+
+    The host (Xinsheng) gets `load_kw`; every other meter a flat 1 MW.
+    """
+    from grid import default_site
+    from twin.engine import Simulation
+    from twin.scenario import default_scenario
+
+    site = default_site()
+    host = [e.name for e in site.enterprises].index("xinsheng")
+    inputs = hand_day(len(site.enterprises), hours, load_kw, host, days, interval_s, pv_kw=pv_kw)
+    sc = default_scenario().model_copy(
+        update={
+            "days": days,
+            "step_s": interval_s,
+            "network": "copper_plate",
+            "start": inputs.start.date(),
+            **update,
+        }
+    )
+    return Simulation(sc, strategy=strategy, inputs=inputs, trace=trace), host

@@ -36,6 +36,7 @@ def _register() -> None:
     from twin.cli import grid as grid_cli
 
     app.add_typer(grid_cli.app, name="grid")
+    from twin.cli import run as run_cli; app.command("run")(run_cli.run)  # noqa: E702, I001
 
 
 @app.callback()

@@ -43,6 +43,9 @@ class ParkInfo:
     """0 when the hosts pay the basic charge by capacity (storage cannot change it)."""
     efficiency: float = 0.94
     """One-way AC-to-stored efficiency a planner assumes (round trip ~0.88, park-facts)."""
+    eta_spread: float = 0.0
+    """How much lower the marginal efficiency of the upper half of the power range is than
+    that of the lower half (convex losses, for planners)."""
     month_start: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """(n_intervals,) index of the first interval of each interval's calendar month."""
 
@@ -127,6 +130,10 @@ class Observation:
     net_load_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """(n_ent,) measured import minus the storage behind each meter: the load the storage
     works against, as the last solve saw it [kW]."""
+    fast_net_load_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """(n_ent,) the same, as a fast local loop (the EMS reading its meter every second) sees
+    it during the coming interval: at a 15-min step, the interval's own load minus PV.
+    Anti-backflow and demand control act on this; planning should use the forecast."""
     month_peak_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """(n_ent,) highest import so far this calendar month (the billed demand) [kW]."""
     period: int = 2

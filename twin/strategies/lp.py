@@ -4,11 +4,12 @@ At the first interval of each day (and whenever the plan runs out) the units beh
 meter are pooled into one battery and scheduled over the next ``horizon_h`` hours:
 
     minimise   sum_t price_t * (c_t - d_t) * dt_h  +  lambda * (D - M)  -  v * e_N
-    subject to e_t = e_{t-1} + (eta * c_t - d_t / eta) * dt_h,  e_min <= e_t <= e_max
+    subject to e_t = e_{t-1} + sum_j (eta_j c_jt - d_jt / eta_j) dt_h,  e_min <= e_t <= e_max
                0 <= c_t <= C,  0 <= d_t <= min(P, max(0, net_t - margin))   (no export)
                net_t + c_t - d_t <= D,  D >= M                              (demand)
 
-c, d: charging / discharging AC power [kW]; net: forecast load minus PV [kW]; M: the
+c, d: charging / discharging AC power [kW], each split in two halves of the power range with
+their own efficiency (losses rise with power: convex, still linear); net: forecast load minus PV [kW]; M: the
 month's peak import so far; lambda: demand charge [yuan/kW-month] (0 under capacity
 billing, then the demand rows are left out); v: value of energy left at the horizon, the
 cheapest price of the horizon divided by eta (what it would cost to buy it back). Prices are
@@ -40,54 +41,72 @@ def solve_day(
     demand_yuan_per_kw: float = 0.0,
     month_peak_kw: float = 0.0,
     margin_kw: float = 0.0,
+    eta_spread: float = 0.0,
 ) -> tuple[np.ndarray, float]:
     """Optimal pooled power (+ charging) per interval [kW], and the objective [yuan].
 
-    Raises `SolverError` if HiGHS finds no optimum (never silently returns a bad plan).
+    `eta_spread` > 0 makes losses rise with power (convex, so still an LP): the lower half
+    of the power range converts at ``eta + spread/2``, the upper half at ``eta - spread/2``
+    (PCS loss curve and I^2 R both grow faster than the power). Raises `SolverError` if HiGHS
+    finds no optimum (never silently returns a bad plan).
     """
     n = len(price)
     use_d = demand_yuan_per_kw > 0.0
-    nv = 3 * n + (1 if use_d else 0)  # c (n), d (n), e (n), [D]
+    etas = (eta,) if eta_spread <= 0.0 else (eta + eta_spread / 2, eta - eta_spread / 2)
+    m = len(etas)
+    # variables: c (m x n), d (m x n), e (n), [D]
+    nv = 2 * m * n + n + (1 if use_d else 0)
+    ie = 2 * m * n  # first e
     cost = np.zeros(nv)
-    cost[:n] = price * dt_h
-    cost[n : 2 * n] = -price * dt_h
+    for j in range(m):
+        cost[j * n : (j + 1) * n] = price * dt_h
+        cost[(m + j) * n : (m + j + 1) * n] = -price * dt_h
     v_end = float(np.min(price)) / eta
-    cost[3 * n - 1] = -v_end
+    cost[ie + n - 1] = -v_end
     if use_d:
-        cost[3 * n] = demand_yuan_per_kw
-    # e_t - e_{t-1} - eta c_t dt + d_t dt / eta = 0  (e_{-1} = e0 moves to the right side)
+        cost[-1] = demand_yuan_per_kw
     eye = sparse.identity(n, format="csr")
     shift = sparse.eye(n, k=-1, format="csr")
-    a_eq = sparse.hstack([-eta * dt_h * eye, (dt_h / eta) * eye, eye - shift], format="csr")
+    # e_t - e_{t-1} - sum_j eta_j c_jt dt + sum_j d_jt dt / eta_j = 0   (e_{-1} = e0)
+    blocks = [-etas[j] * dt_h * eye for j in range(m)]
+    blocks += [(dt_h / etas[j]) * eye for j in range(m)]
+    blocks.append(eye - shift)
     if use_d:
-        a_eq = sparse.hstack([a_eq, sparse.csr_matrix((n, 1))], format="csr")
+        blocks.append(sparse.csr_matrix((n, 1)))
+    a_eq = sparse.hstack(blocks, format="csr")
     b_eq = np.zeros(n)
     b_eq[0] = e0_kwh
     d_cap = np.minimum(p_discharge_kw, np.maximum(net_kw - margin_kw, 0.0))
     e_lo = min(e_min_kwh, e0_kwh)
     e_hi = max(e_max_kwh, e0_kwh)
-    bounds = (
-        [(0.0, p_charge_kw)] * n
-        + [(0.0, float(d)) for d in d_cap]
-        + [(e_lo, e_hi)] * n
-        + ([(month_peak_kw, None)] if use_d else [])
-    )
+    bounds = []
+    for _ in range(m):
+        bounds += [(0.0, p_charge_kw / m)] * n
+    for _ in range(m):
+        bounds += [(0.0, float(d) / m) for d in d_cap]
+    bounds += [(e_lo, e_hi)] * n
+    if use_d:
+        bounds.append((month_peak_kw, None))
     a_ub = b_ub = None
     if use_d:
-        # net_t + c_t - d_t - D <= 0
-        a_ub = sparse.hstack(
-            [eye, -eye, sparse.csr_matrix((n, n)), sparse.csr_matrix(-np.ones((n, 1)))],
-            format="csr",
+        # net_t + sum_j c_jt - sum_j d_jt - D <= 0
+        row = (
+            [eye] * m
+            + [-eye] * m
+            + [sparse.csr_matrix((n, n)), sparse.csr_matrix(-np.ones((n, 1)))]
         )
+        a_ub = sparse.hstack(row, format="csr")
         b_ub = -np.asarray(net_kw, float)
     res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
     if res.status != 0:
         raise SolverError(f"day-ahead LP: HiGHS did not find an optimum: {res.message}")
     x = res.x
+    charge = x[: m * n].reshape(m, n).sum(axis=0)
+    discharge = x[m * n : 2 * m * n].reshape(m, n).sum(axis=0)
     objective = float(res.fun)
     if use_d:
         objective -= demand_yuan_per_kw * month_peak_kw
-    return x[:n] - x[n : 2 * n], objective
+    return charge - discharge, objective
 
 
 class DayAheadLP(Strategy):
@@ -95,10 +114,13 @@ class DayAheadLP(Strategy):
 
     name = "lp"
 
-    def __init__(self, horizon_h: float = 24.0, margin_kw: float = 100.0) -> None:
+    def __init__(
+        self, horizon_h: float = 24.0, margin_kw: float = 100.0, eta_spread: float | None = None
+    ) -> None:
         if horizon_h <= 0:
             raise TypeError(f"horizon_h must be > 0, got {horizon_h}")
         self.horizon_h = float(horizon_h)
+        self.eta_spread = eta_spread
         self.margin_kw = float(margin_kw)
         self._plan: np.ndarray | None = None
         self._k0 = -1
@@ -143,6 +165,7 @@ class DayAheadLP(Strategy):
                 demand_yuan_per_kw=park.demand_yuan_per_kw_month,
                 month_peak_kw=float(obs.month_peak_kw[e]),
                 margin_kw=self.margin_kw,
+                eta_spread=park.eta_spread if self.eta_spread is None else self.eta_spread,
             )
             plan[:, units] = pooled[:, None] * (cap / cap.sum())[None, :]
         self.solves += 1

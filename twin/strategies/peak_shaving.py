@@ -2,8 +2,11 @@
 
 Each month every meter with storage gets a target: given (``target_kw``, by enterprise
 name) or derived from the forecast as the month's highest load minus ``shave_fraction`` of
-the storage's rated power behind the meter. Closed loop on the meters: when the measured
-load the storage works against is above the target the units discharge the difference;
+the storage's rated power behind the meter. Demand control is a fast loop in a real EMS
+(it reads the meter every second), so by default it acts on `Observation.fast_net_load_kw`;
+``sensing="last_meter"`` makes it act on the last power-flow solve only (one control period
+late: right at 1-s control periods). When the load the storage works against is above the
+target the units discharge the difference;
 below it they recharge with the headroom left under the target (outside peak and sharp
 hours), so recharging never sets a new peak.
 """
@@ -28,7 +31,11 @@ class PeakShaving(Strategy):
         target_kw: dict[str, float] | None = None,
         shave_fraction: float = 0.5,
         recharge_margin_kw: float = 50.0,
+        sensing: str = "fast_loop",
     ) -> None:
+        if sensing not in ("fast_loop", "last_meter"):
+            raise TypeError(f"sensing must be 'fast_loop' or 'last_meter', got {sensing!r}")
+        self.sensing = sensing
         if not 0.0 <= shave_fraction <= 1.0:
             raise TypeError(f"shave_fraction must be within 0..1, got {shave_fraction}")
         self.target_by_name = dict(target_kw or {})
@@ -62,7 +69,8 @@ class PeakShaving(Strategy):
         park = obs.park
         target = self._targets(obs)
         aux = np.bincount(park.unit_enterprise, weights=obs.p_aux_kw, minlength=len(target))
-        excess = obs.net_load_kw + aux - target  # > 0: above target without storage power
+        net = obs.fast_net_load_kw if self.sensing == "fast_loop" else obs.net_load_kw
+        excess = net + aux - target  # > 0: above target without storage power
         ent = park.unit_enterprise
         dis_cap = np.maximum(obs.p_discharge_max_kw, 0.0)
         dis_sum = np.bincount(ent, weights=dis_cap, minlength=len(target))

@@ -1,0 +1,164 @@
+"""Strategies on hand-made days with known right answers (real unit physics, copper plate)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from parktwin.errors import InputError
+from tests.twin.strategies import PRICE, SPRING_2024, SPRING_2026, SUMMER_2024, hand_sim
+from twin.strategies import DayAheadLP, PeakShaving, TimeOfUse, load_strategy, solve_day
+
+
+def _hourly(x: np.ndarray) -> np.ndarray:
+    """(96,) quarter-hour values -> (24,) hourly means."""
+    return x.reshape(24, 4).mean(axis=1)
+
+
+def _run(hours, strategy, **kw):
+    sim, host = hand_sim(hours, strategy, **kw)
+    sim.run()
+    return sim, host
+
+
+def test_tou_2024_spring_two_charges_two_discharges() -> None:
+    sim, _ = _run(SPRING_2024, TimeOfUse(), soc0=0.05)
+    p = _hourly(sim.recorder.units["p_ac_kw"].sum(axis=1))
+    soc = sim.recorder.units["soc"].mean(axis=1)
+    valley = [h for h, per in enumerate(SPRING_2024) if per == 1]
+    peak = [h for h, per in enumerate(SPRING_2024) if per == 3]
+    assert np.all(p[valley] > -1.0)  # never discharges in the valley
+    assert np.all(p[peak] < 50.0)  # never charges in the peak (aux aside)
+    assert p[0:8].mean() > 500.0 and p[11:13].mean() > 2000.0  # charges in both valleys
+    assert p[8] < -2000.0 and p[13] < -2000.0  # discharges at the start of both peaks
+    assert np.all(np.abs(p[17:24]) < 60.0)  # flat evening: battery already spent
+    # full before each discharge, near the floor after it
+    assert soc[8 * 4 - 1] > 0.9 and soc[13 * 4 - 1] > 0.85
+    assert soc[11 * 4 - 1] < 0.15 and soc[17 * 4 - 1] < 0.15
+
+
+def test_tou_2024_summer_discharges_into_sharp_hours_first() -> None:
+    sim, _ = _run(SUMMER_2024, TimeOfUse(), soc0=0.05)
+    p = _hourly(sim.recorder.units["p_ac_kw"].sum(axis=1))
+    assert abs(p[8]) < 60.0  # peak hour 08-09 left for the dearer sharp 09-11
+    assert p[9] < -2000.0 and p[10] < -2000.0
+    assert np.all(np.abs(p[13:15]) < 60.0)  # flat 13-15 skipped
+    assert p[15] < -2000.0 and p[16] < -1000.0  # sharp 15-17 first
+
+
+def test_tou_follows_the_2026_windows_by_itself() -> None:
+    sim, _ = _run(SPRING_2026, TimeOfUse(), soc0=0.05)
+    p = _hourly(sim.recorder.units["p_ac_kw"].sum(axis=1))
+    assert p[0:7].mean() > 500.0 and p[11:14].mean() > 500.0  # valleys 00-07, 11-14
+    assert p[7] < -2000.0  # first discharge: the flat morning after the night valley
+    assert p[16] < -2000.0  # second: the evening peak
+    assert np.all(np.abs(p[14:16]) < 60.0)  # flat 14-16 kept for the peak
+
+
+def test_peak_shaving_holds_an_explicit_target() -> None:
+    load = np.full(96, 6000.0)
+    load[40:48] = 8500.0  # a 2-h, 2.5 MW bump at 10:00
+    sim, host = _run([2] * 24, PeakShaving(target_kw={"xinsheng": 7000.0}), load_kw=load, soc0=0.9)
+    pcc = sim.recorder.meters["pcc_kw"][:, host]
+    assert pcc[40:48].max() <= 7000.0 + 30.0  # aux estimate one interval old
+    assert pcc[:40].max() <= 7000.0 + 30.0  # recharging never sets a new peak
+    assert sim.recorder.units["p_ac_kw"][40:48].sum(axis=1).max() < -1400.0
+
+
+def test_peak_shaving_derives_its_monthly_target() -> None:
+    ps = PeakShaving(shave_fraction=0.5)
+    load = np.full(96, 6000.0)
+    load[40:44] = 8000.0
+    sim, host = _run([2] * 24, ps, load_kw=load, soc0=0.9, forecast="perfect")
+    rated = sim.park_info.p_max_kw.sum()
+    assert ps.target_kw[host] == pytest.approx(8000.0 - 0.5 * rated)
+    assert sim.recorder.meters["pcc_kw"][:, host].max() <= ps.target_kw[host] + 30.0
+
+
+def test_lp_two_cycles_hand_computed() -> None:
+    # prices 1, 3, 1, 3 yuan/kWh, 1-h steps, a lossless 1 kWh / 1 kW battery, empty.
+    p, cost = solve_day(
+        np.array([1.0, 3.0, 1.0, 3.0]),
+        np.full(4, 100.0),
+        dt_h=1.0,
+        e0_kwh=0.0,
+        e_min_kwh=0.0,
+        e_max_kwh=1.0,
+        p_charge_kw=1.0,
+        p_discharge_kw=1.0,
+        eta=1.0,
+    )
+    np.testing.assert_allclose(p, [1.0, -1.0, 1.0, -1.0], atol=1e-9)
+    assert cost == pytest.approx(-4.0)
+
+
+def test_lp_does_not_cycle_when_losses_eat_the_spread() -> None:
+    # spread 1.0 -> 1.2 is below the loss of a 0.9 x 0.9 round trip: stay idle
+    p, _ = solve_day(
+        np.array([1.0, 1.2]), np.full(2, 100.0), 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, eta=0.9
+    )
+    np.testing.assert_allclose(p, 0.0, atol=1e-9)
+
+
+def test_lp_shaves_demand_when_it_pays() -> None:
+    # flat price, load 5 then 10 kW, a full 2 kWh battery, demand 40 yuan/kW: all 2 kWh
+    # go into hour 2 (energy-neutral, 80 yuan less demand), the peak falls from 10 to 8 kW.
+    p, _ = solve_day(
+        np.array([1.0, 1.0]),
+        np.array([5.0, 10.0]),
+        1.0,
+        e0_kwh=2.0,
+        e_min_kwh=0.0,
+        e_max_kwh=2.0,
+        p_charge_kw=5.0,
+        p_discharge_kw=5.0,
+        eta=1.0,
+        demand_yuan_per_kw=40.0,
+        month_peak_kw=0.0,
+    )
+    assert p[1] == pytest.approx(-2.0)
+    assert max(5.0 + p[0], 10.0 + p[1]) == pytest.approx(8.0)
+
+
+def test_lp_never_exports() -> None:
+    p, _ = solve_day(
+        np.array([0.3, 1.3]),
+        np.array([50.0, 50.0]),
+        1.0,
+        1000.0,
+        0.0,
+        1000.0,
+        500.0,
+        500.0,
+        0.95,
+        margin_kw=10.0,
+    )
+    assert p[1] >= -40.0 - 1e-9  # net 50 - margin 10
+
+
+@pytest.mark.parametrize("hours", [SPRING_2024, SUMMER_2024, SPRING_2026])
+def test_lp_is_never_worse_than_tou_on_the_same_day(hours) -> None:
+    costs = {}
+    for name, strat in (("tou", TimeOfUse()), ("lp", DayAheadLP())):
+        sim, host = _run(hours, strat, soc0=0.05, forecast="perfect")
+        pcc = sim.recorder.meters["pcc_kw"][:, host]
+        costs[name] = float((pcc * sim.inputs.price_yuan_per_kwh).sum() * 0.25)
+        costs[name + "_end_soc"] = float(sim.fleet.soc.mean())
+    # Energy left at the end is worth what it would cost to buy back at the valley price.
+    buy_back = PRICE[1] / 0.94
+    value = {
+        k: costs[k] - (costs[k + "_end_soc"] - 0.05) * 3 * 2236 * buy_back for k in ("tou", "lp")
+    }
+    assert value["lp"] <= value["tou"] + 1e-6 * abs(value["tou"])
+
+
+def test_load_strategy_by_name_and_module_path() -> None:
+    assert isinstance(load_strategy("tou"), TimeOfUse)
+    s = load_strategy("twin.strategies.peak_shaving:PeakShaving", {"shave_fraction": 0.3})
+    assert isinstance(s, PeakShaving) and s.shave_fraction == 0.3
+    with pytest.raises(InputError, match="cannot import module"):
+        load_strategy("no_such_module:Thing")
+    with pytest.raises(InputError, match="has no 'Nope'"):
+        load_strategy("twin.strategies:Nope")
+    with pytest.raises(InputError, match="strategy_params"):
+        load_strategy("tou", {"bogus": 1})
