@@ -22,9 +22,9 @@ from parktwin.jit import jit
 
 
 @jit
-def lu_solve(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, u_diag, perm_r, perm_c, b, work, x):
+def lu_solve(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, u_inv_diag, perm_r, perm_c, b, work, x):
     """Solve A x = b with Pr A Pc = L U (L unit lower, strictly-lower CSR; U strictly-upper
-    CSR plus its diagonal). Writes `x`; `work` is scratch of the same length."""
+    CSR plus the inverse of its diagonal). Writes `x`; `work` is scratch of the same length."""
     n = b.shape[0]
     for i in range(n):
         work[perm_r[i]] = b[i]
@@ -37,7 +37,7 @@ def lu_solve(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, u_diag, perm_r, perm_c, b
         s = work[i]
         for k in range(u_ptr[i], u_ptr[i + 1]):
             s -= u_val[k] * work[u_idx[k]]
-        work[i] = s / u_diag[i]
+        work[i] = s * u_inv_diag[i]
     for j in range(n):
         x[j] = work[perm_c[j]]
 
@@ -62,7 +62,7 @@ def power_mismatch(y_ptr, y_idx, y_val, v, w, s):
 def zbus_solve(lu, y_ptr, y_idx, y_val, w, s, v, tol_v, tol_s, max_iter):
     """Solve one step in place on `v` (warm start). Returns (iterations, mismatch);
     iterations = -1 when not converged within `max_iter` (or diverged to nan)."""
-    l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, u_diag, perm_r, perm_c = lu
+    l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, u_inv_diag, perm_r, perm_c = lu
     n = v.shape[0]
     rhs = np.empty(n, dtype=np.complex128)
     work = np.empty(n, dtype=np.complex128)
@@ -76,7 +76,7 @@ def zbus_solve(lu, y_ptr, y_idx, y_val, w, s, v, tol_v, tol_s, max_iter):
             inv = 1.0 / (vr * vr + vi * vi)
             sr, si = s[i].real, s[i].imag
             rhs[i] = complex((sr * vr + si * vi) * inv, (sr * vi - si * vr) * inv)
-        lu_solve(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, u_diag, perm_r, perm_c, rhs, work, x)
+        lu_solve(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, u_inv_diag, perm_r, perm_c, rhs, work, x)
         dv2 = 0.0
         for i in range(n):
             vn = w[i] + x[i]
@@ -119,16 +119,23 @@ def zbus_solve_series(lu, y_ptr, y_idx, y_val, w, s_steps, v0, tol_v, tol_s, max
 
 @jit
 def add_demand(d, p, q, bus, scale):
-    """Add element powers p, q (steps, n_el) [MW, Mvar] to the bus demand d (steps, n)
-    [p.u.]: ``d[:, bus[e]] += scale[e] (p + jq)``; elements with ``bus[e] < 0`` are skipped."""
-    steps = p.shape[0]
-    for e in range(bus.shape[0]):
-        b = bus[e]
-        if b < 0:
-            continue
-        k = scale[e]
-        for t in range(steps):
-            d[t, b] += complex(k * p[t, e], k * q[t, e])
+    """Add element powers p, q [MW, Mvar] to the bus demand d (steps, n) [p.u.]:
+    ``d[t, bus[e]] += scale[e] (p[t, e] + j q[t, e])``. p and q have `steps` rows or one
+    row (the same for every step); elements with ``bus[e] < 0`` are skipped."""
+    steps = d.shape[0]
+    for t in range(steps):
+        tp = t if p.shape[0] > 1 else 0
+        tq = t if q.shape[0] > 1 else 0
+        for e in range(bus.shape[0]):
+            b = bus[e]
+            if b >= 0:
+                d[t, b] += complex(scale[e] * p[tp, e], scale[e] * q[tq, e])
+
+
+@jit
+def _mag(z):
+    """|z| without hypot's overflow guard (power-flow values are far from overflow)."""
+    return np.sqrt(z.real * z.real + z.imag * z.imag)
 
 
 @jit
@@ -204,22 +211,24 @@ def results_series(
                 vm[s, b] = np.nan
                 va[s, b] = np.nan
             else:
-                vm[s, b] = abs(vs[k])
+                vm[s, b] = _mag(vs[k])
                 va[s, b] = np.arctan2(vs[k].imag, vs[k].real) * rad2deg
         for k in range(br_f.shape[0]):
             row = br_row[k]
             acc = 0j
             for q in range(yf_ptr[k], yf_ptr[k + 1]):
                 acc += yf_val[q] * vs[yf_idx[q]]
-            a = vs[br_f[k]] * np.conj(acc) * base_mva
+            vf = vs[br_f[k]]
+            a = vf * np.conj(acc) * base_mva
             sf[row] = a
-            i_f[row] = abs(a) / (abs(vs[br_f[k]]) * kv_f[k]) / sqrt3
+            i_f[row] = _mag(a) / (_mag(vf) * kv_f[k] * sqrt3)
             acc = 0j
             for q in range(yt_ptr[k], yt_ptr[k + 1]):
                 acc += yt_val[q] * vs[yt_idx[q]]
-            a = vs[br_t[k]] * np.conj(acc) * base_mva
+            vt = vs[br_t[k]]
+            a = vt * np.conj(acc) * base_mva
             st[row] = a
-            i_t[row] = abs(a) / (abs(vs[br_t[k]]) * kv_t[k]) / sqrt3
+            i_t[row] = _mag(a) / (_mag(vt) * kv_t[k] * sqrt3)
         for j in range(n_line):
             r = line_first + j
             l_pf[s, j] = sf[r].real
@@ -238,17 +247,14 @@ def results_series(
             if trafo_by_current:
                 ld = max(i_f[r] * trafo_vn_hv[j], i_t[r] * trafo_vn_lv[j]) * sqrt3
             else:
-                ld = max(abs(sf[r]), abs(st[r]))
+                ld = max(_mag(sf[r]), _mag(st[r]))
             if i_f[r] != i_f[r]:
                 ld = np.nan
             t_load[s, j] = ld / trafo_sn[j] * 100.0 / trafo_div[j]
         total = 0.0
-        for i in range(n):
-            acc = 0j
-            for q in range(y_ptr[i], y_ptr[i + 1]):
-                acc += y_val[q] * vs[y_idx[q]]
-            total += (vs[i] * np.conj(acc)).real
-        losses[s] = total * base_mva
+        for k in range(br_f.shape[0]):
+            total += sf[br_row[k]].real + st[br_row[k]].real
+        losses[s] = total
         for e in range(n_eg):
             k = eg_bus[e]
             if k < 0:

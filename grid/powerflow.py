@@ -126,6 +126,28 @@ def _csr(m: sp.spmatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
+def _factor(ypp: sp.csc_matrix):
+    """SuperLU of Ypp. First without row pivoting in symmetric mode (an admittance matrix
+    is diagonally dominant; a radial net then factors with no fill at all), checked by a
+    residual; with partial pivoting if that check fails."""
+    rng = np.random.default_rng(0)
+    b = rng.normal(size=ypp.shape[0]) + 1j * rng.normal(size=ypp.shape[0])
+    for kwargs in (
+        {"diag_pivot_thresh": 0.0, "options": {"SymmetricMode": True}},
+        {"diag_pivot_thresh": 1.0},
+    ):
+        try:
+            lu = splu(ypp, permc_spec="MMD_AT_PLUS_A", **kwargs)
+        except RuntimeError:
+            continue
+        x = lu.solve(b)
+        if np.linalg.norm(ypp @ x - b) <= 1e-9 * np.linalg.norm(b):
+            return lu
+    raise UnsupportedNetError(
+        "net: the admittance matrix is singular (an island without ext_grid?)"
+    )
+
+
 class TimeSeriesPowerFlow:
     """Fast repeated AC power flow of a pandapower net (see the module docstring).
 
@@ -155,7 +177,7 @@ class TimeSeriesPowerFlow:
         self.n_bus, self.n_line, self.n_trafo = len(net.bus), len(net.line), len(net.trafo)
         self.n_load, self.n_sgen, self.n_storage = len(net.load), len(net.sgen), len(net.storage)
         self.n_ext_grid = len(net.ext_grid)
-        self._base_demand: np.ndarray | None = None
+        self._base_row = {k: v[None, :].copy() for k, v in self._base.items()}
         self._extract(net)
         self._v_last = self._v0.copy()
 
@@ -196,16 +218,13 @@ class TimeSeriesPowerFlow:
         # PQ block, its factorisation, the no-load voltages w
         ypp = ybus[pq][:, pq].tocsc()
         yps = ybus[pq][:, ref]
-        try:
-            lu = splu(ypp, permc_spec="MMD_AT_PLUS_A")
-        except RuntimeError as exc:
-            raise UnsupportedNetError(f"net: the admittance matrix is singular ({exc})") from exc
+        lu = _factor(ypp)
         l_strict = sp.tril(lu.L, k=-1)
         u_strict = sp.triu(lu.U, k=1)
         self._lu = (
             *_csr(l_strict),
             *_csr(u_strict),
-            lu.U.diagonal().astype(np.complex128),
+            1.0 / lu.U.diagonal().astype(np.complex128),
             lu.perm_r.astype(np.int64),
             lu.perm_c.astype(np.int64),
         )
@@ -288,28 +307,12 @@ class TimeSeriesPowerFlow:
     # --- solving ------------------------------------------------------------------------
     def _demand(self, values: dict[tuple[str, str], np.ndarray | None], steps: int) -> np.ndarray:
         """(steps, n_ppci) complex demand [p.u.], + = consumption (omitted values: the net's)."""
-        if self._base_demand is None:
-            base = np.zeros((1, self._n), dtype=np.complex128)
-            for el, (bus, scale) in self._inj.items():
-                p = self._base[(el, "p_mw")][None, :]
-                q = self._base[(el, "q_mvar")][None, :]
-                kernels.add_demand(base, p, q, bus, scale)
-            self._base_demand = base
-        d = np.repeat(self._base_demand, steps, axis=0)
+        d = np.zeros((steps, self._n), dtype=np.complex128)
         for el, (bus, scale) in self._inj.items():
             p, q = values[(el, "p_mw")], values[(el, "q_mvar")]
-            if p is None and q is None:
-                continue
-            # replace the net's values by the given ones: subtract base, add given
-            p_base = self._base[(el, "p_mw")][None, :]
-            q_base = self._base[(el, "q_mvar")][None, :]
-            dp = np.zeros((1, len(bus))) if p is None else p - p_base
-            dq = np.zeros((1, len(bus))) if q is None else q - q_base
-            if dp.shape[0] != steps:
-                dp = np.broadcast_to(dp, (steps, len(bus)))
-            if dq.shape[0] != steps:
-                dq = np.broadcast_to(dq, (steps, len(bus)))
-            kernels.add_demand(d, np.ascontiguousarray(dp), np.ascontiguousarray(dq), bus, scale)
+            p = self._base_row[(el, "p_mw")] if p is None else p
+            q = self._base_row[(el, "q_mvar")] if q is None else q
+            kernels.add_demand(d, p, q, bus, scale)
         return d
 
     def _values(self, given: dict[str, np.ndarray | None]) -> tuple[dict, int]:

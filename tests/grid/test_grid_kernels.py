@@ -19,11 +19,11 @@ from grid.site import default_site
 def _factor(a: sp.csc_matrix):
     from scipy.sparse.linalg import splu
 
-    lu = splu(a.tocsc(), permc_spec="MMD_AT_PLUS_A")
+    lu = splu(a.tocsc(), permc_spec="MMD_AT_PLUS_A")  # with pivoting: general perm_r
     return (
         *_csr(sp.tril(lu.L, k=-1)),
         *_csr(sp.triu(lu.U, k=1)),
-        lu.U.diagonal().astype(np.complex128),
+        1.0 / lu.U.diagonal().astype(np.complex128),
         lu.perm_r.astype(np.int64),
         lu.perm_c.astype(np.int64),
     )
