@@ -7,8 +7,9 @@ Cases (issue 2):
       different setpoint per unit (what the twin's plant process does).
 The plain-Python reference (`devices.reference.ReferenceUnit`) runs on a sample of each case
 and is extrapolated. Compile time is measured separately in a fresh process with an empty
-numba cache (and with the cache warm). Timings on a shared machine are noisy: compare the
-ratios in one run rather than absolute figures across runs.
+numba cache (and with the cache warm, wall clock). Run times are the CPU time of this process
+(`time.process_time`), which keeps other jobs on a shared machine out of the figure but not
+their effect on caches and clocks: compare the ratios within one run.
 
     python bench/bench_devices.py [--years 1.0]
 """
@@ -26,7 +27,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from devices import Fleet, PcsState, load_unit_params
+from devices import Fleet, PcsState, kernels, load_unit_params
 from devices.acceptance import acceptance_data
 from devices.reference import RUNNING, ReferenceUnit
 
@@ -57,32 +58,34 @@ def _daily_blocks(power_kw: float) -> list[tuple[float, float]]:
     return [(dur * 3600.0, d * power_kw) for _, dur, d in acceptance_data().daily.blocks]
 
 
-def case_a(years: float) -> tuple[int, float, float]:
-    """One unit at 1 s: (unit-steps, compiled s, reference s extrapolated)."""
+def case_a(years: float) -> tuple[int, float, float, float]:
+    """One unit at 1 s: (unit-steps, Fleet.step s, kernel-only s (the same here: one call per
+    block of hours), reference s extrapolated)."""
     p = load_unit_params(UNIT)
     blocks = _daily_blocks(p.p_max_kw)
     days = round(365 * years)
     fleet = Fleet([p], soc0=0.05, pcs_state0=PcsState.RUNNING)
     fleet.step([0.0], 1.0, 25.0)  # compiled / loaded before timing
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     steps = 0
     for _ in range(days):
         for seconds, p_set in blocks:
             n = int(seconds)
             fleet.step([p_set], 1.0, 25.0, n_sub=n)
             steps += n
-    t_compiled = time.perf_counter() - t0
+    t_compiled = time.process_time() - t0
     # reference: the first 3 h of the profile (charging, then clamped at the top)
     ref = ReferenceUnit(p, 0.05, 25.0, state=RUNNING)
     sample = 3 * 3600
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     ref.step(blocks[0][1], 0.0, 25.0, 1.0, sample)
-    t_ref = (time.perf_counter() - t0) / sample * steps
-    return steps, t_compiled, t_ref
+    t_ref = (time.process_time() - t0) / sample * steps
+    return steps, t_compiled, t_compiled, t_ref
 
 
-def case_b(years: float, n_units: int = 100) -> tuple[int, float, float]:
-    """n_units at 15 min, one call per step: (unit-steps, compiled s, reference s extrapolated)."""
+def case_b(years: float, n_units: int = 100) -> tuple[int, float, float, float]:
+    """n_units at 15 min, one call per step: (unit-steps, Fleet.step s, kernel-only s,
+    reference s extrapolated)."""
     rng = np.random.default_rng(2)
     p = load_unit_params(UNIT)
     dt = 900.0
@@ -99,40 +102,60 @@ def case_b(years: float, n_units: int = 100) -> tuple[int, float, float]:
     ambient = 25.0 + 8.0 * np.sin(np.arange(96) / 96 * 2 * np.pi)
     fleet = Fleet([p] * n_units, soc0=rng.uniform(0.1, 0.9, n_units))
     fleet.step(np.zeros(n_units), dt, 25.0)
-    t0 = time.perf_counter()
+    setpoints = [day[(s + shift) % 96] * scale for s in range(96)]
+    t0 = time.process_time()
     for s in range(n_steps):
-        fleet.step(day[(s + shift) % 96] * scale, dt, ambient[s % 96])
-    t_compiled = time.perf_counter() - t0
+        fleet.step(setpoints[s % 96], dt, ambient[s % 96])
+    t_compiled = time.process_time() - t0
+    # the same loop calling the kernel directly: what Fleet.step's Python costs
+    pk, q0 = fleet._packed, np.zeros(n_units)
+    amb = [np.full(n_units, a) for a in ambient]
+    t0 = time.process_time()
+    for s in range(n_steps):
+        kernels.step_units(
+            setpoints[s % 96], q0, amb[s % 96], dt, 1, pk.pv, pk.tx, pk.ty, pk.tn, pk.ua,
+            fleet._xs, fleet._pcs, fleet._rf, fleet._rfn, fleet._acc,
+        )  # fmt: skip
+    t_kernel = time.process_time() - t0
     refs = [ReferenceUnit(p, 0.5) for _ in range(n_units)]
     sample = 96
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for s in range(sample):
         for i, ref in enumerate(refs):
             ref.step(float(day[(s + shift[i]) % 96] * scale[i]), 0.0, float(ambient[s]), dt, 1)
-    t_ref = (time.perf_counter() - t0) / (sample * n_units) * n_steps * n_units
-    return n_steps * n_units, t_compiled, t_ref
+    t_ref = (time.process_time() - t0) / (sample * n_units) * n_steps * n_units
+    return n_steps * n_units, t_compiled, t_kernel, t_ref
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--years", type=float, default=1.0, help="simulated years per case")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=130)
     with tempfile.TemporaryDirectory() as cache:
         cold = _compile_seconds(cache)
         warm = _compile_seconds(cache)
     table = Table(title=f"devices: ns per unit-step ({UNIT}, {args.years:g} simulated year)")
-    for col in ("case", "unit-steps", "compiled ns", "reference ns", "speed-up", "compiled s"):
+    for col in (
+        "case",
+        "unit-steps",
+        "Fleet.step ns",
+        "kernel only ns",
+        "reference ns",
+        "speed-up",
+        "Fleet.step s",
+    ):
         table.add_column(col, justify="right")
     for label, fn in (
-        ("(a) 1 unit, 1 s, call per block", case_a),
-        ("(b) 100 units, 15 min, call per step", case_b),
+        ("(a) 1 unit, 1 s, one call per profile block", case_a),
+        ("(b) 100 units, 15 min, one call per step", case_b),
     ):
-        steps, t_c, t_r = fn(args.years)
+        steps, t_c, t_k, t_r = fn(args.years)
         table.add_row(
             label,
             f"{steps:,}",
             f"{t_c / steps * 1e9:,.0f}",
+            f"{t_k / steps * 1e9:,.0f}",
             f"{t_r / steps * 1e9:,.0f}",
             f"{t_r / t_c:,.0f}x",
             f"{t_c:,.1f}",

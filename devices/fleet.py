@@ -15,14 +15,14 @@ from parktwin.errors import InputError
 STATE_VERSION = 1
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StepResult:
     """What one `Fleet.step` did, as (N,) arrays over the whole call (means and energies).
 
     Powers are means over ``n_sub * dt_s``; + = charging / drawn from the AC bus.
     ``p_ac_kw`` is at the PCS terminals; the auxiliaries ``p_aux_kw`` (HVAC + BMS/EMS) are
     drawn from the unit's AC bus besides it, so the unit takes ``p_ac_kw + p_aux_kw`` from
-    the grid. Energy balance per unit:
+    the grid. The arrays are the caller's (fresh each call). Energy balance per unit:
     ``e_ac_in - e_ac_out = d(e_stored) + loss_pcs + loss_battery + e_fade``.
     """
 
@@ -134,21 +134,24 @@ class Fleet:
         return self._result(float(dt_s) * int(n_sub))
 
     def _result(self, duration_s: float) -> StepResult:
+        # few numpy operations: this runs once per twin step for the whole fleet
         a = self._acc.copy()
-        h = duration_s / 3600.0
+        per_h = 3600.0 / duration_s
+        mean = a[[k.A_Q, k.A_EDC, k.A_EAUX, k.A_AH]] * per_h
+        st = self._xs[[k.X_SOC, k.X_TEMP, k.X_SOH]]
         return StepResult(
-            p_ac_kw=(a[k.A_EIN] - a[k.A_EOUT]) / h,
-            q_ac_kvar=a[k.A_Q] / h,
-            p_dc_kw=a[k.A_EDC] / h,
-            p_aux_kw=a[k.A_EAUX] / h,
+            p_ac_kw=(a[k.A_EIN] - a[k.A_EOUT]) * per_h,
+            q_ac_kvar=mean[0],
+            p_dc_kw=mean[1],
+            p_aux_kw=mean[2],
             e_ac_in_kwh=a[k.A_EIN],
             e_ac_out_kwh=a[k.A_EOUT],
             e_aux_kwh=a[k.A_EAUX],
             loss_pcs_kwh=a[k.A_LPCS],
             loss_battery_kwh=a[k.A_LBAT],
-            soc=self.soc,
-            temp_c=self.temp_c,
-            soh=self.soh,
+            soc=st[0],
+            temp_c=st[1],
+            soh=st[2],
             pcs_state=self._pcs.copy(),
             e_dc_kwh=a[k.A_EDC],
             loss_ohmic_kwh=a[k.A_LOHM],
@@ -156,7 +159,7 @@ class Fleet:
             loss_self_discharge_kwh=a[k.A_LSELF],
             e_hvac_kwh=a[k.A_EHVAC],
             e_fade_kwh=a[k.A_EFADE],
-            i_dc_a=a[k.A_AH] / h,
+            i_dc_a=mean[3],
             v_dc_v=a[k.A_VDC],
         )
 

@@ -134,7 +134,7 @@ def interp(xs: np.ndarray, ys: np.ndarray, n: int, x: float) -> float:
     return ys[k - 1] + w * (ys[k] - ys[k - 1])
 
 
-@jit(inline="always")
+@jit
 def lookup(tx, ty, tn, t: int, i: int, x: float) -> float:
     """`interp` on table `t` of unit `i`, indexing the 3-D arrays directly (no array views:
     in numba each view costs reference-count updates, which dominated the step time)."""
@@ -151,7 +151,7 @@ def lookup(tx, ty, tn, t: int, i: int, x: float) -> float:
     return y0 + (x - x0) / (tx[t, i, k] - x0) * (ty[t, i, k] - y0)
 
 
-@jit(inline="always")
+@jit
 def lookup_uniform(ua, i: int, x: float) -> float:
     """Row `i` of `ua`, points spaced evenly over x in [0, 1], held beyond."""
     n = ua.shape[1]
@@ -178,7 +178,7 @@ def integral(xs: np.ndarray, ys: np.ndarray, n: int, x: float) -> float:
     return total
 
 
-@jit(inline="always")
+@jit
 def ocv_integral(tx, ty, tn, i, soc: float) -> float:
     """Integral of the cell OCV from SOC 0 to `soc` [V], from the knots' cumulative table."""
     n = tn[T_OCV, i]
@@ -196,7 +196,7 @@ def ocv_integral(tx, ty, tn, i, soc: float) -> float:
     return ty[T_OCVG, i, k - 1] + (v0 + 0.5 * slope * d) * d
 
 
-@jit(inline="always")
+@jit
 def current_for_power(e_v: float, r_ohm: float, p_w: float) -> tuple[float, bool]:
     """Current [A] with (e + r I) I = p for a source e [V] behind r [Ohm]; (I, beyond max power).
 
@@ -209,7 +209,7 @@ def current_for_power(e_v: float, r_ohm: float, p_w: float) -> tuple[float, bool
     return 2.0 * p_w / (e_v + math.sqrt(disc)), False
 
 
-@jit(inline="always")
+@jit
 def pcs_loss_kw(tx, ty, tn, i, p_kw: float, q_kvar: float) -> float:
     """PCS loss [kW] at AC active power p (sign picks the direction table) and reactive q."""
     s = math.sqrt(p_kw * p_kw + q_kvar * q_kvar)
@@ -217,7 +217,7 @@ def pcs_loss_kw(tx, ty, tn, i, p_kw: float, q_kvar: float) -> float:
     return lookup(tx, ty, tn, t, i, s)
 
 
-@jit(inline="always")
+@jit
 def _ac_for_dc_pl(tx, ty, tn, i, p_dc_kw: float) -> float:
     """Exact inverse of p_dc = p_ac - loss(|p_ac|) at Q = 0 on the piecewise-linear loss."""
     if p_dc_kw >= -ty[T_LCH, i, 0]:  # charging branch: p - L(p) rises from -L(0)
@@ -246,7 +246,7 @@ def _ac_for_dc_pl(tx, ty, tn, i, p_dc_kw: float) -> float:
     return -(x0 + (target - (x0 + y0)) / (1.0 + slope))
 
 
-@jit(inline="always")
+@jit
 def ac_for_dc_kw(tx, ty, tn, i, p_dc_kw: float, q_kvar: float) -> float:
     """AC active power [kW] whose DC side is `p_dc_kw` (p_dc = p_ac - loss), at reactive q.
 
@@ -277,7 +277,7 @@ def ac_for_dc_kw(tx, ty, tn, i, p_dc_kw: float, q_kvar: float) -> float:
     return 0.0
 
 
-@jit(inline="always")
+@jit
 def calendar_rate(pv, i, temp_c: float, ua_v: float) -> float:
     """BLAST-Lite calendar fade coefficient kcal [1/day^pcal] at temperature and anode potential."""
     tk = temp_c + 273.15
@@ -292,7 +292,7 @@ def cycle_rate(pv, i, dod: float, crate_per_h: float, temp_k: float) -> float:
     )
 
 
-@jit(inline="always")
+@jit
 def power_state_step(q: float, k: float, p: float, dx: float) -> float:
     """Advance q = k x^p by dx of x at the rate k of this window (virtual-x form; never falls)."""
     if k <= 0.0 or dx <= 0.0:
@@ -301,7 +301,7 @@ def power_state_step(q: float, k: float, p: float, dx: float) -> float:
     return max(q, k * (x_eff + dx) ** p)
 
 
-@jit(inline="always")
+@jit
 def stored_energy_kwh(pv, tx, ty, tn, i, soc: float, soh: float) -> float:
     """Chemical energy stored above SOC 0 [kWh]: cells x aged Ah x integral of OCV."""
     return pv[P_NS, i] * pv[P_CAP_AH, i] * soh * ocv_integral(tx, ty, tn, i, soc) / 1000.0
