@@ -160,6 +160,7 @@ class Simulation:
             self.fleet = Fleet.from_state(params, initial_state)
         else:
             self.fleet = Fleet(params, soc0=sc.soc0, temp0_c=float(inputs.ambient_c[0]))
+        self.e_stored0_kwh = np.array(self.fleet.e_stored_kwh, dtype=float)
         # Strategy, guards.
         if strategy is None:
             self.strategy = load_strategy(sc.strategy, sc.strategy_params)

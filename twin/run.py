@@ -114,6 +114,12 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
     energy_sav = sum(b.energy_savings_yuan for b in bills)
     demand_sav = sum(b.demand_savings_yuan for b in bills)
     final = sim.fleet.save_state()
+    # Round trip over the run, corrected for the energy left in (or taken from) the batteries:
+    # the change in stored energy counts as the AC output it would give (or gave), at the
+    # planning one-way efficiency.
+    eta = a.economics.one_way_efficiency
+    d_stored = float(np.sum(sim.fleet.e_stored_kwh - sim.e_stored0_kwh))
+    e_out_c = float(e_out.sum()) + d_stored * eta
     summary: dict = {
         "scenario": _jsonable(sc.model_dump(mode="json")),
         "days": days,
@@ -138,10 +144,11 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
         "equivalent_full_cycles_per_unit": [float(x) for x in sim.fleet.efc],
         "soh_end": float(np.mean(sim.fleet.soh)),
         "soh_end_per_unit": [float(x) for x in sim.fleet.soh],
-        "round_trip_efficiency": float(e_out.sum() / e_in.sum()) if e_in.sum() > 0 else 0.0,
+        "round_trip_efficiency": e_out_c / float(e_in.sum()) if e_in.sum() > 0 else 0.0,
         "round_trip_efficiency_with_aux": (
-            float(e_out.sum() / (e_in.sum() + e_aux.sum())) if e_in.sum() > 0 else 0.0
+            e_out_c / float(e_in.sum() + e_aux.sum()) if e_in.sum() > 0 else 0.0
         ),
+        "stored_energy_change_kwh": d_stored,
         "max_export_kw": float(export_with),
         "max_export_kw_without_storage": float(export_without),
         "export_intervals": int((pcc_with[:, hosts] < -1e-6).any(axis=1).sum()),

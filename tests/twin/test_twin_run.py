@@ -1,0 +1,100 @@
+"""`run_scenario` and `twin run`: output folder, summary keys, determinism, aging carried."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from twin.cli import main
+from twin.run import SUMMARY_KEYS, run_scenario
+from twin.scenario import default_scenario
+
+
+@pytest.fixture(scope="module")
+def two_days(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    sc = default_scenario().model_copy(update={"days": 2, "start": __import__("datetime").date(2025, 4, 7)})
+    return run_scenario(sc, out_dir=out), out
+
+
+def test_output_folder(two_days) -> None:
+    result, out = two_days
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(SUMMARY_KEYS) <= set(summary)
+    for name in result.unit_names:
+        df = pd.read_parquet(out / "units" / f"{name}.parquet")
+        assert len(df) == 192 and {"time", "p_ac_kw", "soc", "soh", "p_set_kw"} <= set(df.columns)
+    meter = pd.read_parquet(out / "meters" / "xinsheng.parquet")
+    assert {"pcc_kw", "pcc_without_storage_kw", "load_kw", "pv_kw", "price_yuan_per_kwh"} <= set(
+        meter.columns
+    )
+    for png in ("week_dispatch", "monthly_savings", "soc_histogram", "voltage_envelope"):
+        assert (out / f"{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "park.parquet").exists()
+
+
+def test_summary_is_consistent(two_days) -> None:
+    result, _ = two_days
+    s = result.summary
+    u = result.series["units"]
+    assert s["charge_kwh_per_day"] == pytest.approx(u["e_ac_in_kwh"].sum() / 2)
+    assert 0.8 < s["round_trip_efficiency"] < 1.0
+    assert s["savings_yuan_per_year"] > 0  # a spring week of TOU arbitrage pays
+    assert s["savings_demand_yuan_per_year"] == 0.0  # capacity billing (the assumption)
+    assert s["max_export_kw"] == 0.0 and s["voltage_violations"] == 0
+    pub = s["published"]
+    assert pub["nameplate_kwh"]["twin"] == pytest.approx(6709.248)
+    # the baseline is the same park with storage at 0: it differs only at the host meter
+    m = result.series["meters"]
+    host = result.meter_names.index("xinsheng")
+    diff = np.abs(m["pcc_kw"] - m["pcc_without_storage_kw"]).max(axis=0)
+    assert diff[host] > 1000.0
+    assert np.delete(diff, host).max() < 1.0  # others move by voltage-dependent losses only
+
+
+def test_same_seed_same_summary_other_seed_not(tmp_path) -> None:
+    sc = default_scenario().model_copy(update={"days": 1, "network": "copper_plate"})
+    texts = []
+    for i, seed in enumerate((3, 3, 4)):
+        run_scenario(sc.model_copy(update={"seed": seed}), out_dir=tmp_path / str(i))
+        text = (tmp_path / str(i) / "summary.json").read_text()
+        # the one value that measures the machine rather than the model
+        texts.append("\n".join(ln for ln in text.splitlines() if '"run_seconds"' not in ln))
+    assert texts[0] == texts[1]
+    assert texts[0] != texts[2]
+
+
+def test_aging_is_carried_into_the_next_run() -> None:
+    sc = default_scenario().model_copy(update={"days": 2, "network": "copper_plate"})
+    first = run_scenario(sc)
+    second = run_scenario(sc, initial_state=first.final_state)
+    soh1 = np.array(first.summary["soh_end_per_unit"])
+    assert np.all(soh1 < 1.0)
+    assert np.all(np.array(second.summary["soh_end_per_unit"]) < soh1)
+
+
+def test_cli_run_prints_the_comparison(tmp_path, capsys) -> None:
+    code = main(["run", "--days", "1", "--start", "2025-07-15", "--out", str(tmp_path / "o")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "twin vs published" in out and "4,000,000" in out
+    assert (tmp_path / "o" / "summary.json").exists()
+
+
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["--step", "7"], "whole number of steps"),
+        (["--strategy", "nope"], "strategy"),
+        (["--start", "2025-13-01"], "--start: expected a date"),
+        (["--site", "no/such/site.toml"], "no such file"),
+    ],
+)
+def test_cli_bad_values_are_one_line(tmp_path, capsys, args, match) -> None:
+    code = main(["run", "--days", "1", "--out", str(tmp_path), *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert match in err and "Traceback" not in err
