@@ -164,3 +164,12 @@ def test_compiled_aging_equals_the_reference_over_days() -> None:
     assert fleet.soh[0] == pytest.approx(ref.soh, rel=1e-10)
     assert fleet.efc[0] == pytest.approx(ref.efc, rel=1e-10)
     assert fleet.resistance_factor[0] == pytest.approx(ref.r_growth, rel=1e-10)
+
+
+@given(st.sampled_from(["lfp280-2236kwh", "lfp314-5016kwh"]), st.floats(-0.1, 1.1))
+def test_cumulative_ocv_table_equals_the_segment_integral(name: str, soc: float) -> None:
+    p = load_unit_params(name)
+    pk = pack_params([p])
+    xs, ys = np.array(p.ocv.soc), np.array(p.ocv.v_cell)
+    expected = k.integral(xs, ys, len(xs), min(max(soc, 0.0), 1.0))
+    assert k.ocv_integral(pk.tx, pk.ty, pk.tn, 0, soc) == pytest.approx(expected, abs=1e-12)
