@@ -7,22 +7,53 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twin.study.evaluate import GridLimits, YearOutcome, grid_margin_pct, grid_verdict, outcome_of
-from twin.study.report import candidates_table, ranked
+from twin.study.evaluate import (
+    GridLimits,
+    StatusQuo,
+    YearOutcome,
+    combine_extremes,
+    element_margin_pct,
+    grid_margin_pct,
+    grid_verdict,
+    local_margin,
+    outcome_of,
+)
+from twin.study.report import candidates_table, failures, ranked
 
 LIMITS = GridLimits(v_min_pu=0.93, v_max_pu=1.07, loading_max_pct=100.0)
 
 
-def _result(n: int = 6) -> SimpleNamespace:
-    """Six grid steps of a park with 2 meters and 3 units (the last one the candidate's)."""
-    v_min = np.array([0.99, 0.95, 0.92, 0.925, 0.97, np.nan])  # 2 steps under 0.93; 1 unsolved
-    v_max = np.array([1.01, 1.02, 1.03, 1.02, 1.08, np.nan])  # 1 step over 1.07 (same as none)
-    line = np.array([50.0, 60.0, 101.0, 70.0, 80.0, np.nan])  # 1 step over 100 %
-    trafo = np.array([40.0, 99.0, 90.0, 100.5, 60.0, np.nan])  # 1 step over 100 %
+def _run() -> tuple[SimpleNamespace, SimpleNamespace, SimpleNamespace]:
+    """Six grid steps of a park: 3 buses (the 110 kV one unchecked), 2 lines, 2 transformers,
+    2 meters, 3 units (the last one the candidate's)."""
+    vm = np.array(
+        [
+            [1.00, 0.99, 1.01],
+            [1.00, 0.95, 1.02],
+            [0.90, 0.92, 1.03],  # 110 kV bus low: not checked; bus b1 under 0.93
+            [1.00, 0.925, 1.02],  # b1 under again
+            [1.00, 0.97, 1.075],  # b2 over 1.07
+            [1.00, 0.97, 1.00],
+        ]
+    )
+    line = np.array([[50, 10], [60, 20], [101, 20], [70, 20], [80, 20], [70, 102.0]])
+    trafo = np.array([[40, 0], [99, 0], [90, 0], [100.5, 0], [60, 0], [60, 0.0]])
     pcc = np.array([[500.0, 10.0], [400.0, -30.0], [300.0, 5.0], [0, 0], [0, 0], [0, 0]])
-    soh = np.tile([0.99, 0.98, 0.97], (n, 1))
-    soh[-1] = [0.985, 0.975, 0.965]
-    return SimpleNamespace(
+    grid = SimpleNamespace(
+        vm_pu=vm,
+        line_loading_pct=line,
+        trafo_loading_pct=trafo,
+        pcc_kw=pcc,
+        unit_trafo_loading_pct=np.tile([10.0, 20.0, 95.0], (6, 1)),
+    )
+    network = SimpleNamespace(
+        checked_bus=np.array([False, True, True]),
+        bus_names=("hv", "b1", "b2"),
+        line_names=("F01", "F04"),
+        trafo_names=("T1", "T2"),
+        enterprise_names=("xinsheng", "liyi"),
+    )
+    result = SimpleNamespace(
         summary={
             "savings_yuan_per_year": 1.5e6,
             "savings_energy_yuan_per_year": 1.2e6,
@@ -30,34 +61,36 @@ def _result(n: int = 6) -> SimpleNamespace:
             "guard_interventions": {"anti_backflow": 7, "soc": 2},
             "run_seconds": 3.0,
             "equivalent_full_cycles_per_unit": [100.0, 110.0, 120.0],
-        },
-        series={
-            "park": {
-                "v_min_pu": v_min,
-                "v_max_pu": v_max,
-                "line_loading_max_pct": line,
-                "trafo_loading_max_pct": trafo,
-            },
-            "meters": {"pcc_kw": pcc},
-            "units": {
-                "soh": soh,
-                "unit_trafo_loading_pct": np.tile([10.0, 20.0, 95.0], (n, 1)),
-            },
-        },
+            "soh_end_per_unit": [0.985, 0.975, 0.965],
+        }
     )
+    return result, grid, network
 
 
-def test_outcome_counts_steps_and_watches_the_candidate() -> None:
-    y = outcome_of(_result(), ent_index=1, units=slice(-1, None), limits=LIMITS)
-    assert y.voltage_violations == 3  # 0.92, 0.925 (under) and 1.08 (over); NaN skipped
-    assert y.overload_violations == 2  # line 101 % and transformer 100.5 %
-    assert y.v_min_pu == 0.92 and y.v_max_pu == 1.08
-    assert y.export_max_kw == 30.0  # meter 1 imported -30 kW once
+def test_outcome_counts_steps_per_element_and_watches_the_candidate() -> None:
+    result, grid, network = _run()
+    y = outcome_of(result, grid, network, ent_index=1, units=slice(-1, None), limits=LIMITS)
+    assert y.voltage_violations == 3  # steps 2, 3 (b1 under) and 4 (b2 over); hv not checked
+    assert y.overload_violations == 3  # F01 101 %, T1 100.5 %, F04 102 %
+    assert y.violations_by_element == {
+        "bus:b1": 2,
+        "bus:b2": 1,
+        "line:F01": 1,
+        "line:F04": 1,
+        "trafo:T1": 1,
+    }
+    assert (y.v_min_pu, y.v_max_pu, y.worst_bus) == (0.92, 1.075, "b1")
+    assert (y.line_loading_max_pct, y.worst_line) == (102.0, "F04")
+    assert (y.trafo_loading_max_pct, y.worst_trafo) == (100.5, "T1")
+    assert y.export_max_kw == 30.0  # liyi imported -30 kW once
+    assert y.export_by_meter_kw == {"xinsheng": 0.0, "liyi": 30.0}
     assert y.soh_end == 0.965  # the candidate's unit only
     assert y.efc == 120.0
     assert y.unit_trafo_loading_max_pct == 95.0
     assert y.guard_interventions == 9
     assert y.savings_yuan == 1.5e6
+    assert y.extremes["line:F04"] == 102.0 and y.extremes["vmin:b1"] == 0.92
+    assert "vmin:hv" not in y.extremes  # the 110 kV bus is outside the band's scope
 
 
 def test_margin_by_hand() -> None:
@@ -80,7 +113,13 @@ def _year(**kw) -> YearOutcome:
         trafo_loading_max_pct=60.0,
         unit_trafo_loading_max_pct=80.0,
         export_max_kw=0.0,
+        export_by_meter_kw={},
         voltage_violations=0,
+        violations_by_element={},
+        extremes={},
+        worst_bus="b",
+        worst_line="l",
+        worst_trafo="t",
         overload_violations=0,
         guard_interventions=5,
         run_seconds=1.0,
@@ -88,20 +127,82 @@ def _year(**kw) -> YearOutcome:
     return YearOutcome(**{**base, **kw})
 
 
+def _sq(by_element=({}, {}), export_kw=0.0) -> StatusQuo:
+    n = len(by_element)
+    return StatusQuo(
+        savings_yuan=(0.0,) * n,
+        voltage_violations=(0,) * n,
+        overload_violations=(0,) * n,
+        violations_by_element=by_element,
+        export_kw=export_kw,
+    )
+
+
 def test_verdict_flags_and_counts_only_what_the_candidate_adds() -> None:
-    clean = grid_verdict([_year(), _year()], (0, 0), LIMITS)
+    clean = grid_verdict([_year(), _year()], _sq(), LIMITS)
     assert clean["grid_ok"] and clean["grid_flags"] == "" and clean["added_violations"] == 0
     assert clean["guard_interventions"] == 10
-    # year 2 overloads a line in 12 steps, of which the status quo already had 10
-    v = grid_verdict(
-        [_year(), _year(line_loading_max_pct=104.0, overload_violations=12, export_max_kw=40.0)],
-        (0, 10),
-        LIMITS,
+    # year 2: line F04 overloaded in 12 steps, of which the status quo already had 10
+    y2 = _year(
+        line_loading_max_pct=104.0,
+        overload_violations=12,
+        export_max_kw=40.0,
+        violations_by_element={"line:F04": 12},
+        worst_line="F04",
     )
+    v = grid_verdict([_year(), y2], _sq(({}, {"line:F04": 10})), LIMITS)
     assert not v["grid_ok"]
-    assert v["grid_flags"] == "line;export"
+    assert v["grid_flags"] == "overload;export"
     assert v["added_violations"] == 2
-    assert v["grid_margin_pct"] == pytest.approx(-4.0)
+    assert v["added_by_element"] == {"line:F04": 2}
+    assert v["worst_line"] == "F04"
+    assert v["park_margin_pct"] == pytest.approx(-4.0)
+
+
+def test_verdict_does_not_blame_a_candidate_for_the_status_quo() -> None:
+    # The park overloads F01 in 30 steps and exports 50 kW at this meter without it; the
+    # candidate makes neither worse: not flagged, although the margin is negative.
+    years = [
+        _year(
+            line_loading_max_pct=110.0,
+            overload_violations=30,
+            export_max_kw=50.0,
+            violations_by_element={"line:F01": 30},
+        )
+    ]
+    v = grid_verdict(years, _sq(({"line:F01": 30},), export_kw=50.0), LIMITS)
+    assert v["grid_ok"] and v["added_violations"] == 0
+    assert v["park_margin_pct"] == pytest.approx(-10.0)
+    # Same number of overloaded steps, but on another feeder: that one is the candidate's.
+    years = [_year(overload_violations=30, violations_by_element={"line:F04": 30})]
+    v = grid_verdict(years, _sq(({"line:F01": 30},)), LIMITS)
+    assert v["grid_flags"] == "overload" and v["added_violations"] == 30
+    # its own step-up transformer (absent from the status quo) and a bus out of band
+    years = [_year(violations_by_element={"trafo:study-candidate-1": 4, "bus:b7": 1})]
+    v = grid_verdict(years, _sq(({},)), LIMITS)
+    assert v["grid_flags"] == "voltage;overload" and v["added_violations"] == 5
+
+
+def test_local_margin_is_taken_on_the_elements_the_candidate_changes() -> None:
+    ref = {"line:F01": 117.0, "line:F04": 60.0, "vmin:b4": 0.96, "trafo:T2": 70.0}
+    mine = {
+        "line:F01": 117.0,  # the park's overloaded feeder, unchanged: not the candidate's
+        "line:F04": 83.0,  # its feeder: 17 % left
+        "vmin:b4": 0.9598,  # moved by less than 5e-4 p.u.: untouched
+        "trafo:T2": 70.2,  # moved by less than 0.5 points: untouched
+        "trafo:study-candidate-1": 75.0,  # its own transformer: new, 25 % left
+    }
+    assert local_margin(mine, ref, LIMITS) == (pytest.approx(17.0), "line:F04")
+    # nothing changed: the park's tightest (F01, -17 %)
+    assert local_margin(ref, ref, LIMITS) == (pytest.approx(-17.0), "line:F01")
+    assert element_margin_pct("vmin:b", 0.95, LIMITS) == pytest.approx(0.02 / 0.07 * 100)
+    assert element_margin_pct("vmax:b", 1.06, LIMITS) == pytest.approx(0.01 / 0.07 * 100)
+    assert combine_extremes(
+        [{"vmin:b": 0.97, "line:l": 50.0}, {"vmin:b": 0.95, "line:l": 40.0}]
+    ) == {
+        "vmin:b": 0.95,
+        "line:l": 50.0,
+    }
 
 
 def test_ranking_puts_flagged_after_clean_and_failed_last() -> None:
@@ -146,11 +247,17 @@ def test_table_renders_failed_and_flagged_rows() -> None:
         "export_max_kw": [0.0, math.nan],
         "guard_interventions": [12, None],
         "grid_ok": [False, None],
+        "grid_margin_pct": [-3.0, math.nan],
         "grid_flags": ["line", None],
         "added_violations": [4, None],
     }
     console = Console(record=True, width=250)
-    console.print(candidates_table(pd.DataFrame(cols)))
+    frame = pd.DataFrame(cols)
+    console.print(candidates_table(frame))
     text = console.export_text()
-    assert "failed: ValueError: boom" in text
+    assert "liyi" not in text  # failed: not ranked in the table ...
+    assert failures(frame) == [  # ... but listed with its error
+        "liyi: ValueError: boom"
+    ]
     assert "line" in text and "12.00" in text  # NPV in M yuan
+    assert "4x5.0MWh 2500kVA" in text

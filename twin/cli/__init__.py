@@ -37,6 +37,7 @@ def _register() -> None:
 
     app.add_typer(grid_cli.app, name="grid")
     from twin.cli import run as run_cli; app.command("run")(run_cli.run)  # noqa: E702, I001
+    from twin.cli import expand as expand_cli; app.add_typer(expand_cli.app)  # noqa: E702, I001
 
 
 @app.callback()

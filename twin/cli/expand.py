@@ -36,19 +36,25 @@ def expand(
 ) -> None:
     """Run an expansion study: every candidate a closed-loop twin run over the years; rank them."""
     from parktwin.errors import InputError
-    from twin.study import load_study, run_study
+    from twin.study import load_study, plan_study
     from twin.study.progress import StudyProgress
-    from twin.study.report import candidates_table, hosting_table
+    from twin.study.report import candidates_table, failures, hosting_table
+    from twin.study.runner import run_plan
 
     if days is not None and not 1 <= days <= 366:
         raise InputError(f"--days: expected 1..366, got {days}")
     if workers is not None and scheduler is not None:
         raise InputError("--workers: not with --scheduler (the Dask cluster has its workers)")
-    study = load_study(study_file).with_days(days)
-    where = f"Dask cluster {scheduler}" if scheduler else "local workers"
-    err_console.print(f"[bold]{study.study.name}[/]: {study_file} -> {out} on {where}")
-    result = run_study(
-        study,
+    plan = plan_study(load_study(study_file).with_days(days))
+    where = f"the Dask cluster at {scheduler}" if scheduler else "local workers"
+    err_console.print(
+        f"[bold]{plan.study.study.name}[/]: {len(plan.candidates)} candidates, "
+        f"{len(plan.hosting)} hosting bisections, {plan.study.study.years} year(s) of "
+        f"{plan.study.study.days} days each, on {where} -> {out}",
+        highlight=False,
+    )
+    result = run_plan(
+        plan,
         out,
         workers=workers,
         scheduler=scheduler,
@@ -64,9 +70,12 @@ def expand(
         f"{result.workers} worker(s). Results: {out / 'results.parquet'} and .csv; "
         f"figures: {', '.join(p.name for p in result.figures) or 'none'}"
     )
-    failed = int((result.results["status"] == "failed").sum()) if len(result.results) else 0
+    failed = [
+        *failures(result.status_quo),
+        *failures(result.results),
+        *failures(result.hosting),
+    ]
+    for line in failed:
+        err_console.print(f"[red]failed:[/] {line}", highlight=False, soft_wrap=True)
     if failed:
-        err_console.print(
-            f"[yellow]{failed} candidate(s) failed (see the error column); "
-            "--retry-failed runs them again[/]"
-        )
+        err_console.print("[yellow]--retry-failed runs the failed ones again[/]")

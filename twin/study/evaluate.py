@@ -19,12 +19,14 @@ import datetime as dt
 import functools
 import math
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tomli_w
+from pydantic import Field
 
 from parktwin.config import Frozen
 from parktwin.errors import InputError
@@ -118,14 +120,20 @@ class YearOutcome:
     savings_demand_yuan: float
     soh_end: float  # mean over the watched units (NaN if none)
     efc: float  # equivalent full cycles of the watched units since new, at the year's end
-    v_min_pu: float
+    v_min_pu: float  # over the buses the voltage band applies to (10 kV, 0.38 kV)
     v_max_pu: float
     line_loading_max_pct: float
     trafo_loading_max_pct: float
     unit_trafo_loading_max_pct: float  # the watched units' step-up transformers
     export_max_kw: float  # at the watched enterprise's meter (>= 0; 0 = never exported)
-    voltage_violations: int  # grid steps outside [v_min_pu, v_max_pu]
+    export_by_meter_kw: dict  # meter name -> largest export [kW] (>= 0) at every meter
+    voltage_violations: int  # grid steps with a checked bus outside [v_min_pu, v_max_pu]
     overload_violations: int  # grid steps with a line or transformer above loading_max_pct
+    violations_by_element: dict  # "bus:NAME" / "line:NAME" / "trafo:NAME" -> steps (> 0 only)
+    extremes: dict  # "line:NAME"/"trafo:NAME" -> max loading %, "vmin:BUS"/"vmax:BUS" -> p.u.
+    worst_bus: str
+    worst_line: str
+    worst_trafo: str
     guard_interventions: int
     run_seconds: float
 
@@ -140,58 +148,122 @@ def _num(summary: dict, *names: str, default: float = math.nan) -> float:
     return default
 
 
-def _nanmax(a: np.ndarray) -> float:
+def _worst(a: np.ndarray, names: tuple[str, ...], lowest: bool = False) -> tuple[float, str]:
+    """Extreme value of a (T, n) array over steps and elements, and the element's name."""
     a = np.asarray(a, float)
-    return float(np.nanmax(a)) if a.size and np.isfinite(a).any() else math.nan
+    if a.size == 0 or not np.isfinite(a).any():
+        return math.nan, ""
+    per = np.nanmin(a, axis=0) if lowest else np.nanmax(a, axis=0)
+    per = np.where(np.isfinite(per), per, np.inf if lowest else -np.inf)
+    i = int(np.argmin(per) if lowest else np.argmax(per))
+    return float(per[i]), names[i]
 
 
-def _nanmin(a: np.ndarray) -> float:
-    a = np.asarray(a, float)
-    return float(np.nanmin(a)) if a.size and np.isfinite(a).any() else math.nan
+def _counts(bad: np.ndarray, names: tuple[str, ...], prefix: str) -> dict[str, int]:
+    n = bad.sum(axis=0)
+    return {f"{prefix}:{names[i]}": int(n[i]) for i in np.flatnonzero(n)}
 
 
-def outcome_of(result, ent_index: int | None, units: slice, limits: GridLimits) -> YearOutcome:
-    """A `twin.run.RunResult` reduced to a `YearOutcome`, watching one enterprise's meter and
-    the units of `units` (the twin's unit order: the candidate's are last)."""
+def outcome_of(
+    result,
+    grid,
+    network,
+    ent_index: int | None,
+    units: slice,
+    limits: GridLimits,
+) -> YearOutcome:
+    """One year reduced to a `YearOutcome`.
+
+    `result`: the twin's `RunResult` (savings, SOH, cycles, guards); `grid`: a
+    `grid.GridSeries` of the run's own injections (every line, transformer and bus);
+    `network`: the `grid.ParkGrid` (element names, which buses the band applies to).
+    Watches enterprise `ent_index`'s meter and the units of `units` (the candidate's last).
+    """
     s = result.summary
-    series = result.series
-    park, meters, unit = series["park"], series["meters"], series["units"]
-    vmin, vmax = np.asarray(park["v_min_pu"], float), np.asarray(park["v_max_pu"], float)
-    line = np.asarray(park["line_loading_max_pct"], float)
-    trafo = np.asarray(park["trafo_loading_max_pct"], float)
-    solved = np.isfinite(vmin)
-    v_bad = solved & ((vmin < limits.v_min_pu) | (vmax > limits.v_max_pu))
-    o_bad = solved & ((line > limits.loading_max_pct) | (trafo > limits.loading_max_pct))
-    export = 0.0
-    if ent_index is not None:
-        pcc = np.asarray(meters["pcc_kw"], float)[:, ent_index]
-        export = max(0.0, -_nanmin(pcc)) if pcc.size else 0.0
-    soh = np.asarray(unit["soh"], float)[:, units]
-    if "soh_end_per_unit" in s:
-        soh_end = float(np.mean(np.asarray(s["soh_end_per_unit"], float)[units]))
-    else:
-        soh_end = float(np.nanmean(soh[-1])) if soh.size else math.nan
-    efc = math.nan
-    if "equivalent_full_cycles_per_unit" in s:
-        efc = float(np.mean(np.asarray(s["equivalent_full_cycles_per_unit"], float)[units]))
-    ut = np.asarray(unit["unit_trafo_loading_pct"], float)[:, units]
+    lo, hi, lim = limits.v_min_pu, limits.v_max_pu, limits.loading_max_pct
+    checked = np.asarray(network.checked_bus, bool)
+    bus_names = tuple(n for n, c in zip(network.bus_names, checked, strict=True) if c)
+    vm = np.asarray(grid.vm_pu, float)[:, checked]
+    line = np.asarray(grid.line_loading_pct, float)
+    trafo = np.asarray(grid.trafo_loading_pct, float)
+    with np.errstate(invalid="ignore"):
+        v_bad = (vm < lo) | (vm > hi)
+        l_bad = line > lim
+        t_bad = trafo > lim
+    v_min, v_min_bus = _worst(vm, bus_names, lowest=True)
+    v_max, v_max_bus = _worst(vm, bus_names)
+    worst_bus = v_min_bus if (1.0 - v_min) >= (v_max - 1.0) else v_max_bus
+    l_max, l_name = _worst(line, tuple(network.line_names))
+    t_max, t_name = _worst(trafo, tuple(network.trafo_names))
+    by_element = {
+        **_counts(v_bad, bus_names, "bus"),
+        **_counts(l_bad, tuple(network.line_names), "line"),
+        **_counts(t_bad, tuple(network.trafo_names), "trafo"),
+    }
+    extremes = {}
+    if vm.shape[0]:
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column (unsolved)
+            for prefix, arr, names in (
+                ("line", np.nanmax(line, axis=0), network.line_names),
+                ("trafo", np.nanmax(trafo, axis=0), network.trafo_names),
+                ("vmin", np.nanmin(vm, axis=0), bus_names),
+                ("vmax", np.nanmax(vm, axis=0), bus_names),
+            ):
+                extremes.update(
+                    {f"{prefix}:{n}": float(x) for n, x in zip(names, arr, strict=True) if x == x}
+                )
+    pcc = np.asarray(grid.pcc_kw, float)
+    by_meter = np.zeros(pcc.shape[1])
+    if pcc.shape[0]:
+        by_meter = np.maximum(-np.nanmin(np.where(np.isfinite(pcc), pcc, 0.0), axis=0), 0.0)
+    meters = tuple(network.enterprise_names)
+    export = float(by_meter[ent_index]) if ent_index is not None else 0.0
+    ut = np.asarray(grid.unit_trafo_loading_pct, float)[:, units]
+    soh_end = float(np.mean(np.asarray(s["soh_end_per_unit"], float)[units]))
+    efc = float(np.mean(np.asarray(s["equivalent_full_cycles_per_unit"], float)[units]))
     return YearOutcome(
         savings_yuan=_num(s, "savings_yuan_per_year"),
         savings_energy_yuan=_num(s, "savings_energy_yuan_per_year"),
         savings_demand_yuan=_num(s, "savings_demand_yuan_per_year"),
         soh_end=soh_end,
         efc=efc,
-        v_min_pu=_nanmin(vmin),
-        v_max_pu=_nanmax(vmax),
-        line_loading_max_pct=_nanmax(line),
-        trafo_loading_max_pct=_nanmax(trafo),
-        unit_trafo_loading_max_pct=_nanmax(ut) if ut.size else math.nan,
+        v_min_pu=v_min,
+        v_max_pu=v_max,
+        line_loading_max_pct=l_max,
+        trafo_loading_max_pct=t_max,
+        unit_trafo_loading_max_pct=_worst(ut, tuple(range(ut.shape[1])))[0],
         export_max_kw=export,
-        voltage_violations=int(v_bad.sum()),
-        overload_violations=int(o_bad.sum()),
+        export_by_meter_kw={m: float(x) for m, x in zip(meters, by_meter, strict=True)},
+        voltage_violations=int(v_bad.any(axis=1).sum()),
+        overload_violations=int((l_bad.any(axis=1) | t_bad.any(axis=1)).sum()),
+        violations_by_element=by_element,
+        extremes=extremes,
+        worst_bus=worst_bus,
+        worst_line=l_name,
+        worst_trafo=t_name,
         guard_interventions=int(_num(s, "guard_interventions", default=0.0)),
         run_seconds=_num(s, "run_seconds"),
     )
+
+
+def run_year(scenario, initial_state: dict | None):
+    """One closed-loop twin run (as `twin.run.run_scenario`) and the power flow of its own
+    injections on every element: ``(RunResult, GridSeries, ParkGrid)``."""
+    import time
+
+    from twin.engine import Simulation
+    from twin.run import collect
+
+    t0 = time.perf_counter()
+    sim = Simulation(scenario, initial_state=initial_state)
+    sim.run()
+    result = collect(sim, t0)
+    u, inp = result.series["units"], result.series["inputs"]
+    grid = sim.network.run(
+        inp["load_kw"], inp["pv_kw"], u["p_ac_kw"] + u["p_aux_kw"], u["q_ac_kvar"]
+    )
+    return result, grid, sim.network
 
 
 def simulate_years(
@@ -207,7 +279,6 @@ def simulate_years(
 ) -> list[YearOutcome]:
     """Closed-loop twin runs of the park (+ `extra` storage groups), one per simulated year,
     aging carried; outcomes watch `enterprise`'s meter and the extra groups' units."""
-    from twin.run import run_scenario
     from twin.scenario import Scenario
 
     limits = limits or default_limits()
@@ -234,9 +305,9 @@ def simulate_years(
                 seed=settings.seed,
                 load_growth_per_year=settings.load_growth_per_year,
             )
-            result = run_scenario(scenario, out_dir=None, progress=False, initial_state=state)
+            result, grid, network = run_year(scenario, state)
             state = result.final_state
-            out.append(outcome_of(result, ent_index, watched, limits))
+            out.append(outcome_of(result, grid, network, ent_index, watched, limits))
     return out
 
 
@@ -260,6 +331,9 @@ REFERENCE_COLUMNS = {
     "savings_yuan_by_year": "json",
     "voltage_violations_by_year": "json",
     "overload_violations_by_year": "json",
+    "violations_by_element_by_year": "json",
+    "extremes": "json",
+    "export_max_kw_by_meter": "json",
     "v_min_pu": "float",
     "v_max_pu": "float",
     "line_loading_max_pct": "float",
@@ -275,6 +349,11 @@ def run_reference(task: ReferenceTask) -> dict:
         "savings_yuan_by_year": [y.savings_yuan for y in years],
         "voltage_violations_by_year": [y.voltage_violations for y in years],
         "overload_violations_by_year": [y.overload_violations for y in years],
+        "violations_by_element_by_year": [y.violations_by_element for y in years],
+        "extremes": combine_extremes([y.extremes for y in years]),
+        "export_max_kw_by_meter": {
+            m: max(y.export_by_meter_kw[m] for y in years) for m in years[0].export_by_meter_kw
+        },
         "v_min_pu": min(y.v_min_pu for y in years),
         "v_max_pu": max(y.v_max_pu for y in years),
         "line_loading_max_pct": max(y.line_loading_max_pct for y in years),
@@ -283,6 +362,29 @@ def run_reference(task: ReferenceTask) -> dict:
 
 
 # --- a candidate ----------------------------------------------------------------------------
+class StatusQuo(Frozen):
+    """What a candidate is compared with: the status quo's years under its strategy."""
+
+    savings_yuan: tuple[float, ...]  # per year
+    voltage_violations: tuple[int, ...]  # grid steps, per year
+    overload_violations: tuple[int, ...]
+    violations_by_element: tuple[dict[str, int], ...] = ()  # per year, see YearOutcome
+    extremes: dict[str, float] = Field(default_factory=dict)  # over the years, see YearOutcome
+    export_kw: float = 0.0  # largest export at the candidate's meter without it
+
+    @classmethod
+    def from_row(cls, row: dict, enterprise: str) -> StatusQuo:
+        """From a (typed) status-quo row, for a candidate at `enterprise`."""
+        return cls(
+            savings_yuan=tuple(float(x) for x in row["savings_yuan_by_year"]),
+            voltage_violations=tuple(int(x) for x in row["voltage_violations_by_year"]),
+            overload_violations=tuple(int(x) for x in row["overload_violations_by_year"]),
+            violations_by_element=tuple(row.get("violations_by_element_by_year") or ()),
+            extremes=dict(row.get("extremes") or {}),
+            export_kw=float((row.get("export_max_kw_by_meter") or {}).get(enterprise, 0.0)),
+        )
+
+
 class CandidateTask(Frozen):
     """A candidate with everything its worker needs, including the status quo's years."""
 
@@ -293,8 +395,7 @@ class CandidateTask(Frozen):
     e_unit_kwh: float
     p_unit_kw: float
     feeder: str
-    reference_savings_yuan: tuple[float, ...]
-    reference_violations: tuple[int, ...]  # voltage + overload steps of the status quo, per year
+    reference: StatusQuo
 
     @property
     def key(self) -> str:
@@ -333,15 +434,69 @@ CANDIDATE_COLUMNS = {
     "line_loading_max_pct": "float",
     "trafo_loading_max_pct": "float",
     "unit_trafo_loading_max_pct": "float",
+    "worst_bus": "str",
+    "worst_line": "str",
+    "worst_trafo": "str",
     "export_max_kw": "float",
     "guard_interventions": "int",
     "voltage_violations": "int",
     "overload_violations": "int",
     "added_violations": "int",
+    "added_by_element": "json",
     "grid_margin_pct": "float",
+    "margin_element": "str",
+    "park_margin_pct": "float",
     "grid_ok": "bool",
     "grid_flags": "str",
 }
+
+
+def combine_extremes(per_year: list[dict[str, float]]) -> dict[str, float]:
+    """Element extremes over several years: the highest loading and vmax, the lowest vmin."""
+    out: dict[str, float] = {}
+    for ex in per_year:
+        for k, v in ex.items():
+            if k not in out:
+                out[k] = v
+            else:
+                out[k] = min(out[k], v) if k.startswith("vmin:") else max(out[k], v)
+    return out
+
+
+def element_margin_pct(key: str, value: float, limits: GridLimits) -> float:
+    """Headroom of one element extreme, in % of its allowance (see `grid_margin_pct`)."""
+    half = (limits.v_max_pu - limits.v_min_pu) / 2.0
+    if key.startswith("vmin:"):
+        return (value - limits.v_min_pu) / half * 100.0
+    if key.startswith("vmax:"):
+        return (limits.v_max_pu - value) / half * 100.0
+    return limits.loading_max_pct - value
+
+
+def local_margin(
+    mine: dict[str, float],
+    ref: dict[str, float],
+    limits: GridLimits,
+    tol_pct: float = 0.5,
+    tol_pu: float = 5e-4,
+) -> tuple[float, str]:
+    """The tightest headroom over the elements the candidate changes, and which one.
+
+    "Changes": an element new with it (its transformers and buses) or whose extreme moves by
+    more than `tol_pct` points of loading or `tol_pu` of voltage: its own feeder, its
+    enterprise's buses, its substation section. Without any, the whole park's tightest.
+    """
+    touched = {
+        k: v
+        for k, v in mine.items()
+        if k not in ref
+        or abs(v - ref[k]) > (tol_pu if k.startswith(("vmin:", "vmax:")) else tol_pct)
+    }
+    pool = touched or mine
+    if not pool:
+        return math.nan, ""
+    key = min(pool, key=lambda k: element_margin_pct(k, pool[k], limits))
+    return float(element_margin_pct(key, pool[key], limits)), key
 
 
 def grid_margin_pct(
@@ -355,41 +510,63 @@ def grid_margin_pct(
     return float(min(v_head, limits.loading_max_pct - loading_pct))
 
 
-def grid_verdict(
-    years: list[YearOutcome], reference_violations: tuple[int, ...], limits: GridLimits
-) -> dict[str, Any]:
-    """Worst values over the years, the margin, and the flags (what the candidate breaks).
+def added_by_element(mine: dict[str, int], ref: dict[str, int]) -> dict[str, int]:
+    """Steps each element is broken beyond the status quo (> 0 entries only)."""
+    out = {e: n - ref.get(e, 0) for e, n in mine.items()}
+    return {e: n for e, n in out.items() if n > 0}
 
-    A flag is raised for a limit the candidate breaks (even if the status quo breaks it
-    too, because load grows), export at its meter (anti-backflow failed), and
-    `added_violations` counts the grid steps broken beyond the status quo's.
+
+def grid_verdict(
+    years: list[YearOutcome],
+    reference: StatusQuo,
+    limits: GridLimits,
+    export_tolerance_kw: float = 1.0,
+) -> dict[str, Any]:
+    """Worst values over the years, the grid margins, and the flags: what the candidate breaks.
+
+    ``grid_margin_pct`` is the tightest headroom on the elements the candidate changes
+    (`local_margin`), ``park_margin_pct`` the whole park's (`grid_margin_pct`).
+
+    The park may break a limit without any candidate (loads grow 24.5 %/yr; the existing
+    storage charges at night), so the comparison is element by element, year by year, with
+    the status quo: ``voltage`` when a bus is outside the band in more steps than without
+    the candidate, ``overload`` when a line or transformer (its own step-up transformers
+    included) is above its rating in more steps, ``export`` when its meter exports more than
+    without it (anti-backflow failed). `added_violations` sums those extra element-steps.
+    The worst values are absolute (what the engineer will see on the feeders).
     """
+    refs = list(reference.violations_by_element) + [{}] * len(years)
+    added: dict[str, int] = {}
+    for y, ref in zip(years, refs, strict=False):
+        for e, n in added_by_element(y.violations_by_element, ref).items():
+            added[e] = added.get(e, 0) + n
+    worst = max(years, key=lambda y: max(y.line_loading_max_pct, y.trafo_loading_max_pct))
     w = {
         "v_min_pu": min(y.v_min_pu for y in years),
         "v_max_pu": max(y.v_max_pu for y in years),
         "line_loading_max_pct": max(y.line_loading_max_pct for y in years),
         "trafo_loading_max_pct": max(y.trafo_loading_max_pct for y in years),
         "unit_trafo_loading_max_pct": max(y.unit_trafo_loading_max_pct for y in years),
+        "worst_line": max(years, key=lambda y: y.line_loading_max_pct).worst_line,
+        "worst_trafo": max(years, key=lambda y: y.trafo_loading_max_pct).worst_trafo,
+        "worst_bus": worst.worst_bus,
         "export_max_kw": max(y.export_max_kw for y in years),
         "guard_interventions": sum(y.guard_interventions for y in years),
         "voltage_violations": sum(y.voltage_violations for y in years),
         "overload_violations": sum(y.overload_violations for y in years),
+        "added_violations": int(sum(added.values())),
+        "added_by_element": dict(sorted(added.items(), key=lambda kv: -kv[1])[:10]),
     }
-    mine = [y.voltage_violations + y.overload_violations for y in years]
-    ref = list(reference_violations) + [0] * (len(mine) - len(reference_violations))
-    w["added_violations"] = int(sum(max(0, a - b) for a, b in zip(mine, ref, strict=False)))
     loading = max(w["line_loading_max_pct"], w["trafo_loading_max_pct"])
-    w["grid_margin_pct"] = grid_margin_pct(w["v_min_pu"], w["v_max_pu"], loading, limits)
+    w["park_margin_pct"] = grid_margin_pct(w["v_min_pu"], w["v_max_pu"], loading, limits)
+    mine = combine_extremes([y.extremes for y in years])
+    w["grid_margin_pct"], w["margin_element"] = local_margin(mine, reference.extremes, limits)
     flags = []
-    if w["v_min_pu"] < limits.v_min_pu:
-        flags.append("undervoltage")
-    if w["v_max_pu"] > limits.v_max_pu:
-        flags.append("overvoltage")
-    if w["line_loading_max_pct"] > limits.loading_max_pct:
-        flags.append("line")
-    if w["trafo_loading_max_pct"] > limits.loading_max_pct:
-        flags.append("trafo")
-    if w["export_max_kw"] > 1.0:
+    if any(e.startswith("bus:") for e in added):
+        flags.append("voltage")
+    if any(e.startswith(("line:", "trafo:")) for e in added):
+        flags.append("overload")
+    if w["export_max_kw"] > max(reference.export_kw, 0.0) + export_tolerance_kw:
         flags.append("export")
     w["grid_flags"] = ";".join(flags)
     w["grid_ok"] = not flags
@@ -408,7 +585,7 @@ def run_candidate(task: CandidateTask) -> dict:
         enterprise=c.enterprise,
         limits=task.limits,
     )
-    ref = list(task.reference_savings_yuan)
+    ref = list(task.reference.savings_yuan)
     if len(ref) != len(years):
         raise InputError("the status quo has a different number of years than the candidate")
     savings = [y.savings_yuan - r for y, r in zip(years, ref, strict=True)]
@@ -447,7 +624,7 @@ def run_candidate(task: CandidateTask) -> dict:
         "soh_by_year": sohs,
         "efc_per_year": years[-1].efc / len(years),  # the candidate's units start new
     }
-    row.update(grid_verdict(years, task.reference_violations, task.limits))
+    row.update(grid_verdict(years, task.reference, task.limits))
     return row
 
 
@@ -491,7 +668,7 @@ HOSTING_COLUMNS = {
     "hosting_mwh": "float",
     "at_least": "bool",
     "limited_by": "str",
-    "status_quo_bad_steps": "int",
+    "status_quo_violations": "int",
     "probes": "json",
 }
 
@@ -509,7 +686,7 @@ def run_hosting(task: HostingTask) -> dict:
         "enterprise": task.enterprise,
     }
     base = simulate_years(task.settings, h.strategy, **kw)[0]
-    base_bad = base.voltage_violations + base.overload_violations
+    base_bad = sum(base.violations_by_element.values())
     reasons: dict[int, str] = {}
 
     def passes(n: int) -> bool:
@@ -524,15 +701,15 @@ def run_hosting(task: HostingTask) -> dict:
         y = simulate_years(
             task.settings, h.strategy, extra=(candidate_group(c, start.year),), **kw
         )[0]
+        added = added_by_element(y.violations_by_element, base.violations_by_element)
         why = []
-        if y.voltage_violations > base.voltage_violations:
+        if "voltage" in h.limits and any(e.startswith("bus:") for e in added):
             why.append("voltage")
-        if y.overload_violations > base.overload_violations:
-            why.append("loading")
-        if y.export_max_kw > h.export_tolerance_kw:
+        if "overload" in h.limits and any(e.startswith(("line:", "trafo:")) for e in added):
+            worst = max((e for e in added if not e.startswith("bus:")), key=added.get)
+            why.append(f"overload ({worst.split(':', 1)[1]})")
+        if "export" in h.limits and y.export_max_kw > base.export_max_kw + h.export_tolerance_kw:
             why.append("export")
-        if y.unit_trafo_loading_max_pct > task.limits.loading_max_pct:
-            why.append("unit trafo")
         reasons[n] = ";".join(why)
         return not why
 
@@ -551,6 +728,6 @@ def run_hosting(task: HostingTask) -> dict:
         "hosting_mwh": n * task.e_unit_kwh / 1000.0,
         "at_least": b.first_bad is None,
         "limited_by": reasons.get(b.first_bad, "") if b.first_bad is not None else "",
-        "status_quo_bad_steps": base_bad,
+        "status_quo_violations": base_bad,
         "probes": [[size, ok, reasons.get(size, "")] for size, ok in b.probes],
     }

@@ -197,7 +197,11 @@ class HostingSettings(Frozen):
 
     Each probe is a twin run of `days` days from `start` (default: the study's start) with the
     load grown to year `year` of the study; a limit counts as broken when the run breaks it
-    more often than the same run without the added storage (the status quo).
+    in more grid steps than the same run without the added storage (the status quo). The
+    feeders' limits are voltage and overload (lines and transformers, the units' own
+    included); ``"export"`` in `limits` also counts export at the meter beyond the status
+    quo's by more than `export_tolerance_kw` (the anti-backflow guard's work, not the
+    feeders': at 15-min control it lags the load by one interval).
     """
 
     enterprises: Literal["all"] | tuple[str, ...] = "all"
@@ -209,6 +213,7 @@ class HostingSettings(Frozen):
     start: dt.date | None = None
     days: int = Field(default=7, ge=1, le=366)
     year: int = Field(default=0, ge=0, le=30)
+    limits: tuple[Literal["voltage", "overload", "export"], ...] = ("voltage", "overload")
     export_tolerance_kw: float = Field(default=1.0, ge=0.0)
 
     @field_validator("enterprises", mode="before")

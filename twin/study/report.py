@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+from rich import box
 from rich.table import Table
 
 
@@ -40,87 +41,83 @@ def _yrs(x: float) -> str:
     return "never" if x is None or not math.isfinite(x) else f"{x:.1f}"
 
 
+def _storage(row: pd.Series) -> str:
+    units = int(row["units"])
+    e_unit = row["e_kwh"] / units / 1000.0 if units and pd.notna(row.get("e_kwh")) else math.nan
+    size = f"{e_unit:.1f}MWh" if math.isfinite(e_unit) else str(row["unit_type"])
+    return f"{units}x{size} {row['pcs_kva']:g}kVA"
+
+
 def candidates_table(results: pd.DataFrame, top: int | None = 20) -> Table:
-    """The ranked candidates (first `top`), with finance and the grid verdict."""
+    """The ranked candidates (first `top`): size, finance and the grid verdict.
+
+    The full detail (capex, worst voltage and loadings, export, guard interventions, per-year
+    savings and SOH) is in results.csv / results.parquet; failed candidates are listed by
+    `failures`.
+    """
     r = ranked(results)
-    t = Table(title="Expansion candidates, ranked", header_style="bold")
-    for col, just in (
-        ("#", "right"),
-        ("enterprise", "left"),
-        ("feeder", "left"),
-        ("units", "left"),
-        ("MWh", "right"),
-        ("MW", "right"),
-        ("strategy", "left"),
-        ("savings M¥/yr", "right"),
-        ("capex M¥", "right"),
-        ("NPV M¥", "right"),
-        ("IRR %", "right"),
-        ("payback yr", "right"),
-        ("SOH end", "right"),
-        ("V min..max pu", "right"),
-        ("load max %", "right"),
-        ("export kW", "right"),
-        ("guards", "right"),
-        ("grid", "left"),
-    ):
-        t.add_column(col, justify=just)
+    r = r[r["status"] == "ok"] if len(r) else r
+    t = Table(
+        title="Expansion candidates, ranked by NPV (grid-flagged ones after the others)",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+        show_edge=False,
+    )
+    strategies = len(r) > 0 and r["strategy"].nunique() > 1
+    cols = ["#", "enterprise", "feeder", "storage", "strategy", "M¥/yr", "NPV M¥", "IRR%"]
+    cols += ["payback", "margin%", "grid"]
+    if not strategies:
+        cols.remove("strategy")
+    for col in cols:
+        left = col in ("enterprise", "feeder", "storage", "strategy", "grid")
+        t.add_column(col, justify="left" if left else "right")
     shown = r if top is None else r.head(top)
     for _, row in shown.iterrows():
-        if row["status"] != "ok":
-            t.add_row(
-                str(row["rank"]),
-                str(row["enterprise"]),
-                str(row.get("feeder") or ""),
-                f"{row['units']}x{row['unit_type']}",
-                "",
-                "",
-                str(row["strategy"]),
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                f"[red]failed: {row['error']}[/]",
-            )
-            continue
-        load = max(row["line_loading_max_pct"], row["trafo_loading_max_pct"])
         grid = "[green]ok[/]" if row["grid_ok"] else f"[red]{row['grid_flags']}[/]"
-        if row["grid_ok"] and row.get("added_violations"):
-            grid = "[yellow]ok*[/]"
-        t.add_row(
-            str(row["rank"]),
-            str(row["enterprise"]),
-            str(row["feeder"]),
-            f"{row['units']}x{row['unit_type']} {row['pcs_kva']:g}kVA",
-            f"{row['e_kwh'] / 1000:.1f}",
-            f"{row['p_kw'] / 1000:.1f}",
-            str(row["strategy"]),
-            _m(row["savings_yuan_per_year"]),
-            _m(row["capex_yuan"]),
-            _m(row["npv_yuan"]),
-            _pct(row["irr"]),
-            _yrs(row["simple_payback_years"]),
-            f"{row['soh_end']:.3f}",
-            f"{row['v_min_pu']:.3f}..{row['v_max_pu']:.3f}",
-            f"{load:.0f}",
-            f"{row['export_max_kw']:.0f}",
-            f"{int(row['guard_interventions'] or 0)}",
-            grid,
-        )
+        cells = {
+            "#": str(row["rank"]),
+            "enterprise": str(row["enterprise"]),
+            "feeder": str(row["feeder"]),
+            "storage": _storage(row),
+            "strategy": str(row["strategy"]),
+            "M¥/yr": _m(row["savings_yuan_per_year"]),
+            "NPV M¥": _m(row["npv_yuan"]),
+            "IRR%": _pct(row["irr"]),
+            "payback": _yrs(row["simple_payback_years"]),
+            "SOH": f"{row['soh_end']:.3f}",
+            "margin%": f"{row['grid_margin_pct']:.0f}",
+            "grid": grid,
+        }
+        t.add_row(*(cells[c] for c in cols))
     if top is not None and len(r) > top:
         t.caption = f"{len(r) - top} more in results.csv / results.parquet"
     return t
 
 
+def failures(frame: pd.DataFrame) -> list[str]:
+    """One line per failed row: what it was and the error."""
+    if frame.empty:
+        return []
+    bad = frame[frame["status"] == "failed"]
+    out = []
+    for _, row in bad.iterrows():
+        what = row.get("label") or row.get("enterprise") or row.get("strategy") or row["key"]
+        out.append(f"{what}: {row['error']}")
+    return out
+
+
 def hosting_table(hosting: pd.DataFrame) -> Table:
     """Hosting capacity of each enterprise bus, by feeder."""
-    t = Table(title="Hosting capacity per enterprise bus", header_style="bold")
+    t = Table(
+        title="Hosting capacity per enterprise bus",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+        show_edge=False,
+    )
     for col in ("feeder", "enterprise", "units ok", "first bad", "MW", "MWh", "limited by"):
         t.add_column(
             col, justify="left" if col in ("feeder", "enterprise", "limited by") else "right"
@@ -129,15 +126,8 @@ def hosting_table(hosting: pd.DataFrame) -> Table:
         return t
     for _, row in hosting.sort_values(["feeder", "enterprise"]).iterrows():
         if row["status"] != "ok":
-            t.add_row(
-                str(row["feeder"] or ""),
-                str(row["enterprise"] or row["key"]),
-                "",
-                "",
-                "",
-                "",
-                f"[red]failed: {row['error']}[/]",
-            )
+            cells = (str(row["feeder"] or ""), str(row["enterprise"] or row["key"]))
+            t.add_row(*cells, "", "", "", "", "[red]failed (see below)[/]")
             continue
         ge = ">=" if row["at_least"] else ""
         first_bad = "-" if pd.isna(row["first_bad_units"]) else str(row["first_bad_units"])
@@ -148,6 +138,6 @@ def hosting_table(hosting: pd.DataFrame) -> Table:
             first_bad,
             f"{ge}{row['hosting_mw']:.1f}",
             f"{ge}{row['hosting_mwh']:.1f}",
-            str(row["limited_by"] or ("max_units reached" if row["at_least"] else "")),
+            str(row["limited_by"] or ("whole range passed" if row["at_least"] else "")),
         )
     return t

@@ -33,6 +33,7 @@ from twin.study.evaluate import (
     GridLimits,
     HostingTask,
     ReferenceTask,
+    StatusQuo,
     default_limits,
     run_candidate,
     run_hosting,
@@ -278,15 +279,6 @@ def _submit(plan: StudyPlan, runner: TaskRunner, tabs: dict[str, ResultTable]) -
                     if c.key not in tabs["results"].keys:
                         tabs["results"].append(_failed_row(plan, c, f"status quo failed: {err}"))
                 return
-            savings = tuple(float(x) for x in ref["savings_yuan_by_year"])
-            bad = tuple(
-                int(a) + int(b)
-                for a, b in zip(
-                    ref["voltage_violations_by_year"],
-                    ref["overload_violations_by_year"],
-                    strict=True,
-                )
-            )
             tasks = [
                 CandidateTask(
                     candidate=c,
@@ -296,8 +288,7 @@ def _submit(plan: StudyPlan, runner: TaskRunner, tabs: dict[str, ResultTable]) -
                     e_unit_kwh=plan.units[(c.unit_type, c.pcs_kva)].e_kwh,
                     p_unit_kw=plan.units[(c.unit_type, c.pcs_kva)].p_kw,
                     feeder=plan.feeders[c.enterprise],
-                    reference_savings_yuan=savings,
-                    reference_violations=bad,
+                    reference=StatusQuo.from_row(ref, c.enterprise),
                 )
                 for c in cands
             ]
