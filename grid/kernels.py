@@ -176,7 +176,7 @@ def results_series(
 
     Returns vm, va [deg], line loading [%], line p/q from/to [MW, Mvar], line i [kA],
     trafo loading [%], trafo p/q hv/lv, ext_grid p/q, losses [MW]."""
-    steps, n = v.shape
+    steps = v.shape[0]
     n_bus = bus_ppci.shape[0]
     n_line = line_imax.shape[0]
     n_trafo = trafo_sn.shape[0]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grid import kernels
 from grid.network import NetIndex, build_net, export_json
 from grid.powerflow import PowerFlowResult, TimeSeriesPowerFlow
 from grid.site import Site
@@ -110,6 +111,8 @@ class ParkGrid:
             [math.tan(math.acos(e.power_factor)) for e in site.enterprises], dtype=np.float64
         )
         self._service = idx.service_line
+        self._zero_units = np.zeros(self.n_units)
+        self._zero_ent = np.zeros((1, self.n_enterprises))
 
     @property
     def n_enterprises(self) -> int:
@@ -177,10 +180,42 @@ class ParkGrid:
     ) -> GridSnapshot:
         """One step: (n_ent,), (n_ent,), (n_units,) [kW]; warm-started from the last call.
 
-        Raises `grid.errors.PowerFlowError` if the step does not converge.
+        Raises `grid.errors.PowerFlowError` if the step does not converge. The engine calls
+        this every grid period, so it skips the generic path: the arrays go straight into
+        the bus demand and the results are read from the kernel's output.
         """
-        x = self._inputs(load_kw, pv_kw, storage_kw, storage_kvar, None)
-        return self._series(self._pf._solve1(**x)).step(0)
+        load = _vector("load_kw", load_kw, self.n_enterprises)
+        pv = _vector("pv_kw", pv_kw, self.n_enterprises)
+        st = _vector("storage_kw", storage_kw, self.n_units)
+        st_q = (
+            self._zero_units
+            if storage_kvar is None
+            else _vector("storage_kvar", storage_kvar, self.n_units)
+        )
+        pf = self._pf
+        d = np.zeros((1, pf._n), dtype=np.complex128)
+        p_load = load[None, :] * 1e-3
+        kernels.add_demand(d, p_load, p_load * self._tan_phi, *pf._inj["load"])
+        kernels.add_demand(d, pv[None, :] * 1e-3, self._zero_ent, *pf._inj["sgen"])
+        kernels.add_demand(d, st[None, :] * 1e-3, st_q[None, :] * 1e-3, *pf._inj["storage"])
+        r = pf._solve_demand1(d)
+        vm = r.vm_pu[0]
+        checked = vm[self.checked_bus]
+        trafo = r.trafo_loading_percent[0]
+        return GridSnapshot(
+            pcc_kw=r.line_p_to_mw[0, self._service] * -1000.0,
+            pcc_kvar=r.line_q_to_mvar[0, self._service] * -1000.0,
+            vm_pu=vm,
+            v_min_pu=float(checked.min()),
+            v_max_pu=float(checked.max()),
+            line_loading_pct=r.line_loading_percent[0],
+            trafo_loading_pct=trafo,
+            unit_trafo_loading_pct=trafo[self.unit_trafo],
+            ext_grid_kw=float(r.ext_grid_p_mw[0].sum()) * 1000.0,
+            ext_grid_kvar=float(r.ext_grid_q_mvar[0].sum()) * 1000.0,
+            losses_kw=float(r.losses_mw[0]) * 1000.0,
+            converged=True,
+        )
 
     def run(
         self,
@@ -208,3 +243,13 @@ class ParkGrid:
         """A copy of the pandapower net (for grid/'s own tests and tools; do not export it
         from grid/ to other packages)."""
         return copy.deepcopy(self._net)
+
+
+def _vector(name: str, x: np.ndarray, n: int) -> np.ndarray:
+    """`x` as a float64 vector of length `n`, or an InputError naming `name`."""
+    a = np.asarray(x, dtype=np.float64)
+    if a.shape != (n,):
+        raise InputError(f"{name}: expected shape ({n},), got {tuple(a.shape)}")
+    if not math.isfinite(a.sum()):  # one reduction catches any NaN or inf
+        raise InputError(f"{name}: contains NaN or inf")
+    return a

@@ -363,7 +363,12 @@ class TimeSeriesPowerFlow:
                 "storage_q_mvar": storage_q_mvar,
             }
         )
-        demand = self._demand(values, steps)
+        return self._solve_demand(self._demand(values, steps), warm_start, raise_on_failure)
+
+    def _solve_demand(
+        self, demand: np.ndarray, warm_start: np.ndarray | None, raise_on_failure: bool
+    ) -> PowerFlowResult:
+        """Solve for a (steps, n_ppci) bus demand [p.u.]; the core of `run` and `solve`."""
         s_pq = np.ascontiguousarray(-demand[:, self._pq])
         v_start = self._v0 if warm_start is None else warm_start
         v_pq, iters, mism = kernels.zbus_solve_series(
@@ -413,6 +418,12 @@ class TimeSeriesPowerFlow:
                 raise InputError(f"{k}: expected a 1-D array (n_elements,), got shape {a.shape}")
             args[k] = a[None, :]
         res = self.run(**args, warm_start=self._v_last)
+        self._v_last = self._v_pq_last
+        return res
+
+    def _solve_demand1(self, demand: np.ndarray) -> PowerFlowResult:
+        """One warm-started step from a (1, n_ppci) bus demand (for `grid.park`)."""
+        res = self._solve_demand(demand, self._v_last, True)
         self._v_last = self._v_pq_last
         return res
 
