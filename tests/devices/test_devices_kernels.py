@@ -11,7 +11,7 @@ from devices import Fleet, PcsState, load_unit_params
 from devices import kernels as k
 from devices.reference import ReferenceUnit, _ocv_integral
 from devices.state import pack_params
-from tests.devices.strategies import step_sequences
+from tests.devices.strategies import random_unit_sequences, step_sequences
 
 XS = np.array([0.0, 1.0, 3.0])
 YS = np.array([10.0, 20.0, 0.0])
@@ -173,3 +173,17 @@ def test_cumulative_ocv_table_equals_the_segment_integral(name: str, soc: float)
     xs, ys = np.array(p.ocv.soc), np.array(p.ocv.v_cell)
     expected = k.integral(xs, ys, len(xs), min(max(soc, 0.0), 1.0))
     assert k.ocv_integral(pk.tx, pk.ty, pk.tn, 0, soc) == pytest.approx(expected, abs=1e-12)
+
+
+@given(random_unit_sequences(max_len=6))
+def test_compiled_step_equals_the_reference_on_random_parameters(case) -> None:
+    p, soc0, temp0, steps = case
+    fleet = Fleet([p], soc0=soc0, temp0_c=temp0)
+    ref = ReferenceUnit(p, soc0, temp0)
+    for p_set, q_set, amb, dt, n_sub in steps:
+        r = fleet.step([p_set], dt, amb, n_sub=n_sub, q_set_kvar=[q_set])
+        acc = ref.step(p_set, q_set, amb, dt, n_sub)
+        for ours, theirs in FIELDS:
+            assert _close(float(getattr(r, ours)[0]), acc[theirs], scale=10.0), ours
+        assert _close(r.soc[0], ref.soc) and _close(r.temp_c[0], ref.temp_c)
+        assert r.pcs_state[0] == ref.state

@@ -7,7 +7,13 @@ from hypothesis import strategies as st
 
 from devices import Fleet, PcsState, load_unit_params
 from devices.state import SECONDS_PER_MONTH
-from tests.devices.strategies import soc0s, step_sequences, temps, unit_names
+from tests.devices.strategies import (
+    random_unit_sequences,
+    soc0s,
+    step_sequences,
+    temps,
+    unit_names,
+)
 
 
 def _fleet(name: str, soc0: float, temp0: float, state=PcsState.STANDBY) -> Fleet:
@@ -168,3 +174,25 @@ def test_time_step_independence_with_many_steps_at_15_min() -> None:
             path.append(f.soc[0])
         socs.append(np.array(path))
     assert np.max(np.abs(socs[0] - socs[1])) <= 0.005
+
+
+@given(random_unit_sequences())
+def test_balance_window_and_limits_on_random_parameters(case) -> None:
+    """The balance, the SOC window and the current / PCS limits on redrawn parameters."""
+    p, soc0, temp0, steps = case
+    f = Fleet([p], soc0=soc0, temp0_c=temp0)
+    i_ch = p.cell.c_rate_charge_max * p.capacity_ah
+    i_dis = p.cell.c_rate_discharge_max * p.capacity_ah
+    elapsed = 0.0
+    for sp, sq, amb, dt, n_sub in steps:
+        e0 = f.e_stored_kwh[0]
+        r = f.step([sp], dt, amb, n_sub=n_sub, q_set_kvar=[sq])
+        elapsed += dt * n_sub
+        de = f.e_stored_kwh[0] - e0
+        lhs = r.e_ac_in_kwh[0] - r.e_ac_out_kwh[0]
+        rhs = de + r.loss_pcs_kwh[0] + r.loss_battery_kwh[0] + r.e_fade_kwh[0]
+        assert abs(lhs - rhs) <= 1e-6 * (r.e_ac_in_kwh[0] + r.e_ac_out_kwh[0] + abs(de) + 1e-6)
+        sd = p.cell.self_discharge_per_month * elapsed / SECONDS_PER_MONTH
+        assert min(p.soc_min, soc0) - sd - 1e-12 <= r.soc[0] <= max(p.soc_max, soc0) + 1e-12
+        assert -i_dis * (1 + 1e-9) <= r.i_dc_a[0] <= i_ch * (1 + 1e-9)
+        assert abs(r.p_ac_kw[0]) <= p.pcs_kva * (1 + 1e-9) + p.pcs.p_standby_kw
