@@ -97,18 +97,19 @@ class BenchRun:
 
 
 def simulation_bench(
-    scenario: Any, config: BenchConfig, speed: float = 1.0
+    scenario: Any, config: BenchConfig, speed: float = 1.0, **sim_kwargs: Any
 ) -> tuple[Any, Bench, Any]:
     """The twin's `Simulation` in wall-clock mode (`speed` simulated s per s), and its bench.
 
     Returns ``(sim, bench, external_setpoints)``. The scenario's strategy is replaced by
-    `ExternalSetpoints`: the controller on the bench decides.
+    `ExternalSetpoints`: the controller on the bench decides. `sim_kwargs` go to
+    `Simulation` (e.g. ``inputs``).
     """
     from twin.engine import Simulation
     from twin.strategies import ExternalSetpoints
 
     ext = ExternalSetpoints()
-    sim = Simulation(scenario, strategy=ext, realtime_speed=speed)
+    sim = Simulation(scenario, strategy=ext, realtime_speed=speed, **sim_kwargs)
     lay = sim.layout
     ratings = [ratings_of(p, n) for p, n in zip(lay.unit_params, lay.unit_names, strict=True)]
     bench = Bench(
@@ -120,3 +121,41 @@ def simulation_bench(
         fleet=sim.fleet,
     )
     return sim, bench, ext
+
+
+def coarse_inputs(scenario: Any, block_s: float = 900.0) -> Any:
+    """The scenario's driving series built at `block_s` and held over each block at the
+    scenario's step: a 0.1-0.2 s bench step then costs a 15-min build, not a 0.2-s one
+    (loads and PV move slowly; the bench's own scripted load drives the host meter)."""
+    import numpy as np
+
+    from twin.engine import site_of
+    from twin.inputs import Inputs, build_inputs, month_starts
+
+    rep = round(block_s / scenario.step_s)
+    if abs(rep * scenario.step_s - block_s) > 1e-9:
+        raise SimulationError(f"step_s {scenario.step_s} does not divide {block_s} s")
+    n_blocks = -(-scenario.n_steps // rep)
+    c = build_inputs(
+        site_of(scenario),
+        scenario.start,
+        n_blocks,
+        block_s,
+        scenario.seed,
+        scenario.load_growth_per_year,
+    )
+    n = scenario.n_steps
+
+    def fine(a: np.ndarray) -> np.ndarray:
+        return np.repeat(a, rep, axis=0)[:n]
+
+    return Inputs(
+        start=c.start,
+        interval_s=float(scenario.step_s),
+        load_kw=fine(c.load_kw),
+        pv_kw=fine(c.pv_kw),
+        ambient_c=fine(c.ambient_c),
+        period=fine(c.period),
+        price_yuan_per_kwh=fine(c.price_yuan_per_kwh),
+        month_start=month_starts(c.start, n, scenario.step_s),
+    )

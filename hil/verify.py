@@ -476,7 +476,7 @@ def _bench_config(spec: VerifySpec) -> BenchConfig:
 
 def twin_plant(spec: VerifySpec) -> tuple[Any, Bench]:
     """The twin's Simulation for a verify scenario and its bench (guards: no anti-backflow)."""
-    from hil.serve import simulation_bench
+    from hil.serve import coarse_inputs, simulation_bench
     from twin.scenario import GuardConfig, default_scenario
 
     sc = default_scenario().model_copy(
@@ -492,7 +492,9 @@ def twin_plant(spec: VerifySpec) -> tuple[Any, Bench]:
             "strategy": "external",
         }
     )
-    sim, bench, _ = simulation_bench(sc, _bench_config(spec), speed=spec.speed)
+    sim, bench, _ = simulation_bench(
+        sc, _bench_config(spec), speed=spec.speed, inputs=coarse_inputs(sc)
+    )
     return sim, bench
 
 
