@@ -342,8 +342,13 @@ def _rainflow_push(xs, rf, rfn, i, value: float) -> None:
 
 
 @jit(inline="always")
-def _battery(pv, tx, ty, tn, xs, acc, i, p_dc_kw: float, dt: float) -> tuple[float, float, bool]:
-    """Advance the pack by dt at DC power p_dc_kw (clamped); returns (p_dc achieved, loss kWh, limited)."""
+def _battery(
+    pv, tx, ty, tn, xs, acc, i, p_dc_kw: float, dt: float, one_minus_a: float
+) -> tuple[float, float, bool]:
+    """Advance the pack by dt at DC power p_dc_kw (clamped); returns (p_dc achieved, loss kWh, limited).
+
+    `one_minus_a` = 1 - exp(-dt / tau1), the RC branch's step response (once per call).
+    """
     soc = xs[X_SOC, i]
     v1 = xs[X_V1, i]
     soh = xs[X_SOH, i]
@@ -356,9 +361,7 @@ def _battery(pv, tx, ty, tn, xs, acc, i, p_dc_kw: float, dt: float) -> tuple[flo
     )
     r0 = pv[P_R0, i] * fr
     r1 = pv[P_R1, i] * fr
-    tau1 = pv[P_TAU1, i]
-    one_minus_a = -math.expm1(-dt / tau1)
-    beta = tau1 * one_minus_a / dt  # mean over the step of the RC memory's decay
+    beta = pv[P_TAU1, i] * one_minus_a / dt  # mean over the step of the RC memory's decay
     reff = r0 + r1 * (1.0 - beta)
     eta = pv[P_ETA_C, i]
     sd_ah = pv[P_KSD, i] * cap * dt
@@ -511,7 +514,9 @@ def _aging(pv, tx, ty, tn, ua, xs, rf, rfn, acc, i, soc0: float, temp_c: float, 
 
 
 @jit(inline="always")
-def _substep(pv, tx, ty, tn, xs, pcs, rf, rfn, acc, i, p_req, q_req, ambient_c, dt) -> None:
+def _substep(
+    pv, tx, ty, tn, xs, pcs, rf, rfn, acc, i, p_req, q_req, ambient_c, dt, a_lag, a_rc
+) -> None:
     """One sub-step of one unit at a constant setpoint (phases in the module docstring)."""
     st0 = pcs[i]
     st = st0
@@ -543,13 +548,14 @@ def _substep(pv, tx, ty, tn, xs, pcs, rf, rfn, acc, i, p_req, q_req, ambient_c, 
         p_cap = math.sqrt(max(s * s - q_run * q_run, 0.0))
         p_t = min(max(p_req, -p_cap), p_cap)
         p0 = xs[X_P, i]
-        p1 = p0 + (p_t - p0) * -math.expm1(-dt_run / pv[P_TAU, i])
+        lag = a_lag if dt_run == dt else -math.expm1(-dt_run / pv[P_TAU, i])
+        p1 = p0 + (p_t - p0) * lag
         r = pv[P_RAMP, i] * dt_run
         p_run = min(max(p1, p0 - r), p0 + r)
         p_run = min(max(p_run, -p_cap), p_cap)
         p_dc_run = p_run - pcs_loss_kw(tx, ty, tn, i, p_run, q_run)
     # --- battery at the sub-step's mean DC power
-    p_dc, loss_bat, limited = _battery(pv, tx, ty, tn, xs, acc, i, frac * p_dc_run, dt)
+    p_dc, loss_bat, limited = _battery(pv, tx, ty, tn, xs, acc, i, frac * p_dc_run, dt, a_rc)
     if dt_run > 0.0:
         if limited:
             p_dc_run = p_dc / frac
@@ -589,12 +595,16 @@ def step_units(p_set, q_set, ambient_c, dt_s, n_sub, pv, tx, ty, tn, ua, xs, pcs
     for i in range(n):
         for a in range(NA):
             acc[a, i] = 0.0
+        # constant over the call: the PCS lag's and the RC branch's step responses
+        a_lag = -math.expm1(-dt_s / pv[P_TAU, i])
+        a_rc = -math.expm1(-dt_s / pv[P_TAU1, i])
         for _ in range(n_sub):
             soc0 = xs[X_SOC, i]
             temp0 = xs[X_TEMP, i]
             _substep(
-                pv, tx, ty, tn, xs, pcs, rf, rfn, acc, i, p_set[i], q_set[i], ambient_c[i], dt_s
-            )
+                pv, tx, ty, tn, xs, pcs, rf, rfn, acc, i,
+                p_set[i], q_set[i], ambient_c[i], dt_s, a_lag, a_rc,
+            )  # fmt: skip
             _aging(pv, tx, ty, tn, ua, xs, rf, rfn, acc, i, soc0, temp0, dt_s)
 
 
