@@ -159,3 +159,54 @@ def coarse_inputs(scenario: Any, block_s: float = 900.0) -> Any:
         price_yuan_per_kwh=fine(c.price_yuan_per_kwh),
         month_start=month_starts(c.start, n, scenario.step_s),
     )
+
+
+def bench_scenario(scenario: Any | None = None, step_s: float = 0.2, days: int = 1) -> Any:
+    """The scenario `twin hil serve` runs: the given one (or the built-in park with all its
+    storage) for `days` at `step_s`, strategy external, anti-backflow guard off (the
+    controller on the bench is what keeps the PCC importing)."""
+    from twin.scenario import GuardConfig, Scenario
+
+    sc = scenario if scenario is not None else Scenario()
+    return sc.model_copy(
+        update={
+            "days": days,
+            "step_s": step_s,
+            "control_s": None,
+            "grid_s": None,
+            "strategy": "external",
+            "guards": sc.guards.model_copy(update={"anti_backflow": False})
+            if isinstance(sc.guards, GuardConfig)
+            else GuardConfig(anti_backflow=False),
+        }
+    ).revalidated()
+
+
+def serve(
+    scenario: Any,
+    config: BenchConfig,
+    speed: float = 1.0,
+    duration_s: float | None = None,
+    ready: Callable[[Bench, int], None] | None = None,
+    stop: Callable[[], bool] = lambda: False,
+) -> dict[str, float]:
+    """`twin hil serve`: the plant in wall-clock time behind Modbus until the end, `stop()`,
+    `duration_s` simulated seconds, or Ctrl-C. Returns a small summary."""
+    sim, bench, _ = simulation_bench(scenario, config, speed, inputs=coarse_inputs(scenario))
+    run = BenchRun(sim, bench, until_s=duration_s)
+    port = run.start()
+    if ready is not None:
+        ready(bench, port)
+    try:
+        while run.running and not stop():
+            run.wait(timeout=0.5)
+    finally:
+        run.stop()
+    return {
+        "port": port,
+        "t_s": float(bench.log.t_sim_s),
+        "max_lag_s": float(getattr(sim, "max_lag_s", 0.0)),
+        "writes": float(len(bench.log.of("write"))),
+        "rejected": float(len(bench.log.of("reject"))),
+        "reverts": float(len(bench.log.of("revert"))),
+    }

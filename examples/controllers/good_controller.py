@@ -33,7 +33,7 @@ from pymodbus.exceptions import ModbusException
 from sunspec2 import device as ss_device
 
 BASE = 40000
-CYCLE_S = 0.2
+CYCLE_S = 0.1
 ARBITRAGE_RESERVE = 0.015  # SOC kept above the floor for demand shaving
 FLOOR_MARGIN = 0.003
 DEMAND_HEADROOM = 0.05  # charge only up to 95 % of the demand target

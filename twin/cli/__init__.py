@@ -38,6 +38,7 @@ def _register() -> None:
     app.add_typer(grid_cli.app, name="grid")
     from twin.cli import run as run_cli; app.command("run")(run_cli.run)  # noqa: E702, I001
     from twin.cli import expand as expand_cli; app.add_typer(expand_cli.app)  # noqa: E702, I001
+    from twin.cli import hil as hil_cli; app.add_typer(hil_cli.app, name="hil")  # noqa: E702, I001
 
 
 @app.callback()

@@ -1,0 +1,274 @@
+"""`twin hil`: the Modbus bench: serve the twin, drive a real PCS, verify a controller."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from parktwin.config import validate
+from parktwin.errors import InputError
+from twin.cli.common import console
+
+app = typer.Typer(
+    help="HIL bench: emulated SunSpec/vendor Modbus devices backed by the twin, a safe "
+    "driver for real PCS units, and verdicts on a controller.",
+    no_args_is_help=True,
+)
+
+
+def _bench_config(**kw):
+    from hil.bench import BenchConfig
+
+    return validate(kw, BenchConfig, "twin hil")
+
+
+@app.command("serve")
+def serve_cmd(
+    port: int = typer.Option(5020, "--port", help="TCP port (0: any free port)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow binding off loopback."),
+    speed: float = typer.Option(1.0, "--speed", help="Simulated seconds per real second."),
+    scenario: Path = typer.Option(
+        None, "--scenario", help="Scenario TOML (default: the built-in park, all storage)."
+    ),
+    step: float = typer.Option(0.2, "--step", help="Plant step [s] (0.1 .. 1)."),
+    days: int = typer.Option(1, "--days", help="Days the plant can run."),
+    duration: float = typer.Option(
+        None, "--duration", help="Stop after this many simulated seconds."
+    ),
+    watchdog: float = typer.Option(
+        10.0, "--watchdog", help="Revert after this many seconds without a write (0: off)."
+    ),
+    fallback_kw: float = typer.Option(
+        0.0, "--fallback-kw", help="Power a silent unit reverts to [kW, + charging]."
+    ),
+    vendor_map: Path = typer.Option(
+        None, "--vendor-map", help="Vendor register list TOML (default: shipped PCS map)."
+    ),
+    fault: list[str] = typer.Option(
+        None, "--fault", help="KIND:TARGET@AT[+DURATION][=VALUE], repeatable."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of meter noise."),
+) -> None:
+    """Run the twin's plant in wall-clock time and serve every unit and meter over Modbus TCP.
+
+    Unit ids: storage units 1..N (SunSpec at 40000, vendor map at 4096..), meters 101..
+    (SunSpec 1 + 213), site information 200. Stop with Ctrl-C.
+    """
+    from hil.faults import parse_fault
+    from hil.serve import bench_scenario, serve
+    from twin.scenario import load_scenario
+
+    if not 0.1 <= step <= 1.0:
+        raise InputError(f"--step: expected 0.1 .. 1 s, got {step}")
+    if speed <= 0:
+        raise InputError(f"--speed: must be > 0, got {speed}")
+    config = _bench_config(
+        host=host,
+        port=port,
+        allow_remote=allow_remote,
+        watchdog_s=watchdog,
+        fallback_kw=fallback_kw,
+        vendor_map=vendor_map,
+        faults=[parse_fault(f) for f in fault or []],
+        seed=seed,
+    )
+    sc = bench_scenario(load_scenario(scenario) if scenario else None, step_s=step, days=days)
+
+    def ready(bench, bound: int) -> None:
+        from hil.bench import METER_ID_FIRST, SITE_ID, UNIT_ID_FIRST
+
+        t = Table("unit id", "device", "registers", title=f"Modbus TCP {host}:{bound}")
+        for i, u in enumerate(bench.units):
+            t.add_row(
+                str(UNIT_ID_FIRST + i),
+                f"{u.name} ({u.r.unit_type})",
+                "SunSpec 1/701/702/704/713/802 @40000; vendor map @4096",
+            )
+        for j, m in enumerate(bench.meters):
+            t.add_row(str(METER_ID_FIRST + j), f"PCC meter {m.name}", "SunSpec 1/213 @40000")
+        t.add_row(str(SITE_ID), "site information", "clock, tariff period, price, limits @0")
+        console.print(t)
+        console.print(
+            f"plant at {speed:g}x wall clock, step {step:g} s; watchdog {watchdog:g} s. Ctrl-C stops."
+        )
+
+    summary = serve(sc, config, speed, duration, ready)
+    console.print(
+        f"served {summary['t_s']:.0f} s of plant time; {summary['writes']:.0f} writes accepted, "
+        f"{summary['rejected']:.0f} refused, {summary['reverts']:.0f} watchdog reverts; "
+        f"max lag {summary['max_lag_s']:.3f} s"
+    )
+
+
+@app.command("drive")
+def drive_cmd(
+    map_file: Path = typer.Option(
+        None, "--map", help="Vendor register list TOML (default: shipped PCS map)."
+    ),
+    host: str = typer.Option(None, "--host", help="Modbus TCP host."),
+    port: int = typer.Option(502, "--port", help="Modbus TCP port."),
+    serial: str = typer.Option(
+        None, "--serial", help="Serial port for Modbus RTU (instead of --host)."
+    ),
+    baudrate: int = typer.Option(9600, "--baudrate", help="RTU baud rate."),
+    parity: str = typer.Option("N", "--parity", help="RTU parity: N, E or O."),
+    unit_id: int = typer.Option(1, "--unit-id", help="Modbus unit id of the PCS."),
+    strategy: str = typer.Option(
+        "idle", "--strategy", help="idle, hold:KW, tou, peak_shaving, lp or module:Class."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Log every write, send none."),
+    p_max_kw: float = typer.Option(
+        None, "--p-max-kw", help="Setpoint limit [kW] (narrows the device's rating)."
+    ),
+    e_nom_kwh: float = typer.Option(
+        None, "--e-nom-kwh", help="Unit energy [kWh] if the map has none."
+    ),
+    ramp: float = typer.Option(100.0, "--ramp", help="Ramp limit [kW/s]."),
+    soc_min: float = typer.Option(0.10, "--soc-min", help="No discharge at or below this SOC."),
+    soc_max: float = typer.Option(0.90, "--soc-max", help="No charge at or above this SOC."),
+    period: float = typer.Option(1.0, "--period", help="Control period [s]."),
+    duration: float = typer.Option(None, "--duration", help="Stop after this many seconds."),
+    allow: str = typer.Option(
+        "p_set,heartbeat,run_cmd", "--allow", help="Writable points (comma-separated)."
+    ),
+    comm_timeout: float = typer.Option(
+        5.0, "--comm-timeout", help="Stop (P=0) after a link loss this long [s]."
+    ),
+) -> None:
+    """Command one PCS with a twin strategy inside the safety envelope (try --dry-run first)."""
+    import logging
+
+    from hil.driver import DriverConfig, drive
+
+    cfg = validate(
+        {
+            "map": map_file,
+            "host": host,
+            "port": port,
+            "serial": serial,
+            "baudrate": baudrate,
+            "parity": parity,
+            "unit_id": unit_id,
+            "strategy": strategy,
+            "dry_run": dry_run,
+            "p_max_kw": p_max_kw,
+            "e_nom_kwh": e_nom_kwh,
+            "ramp_kw_per_s": ramp,
+            "soc_min": soc_min,
+            "soc_max": soc_max,
+            "period_s": period,
+            "duration_s": duration,
+            "allow": tuple(a for a in allow.split(",") if a),
+            "comm_timeout_s": comm_timeout,
+        },
+        DriverConfig,
+        "twin hil drive",
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    out = drive(cfg)
+    sent = sum(1 for *_, s in out.writes if s)
+    console.print(
+        f"{len(out.writes)} writes ({sent} sent{', dry run' if dry_run else ''}), "
+        f"{out.clamps} clamped by the envelope, {out.reconnects} reconnects"
+        + (f"; stopped: {out.stopped}" if out.stopped else "")
+    )
+    if out.stopped:
+        raise typer.Exit(5)
+
+
+@app.command("verify")
+def verify_cmd(
+    controller: str = typer.Option(
+        ..., "--controller", help='Command that starts the controller, e.g. "python my_ems.py".'
+    ),
+    scenario: Path = typer.Option(
+        None, "--scenario", help="Verify scenario TOML (default: the shipped compressed day)."
+    ),
+    speed: float = typer.Option(
+        None, "--speed", help="Override the scenario's speed (simulated s per real s)."
+    ),
+    junit: Path = typer.Option(None, "--junit", help="Write the verdicts as JUnit XML here."),
+    out: Path = typer.Option(
+        Path("hil-verify"),
+        "--out",
+        help="Folder for verdicts.json, trace.parquet, run.png, controller.log.",
+    ),
+) -> None:
+    """Serve a compressed day, run the controller against it, and judge each requirement.
+
+    The controller gets PARKTWIN_HIL_HOST/PORT/UNITS/METER/SITE in its environment, and
+    {host} {port} {units} {meter} {site} in its command are filled in. Exit code 0 only
+    if every requirement passes.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from hil.verify import load_verify_spec, run_verify
+
+    spec = load_verify_spec(scenario)
+    if speed is not None:
+        if not 0 < speed <= 100:
+            raise InputError(f"--speed: expected 0 < speed <= 100, got {speed}")
+        spec = spec.model_copy(update={"speed": speed})
+    with Progress(
+        TextColumn("verify"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("run", total=spec.duration_s)
+        result = run_verify(
+            spec, controller, out, junit, progress=lambda t_s: bar.update(task, completed=t_s)
+        )
+    t = Table("requirement", "verdict", "evidence", title=f"HIL verify: {controller}")
+    for v in result.verdicts:
+        t.add_row(v.requirement, "[green]PASS[/]" if v.passed else "[bold red]FAIL[/]", v.evidence)
+    console.print(t)
+    console.print(f"outputs in {result.out_dir}" + (f", JUnit {junit}" if junit else ""))
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+@app.command("map")
+def map_cmd(
+    kind: str = typer.Argument("vendor", help="unit (SunSpec), meter (SunSpec) or vendor."),
+    map_file: Path = typer.Option(None, "--map", help="Vendor register list TOML (kind vendor)."),
+) -> None:
+    """Print a register map: address, point, type, scale, unit, access, bound quantity."""
+    from hil import sunspec
+    from hil.vendor import load_vendor_file, vendor_map
+
+    ratings = {
+        "p_max_kw": 1118.0,
+        "s_max_kva": 1250.0,
+        "q_max_kvar": 400.0,
+        "hundred": 100.0,
+        "revert_max_s": 3600.0,
+    }
+    if kind in ("unit", "meter"):
+        regmap, _ = sunspec.device_map(kind, ratings)
+    elif kind == "vendor":
+        regmap = vendor_map(load_vendor_file(map_file), ratings, str(map_file or "vendor_pcs.toml"))
+    else:
+        raise InputError(f"kind: expected unit, meter or vendor, got {kind!r}")
+    t = Table(
+        "address", "point", "type", "scale", "unit", "access", "bound to", title=regmap.source
+    )
+    for p in regmap.points:
+        scale = f"sf {p.sf}" if p.sf else (f"{p.scale:g}" if p.scale != 1 else "")
+        bound = f"{p.gain:g} x {p.bind}" if p.bind and p.gain != 1 else (p.bind or "")
+        t.add_row(
+            str(p.address),
+            p.name,
+            p.dtype + (f"[{p.size}]" if p.size else ""),
+            scale,
+            p.unit,
+            p.access,
+            bound,
+        )
+    console.print(t)
