@@ -110,6 +110,28 @@ class ReferenceUnit:
         )
         return self.r0 * f, self.r1 * f
 
+    def power_limits(self) -> tuple[float, float]:
+        """AC power [kW] the unit could charge / discharge now (1-s horizon, Q = 0)."""
+        if self.state in (OFF, FAULT):
+            return 0.0, 0.0
+        c, pk, s_kva = self.p.cell, self.p.pack, self.p.pcs.s_kva
+        r0, r1 = self.resistances()
+        beta = c.tau1_s * (1.0 - math.exp(-1.0 / c.tau1_s))
+        reff = r0 + r1 * (1.0 - beta)
+        half = 0.5 * c.hysteresis_mv * 1e-3 * self.ns
+        ocv = self.ns * _lin(self.p.ocv.soc, self.p.ocv.v_cell, self.soc) + beta * self.v1
+        charge = discharge = 0.0
+        if self.soc < pk.soc_max:
+            e = ocv + half
+            cur = max(min(self.i_ch, (c.v_max * self.ns - e) / reff), 0.0)
+            charge = min(max(self.ac_for_dc((e + reff * cur) * cur / 1000.0, 0.0), 0.0), s_kva)
+        if self.soc > pk.soc_min:
+            e = ocv - half
+            cur = min(max(-self.i_dis, (c.v_min * self.ns - e) / reff, -e / (2.0 * reff)), 0.0)
+            p_dc = (e + reff * cur) * cur / 1000.0
+            discharge = min(max(-self.ac_for_dc(p_dc, 0.0), 0.0), s_kva)
+        return charge, discharge
+
     # ------------------------------------------------------------------ phases
     def battery(self, p_dc_kw: float, dt: float) -> tuple[float, float, bool]:
         c, pk = self.p.cell, self.p.pack

@@ -187,3 +187,17 @@ def test_compiled_step_equals_the_reference_on_random_parameters(case) -> None:
             assert _close(float(getattr(r, ours)[0]), acc[theirs], scale=10.0), ours
         assert _close(r.soc[0], ref.soc) and _close(r.temp_c[0], ref.temp_c)
         assert r.pcs_state[0] == ref.state
+
+
+@given(step_sequences(max_len=5))
+def test_power_limits_equal_the_reference(case) -> None:
+    name, soc0, temp0, steps = case
+    p = load_unit_params(name)
+    fleet = Fleet([p], soc0=soc0, temp0_c=temp0)
+    ref = ReferenceUnit(p, soc0, temp0)
+    for p_set, q_set, amb, dt, n_sub in steps:
+        fleet.step([p_set], dt, amb, n_sub=n_sub, q_set_kvar=[q_set])
+        ref.step(p_set, q_set, amb, dt, n_sub)
+        ch, dis = ref.power_limits()
+        assert _close(fleet.p_charge_max_kw()[0], ch, scale=10.0)
+        assert _close(fleet.p_discharge_max_kw()[0], dis, scale=10.0)
