@@ -75,10 +75,12 @@ class Fleet:
         if np.any((soc < 0.0) | (soc > 1.0)):
             raise InputError(f"soc0: must lie in [0, 1] (got {soc0!r})")
         temp = self._vector(temp0_c, "temp0_c")
+        try:
+            state0 = int(PcsState(pcs_state0))
+        except ValueError as exc:
+            raise InputError(f"pcs_state0: not a PcsState (got {pcs_state0!r})") from exc
         self._packed = pack_params(list(self._params))
-        self._xs, self._pcs, self._rf, self._rfn = initial_state(
-            n, soc, temp, int(PcsState(pcs_state0))
-        )
+        self._xs, self._pcs, self._rf, self._rfn = initial_state(n, soc, temp, state0)
         self._acc = np.zeros((k.NA, n))
         self._q0 = np.zeros(n)
 
@@ -292,6 +294,12 @@ class Fleet:
         ):
             if arr.shape != ref.shape:
                 raise InputError(f"state: {name} has shape {arr.shape}, expected {ref.shape}")
+        if not np.all(np.isin(pcs, [int(s) for s in PcsState])):
+            raise InputError("state: pcs holds a code that is not a PcsState")
+        if np.any((rfn < 1) | (rfn > k.RF_DEPTH)) or not np.all(np.isfinite(xs)):
+            raise InputError("state: rainflow depth or state values out of range")
+        if np.any((xs[k.X_SOC] < 0) | (xs[k.X_SOC] > 1) | (xs[k.X_SOH] <= 0) | (xs[k.X_SOH] > 1)):
+            raise InputError("state: soc or soh outside [0, 1]")
         fleet._xs, fleet._pcs, fleet._rf, fleet._rfn = xs.copy(), pcs, rf, rfn
         return fleet
 

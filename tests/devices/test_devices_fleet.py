@@ -47,6 +47,8 @@ def test_bad_fleet_input() -> None:
         Fleet([P], soc0=1.5)
     with pytest.raises(InputError):
         Fleet([])
+    with pytest.raises(InputError, match="pcs_state0"):
+        Fleet([P], pcs_state0=9)
 
 
 def test_start_up_sequence_from_standby() -> None:
@@ -150,3 +152,8 @@ def test_save_and_restore_continue_identically() -> None:
     assert np.array_equal(a.efc, b.efc)
     with pytest.raises(InputError, match="unit_types"):
         Fleet.from_state([P, P], state)
+    bad = dict(state, xs=[[2.0] * 2 if r == 0 else row for r, row in enumerate(state["xs"])])
+    with pytest.raises(InputError, match="soc"):
+        Fleet.from_state([P, BIG], bad)
+    with pytest.raises(InputError, match="pcs"):
+        Fleet.from_state([P, BIG], dict(state, pcs=[7, 1]))
