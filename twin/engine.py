@@ -35,7 +35,7 @@ import simpy
 import simpy.rt
 from simpy.events import Event
 
-from devices import Fleet, PcsState
+from devices import Fleet
 from grid import Site, default_site, load_site
 from parktwin.errors import InputError, SimulationError
 from twin.assumptions import assumptions
@@ -220,12 +220,16 @@ class Simulation:
         self.period = int(inputs.period[0])
         self.price = float(inputs.price_yuan_per_kwh[0])
         self.month_peak_kw = np.zeros(n_e)
-        self._month_k0 = -1
         self.last_step = None
         self._acc_p = np.zeros(n_u)
         self._acc_q = np.zeros(n_u)
         self._acc_n = 0
-        self._snap_storage = np.zeros(n_u)
+        self._grid_per = sc.grid_every // self.h  # plant intervals per grid period
+        self._storage_at_meter = np.zeros(n_e)
+        self._next_month_k = -1
+        self._zeros_u = np.zeros(n_u)
+        self._net_kw = inputs.load_kw - inputs.pv_kw  # what each meter sees without storage
+        self._comm_all_ok = True
         self.snap = self.network.solve(
             inputs.load_kw[0], inputs.pv_kw[0], np.zeros(n_u), np.zeros(n_u)
         )
@@ -364,6 +368,7 @@ class Simulation:
             self.fault_log.append((self.t_s, f"{kind}{'' if begin else ' cleared'}", name))
             if kind == "comm_loss":
                 self.comm_ok[unit] = not begin
+                self._comm_all_ok = bool(self.comm_ok.all())
                 self.comm_fallback[unit] = 1 if fallback == "hold" else 0
             elif begin:  # pcs_trip, over_temperature (the BMS trips the PCS)
                 self.fleet.trip(unit)
@@ -385,10 +390,11 @@ class Simulation:
                 self.p_cmd, sc.step_s, float(ambient[k]), n_sub=self.h, q_set_kvar=self.q_cmd
             )
             self.last_step = r
-            self._acc_p += r.p_ac_kw
-            self._acc_p += r.p_aux_kw
-            self._acc_q += r.q_ac_kvar
-            self._acc_n += 1
+            if self._grid_per > 1:  # the grid solves the period's mean
+                self._acc_p += r.p_ac_kw
+                self._acc_p += r.p_aux_kw
+                self._acc_q += r.q_ac_kvar
+                self._acc_n += 1
             self.recorder.record_plant(k, self.p_cmd, r)
             if self.events_log is not None:
                 self._trace("plant")
@@ -397,32 +403,40 @@ class Simulation:
             k += 1
 
     def _grid(self):
-        env, net, inp = self.env, self.network, self.inputs
-        per = self.scenario.grid_every // self.h  # plant intervals per grid period
+        env, net, inp, lay = self.env, self.network, self.inputs, self.layout
+        per = self._grid_per
         k1 = 0
         while True:
             yield Tick(env, self.scenario.grid_every, PRIO_GRID)
             k0, k1 = k1, k1 + per
             if per == 1:
+                r = self.last_step
                 load, pv = inp.load_kw[k0], inp.pv_kw[k0]
+                storage, q = r.p_ac_kw + r.p_aux_kw, r.q_ac_kvar
             else:
                 load, pv = inp.load_kw[k0:k1].mean(axis=0), inp.pv_kw[k0:k1].mean(axis=0)
-            n = max(self._acc_n, 1)
-            storage = self._acc_p / n
-            self.snap = net.solve(load, pv, storage, self._acc_q / n)
-            self._snap_storage = storage
-            self._acc_p = np.zeros_like(self._acc_p)
-            self._acc_q = np.zeros_like(self._acc_q)
-            self._acc_n = 0
+                n = max(self._acc_n, 1)
+                storage, q = self._acc_p / n, self._acc_q / n
+                self._acc_p = np.zeros(lay.n_units)
+                self._acc_q = np.zeros(lay.n_units)
+                self._acc_n = 0
+            snap = net.solve(load, pv, storage, q)
+            self.snap = snap
+            # what the storage behind each meter drew in the solved period
+            self._storage_at_meter = np.bincount(
+                lay.unit_enterprise, weights=storage, minlength=lay.n_enterprises
+            )
             self.n_solves += 1
-            self._note_meters(k1 - 1, self.snap)
+            self._note_meters(k1 - 1, snap)
             if self.events_log is not None:
                 self._trace("grid")
 
     def _note_meters(self, k: int, snap) -> None:
-        k0 = int(self.inputs.month_start[min(k, self.inputs.n_intervals - 1)])
-        if k0 != self._month_k0:
-            self._month_k0 = k0
+        """Keep the month's peak import at each meter (the billed demand)."""
+        if k >= self._next_month_k:
+            ms = self.inputs.month_start
+            later = np.flatnonzero(ms[k:] != ms[k])
+            self._next_month_k = k + int(later[0]) if len(later) else len(ms)
             self.month_peak_kw = np.maximum(snap.pcc_kw, 0.0)
         else:
             np.maximum(self.month_peak_kw, snap.pcc_kw, out=self.month_peak_kw)
@@ -462,36 +476,28 @@ class Simulation:
             yield Tick(env, self.scenario.control_every, PRIO_CONTROL)
 
     def _decide(self, k: int) -> None:
-        obs, fleet, lay = self.obs, self.fleet, self.layout
+        obs, lay, r = self.obs, self.layout, self.last_step
         obs.k = k
-        obs.t_s = self.t_s
+        obs.t_s = float(self.env.now) * self.scenario.step_s
         self.forecast.k = k
-        obs.soc = fleet.soc
-        obs.soh = fleet.soh
-        obs.temp_c = fleet.temp_c
-        r = self.last_step
-        if r is not None:
-            obs.p_ac_kw = r.p_ac_kw
-            obs.p_aux_kw = r.p_aux_kw
-            obs.pcs_state = r.pcs_state
+        if r is not None:  # the state at the end of the last interval
+            obs.soc, obs.soh, obs.temp_c = r.soc, r.soh, r.temp_c
+            obs.p_ac_kw, obs.p_aux_kw, obs.pcs_state = r.p_ac_kw, r.p_aux_kw, r.pcs_state
         else:
-            obs.p_ac_kw = np.zeros(lay.n_units)
-            obs.p_aux_kw = np.zeros(lay.n_units)
-            obs.pcs_state = np.full(lay.n_units, int(PcsState.STANDBY))
-        obs.p_charge_max_kw = fleet.p_charge_max_kw()
-        obs.p_discharge_max_kw = fleet.p_discharge_max_kw()
+            fleet = self.fleet
+            obs.soc, obs.soh, obs.temp_c = fleet.soc, fleet.soh, fleet.temp_c
+            obs.p_ac_kw = obs.p_aux_kw = self._zeros_u
+            obs.pcs_state = fleet.pcs_state
+        obs.p_charge_max_kw, obs.p_discharge_max_kw = self._power_limits()
         snap = self.snap
         obs.pcc_kw = snap.pcc_kw
         obs.pcc_kvar = snap.pcc_kvar
-        obs.net_load_kw = snap.pcc_kw - np.bincount(
-            lay.unit_enterprise, weights=self._snap_storage, minlength=lay.n_enterprises
-        )
+        obs.net_load_kw = snap.pcc_kw - self._storage_at_meter
         m = self.scenario.control_every // self.h  # plant intervals in the control period
-        inp = self.inputs
         if m == 1:
-            obs.fast_net_load_kw = inp.load_kw[k] - inp.pv_kw[k]
+            obs.fast_net_load_kw = self._net_kw[k]
         else:  # the fast loop holds the whole period: its lowest net load binds
-            obs.fast_net_load_kw = (inp.load_kw[k : k + m] - inp.pv_kw[k : k + m]).min(axis=0)
+            obs.fast_net_load_kw = self._net_kw[k : k + m].min(axis=0)
         obs.month_peak_kw = self.month_peak_kw
         obs.period = self.period
         obs.price_yuan_per_kwh = self.price
@@ -502,7 +508,7 @@ class Simulation:
         else:
             p_req, q_req = out, None
         p_req = np.asarray(p_req, dtype=float)
-        q_req = np.zeros(lay.n_units) if q_req is None else np.asarray(q_req, dtype=float)
+        q_req = self._zeros_u if q_req is None else np.asarray(q_req, dtype=float)
         if p_req.shape != (lay.n_units,) or q_req.shape != (lay.n_units,):
             raise SimulationError(
                 f"strategy {getattr(self.strategy, 'name', self.strategy)!r} returned setpoints"
@@ -534,13 +540,21 @@ class Simulation:
             self._g_enable,
             self.guard_counts,
         )
-        if not self.comm_ok.all():
+        if not self._comm_all_ok:
             lost = ~self.comm_ok
             hold = lost & (self.comm_fallback == 1)
             p = np.where(hold, self.p_cmd, np.where(lost, 0.0, p))
             q = np.where(hold, self.q_cmd, np.where(lost, 0.0, q))
         self.p_cmd = p
         self.q_cmd = q
+
+    def _power_limits(self) -> tuple[np.ndarray, np.ndarray]:
+        """What each unit can charge / discharge now [kW]: one kernel call for both when the
+        fleet offers it (`Fleet._limits`), else its two public methods."""
+        both = getattr(self.fleet, "_limits", None)
+        if both is not None:
+            return both()
+        return self.fleet.p_charge_max_kw(), self.fleet.p_discharge_max_kw()
 
     # --- wall clock ---------------------------------------------------------------------
     def _measure_lag(self) -> None:

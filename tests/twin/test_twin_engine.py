@@ -196,7 +196,12 @@ def test_guards_hold_under_adversarial_strategies(p, seed) -> None:
     lo, hi = sim.park_info.soc_min, sim.park_info.soc_max
     margin = sim.scenario.guards.backflow_margin_kw
     assert pcc.min() >= margin - 30.0  # never exports (aux estimate one interval old)
-    assert np.all(soc >= lo - 1e-4) and np.all(soc <= hi + 1e-4)
+    assert np.all(soc <= hi + 1e-6)
+    # Below the floor only by self-discharge while idle (3 %/month: ~1e-5 per interval),
+    # never by a discharge the guards let through.
+    assert np.all(soc >= lo - 2e-3)
+    below = soc < lo - 1e-6
+    assert np.all(sim.recorder.units["p_set_kw"][below] >= 0.0)
     asked = np.where(np.isfinite(p), p, 0.0)
     done = sim.recorder.units["p_set_kw"]
     if np.any(np.abs(asked - done) > 1e-3):

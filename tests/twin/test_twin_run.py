@@ -16,7 +16,9 @@ from twin.scenario import default_scenario
 @pytest.fixture(scope="module")
 def two_days(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    sc = default_scenario().model_copy(update={"days": 2, "start": __import__("datetime").date(2025, 4, 7)})
+    sc = default_scenario().model_copy(
+        update={"days": 2, "start": __import__("datetime").date(2025, 4, 7)}
+    )
     return run_scenario(sc, out_dir=out), out
 
 

@@ -94,9 +94,7 @@ def test_lp_two_cycles_hand_computed() -> None:
 
 def test_lp_does_not_cycle_when_losses_eat_the_spread() -> None:
     # spread 1.0 -> 1.2 is below the loss of a 0.9 x 0.9 round trip: stay idle
-    p, _ = solve_day(
-        np.array([1.0, 1.2]), np.full(2, 100.0), 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, eta=0.9
-    )
+    p, _ = solve_day(np.array([1.0, 1.2]), np.full(2, 100.0), 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, eta=0.9)
     np.testing.assert_allclose(p, 0.0, atol=1e-9)
 
 

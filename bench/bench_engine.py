@@ -1,0 +1,110 @@
+"""Bench: the whole park in closed loop for a year at 15-min steps, against its parts.
+
+The engine run (all ~65 MWh of the park's storage dispatching under TOU, the feeders
+solved every interval, guards, recorder) is timed against the sum of its parts measured
+alone in the same process: the same number of `Fleet.step` kernel calls with the same
+setpoints, and the same `ParkGrid.solve` calls with the same injections. The difference is
+the engine's own overhead (simpy events, observation, strategy, guards, recording).
+
+    python bench/bench_engine.py [--days 365] [--repeat 1]
+
+Timings on a shared machine are noisy: compare the ratios, not the seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from devices import Fleet
+from twin.engine import Simulation
+from twin.scenario import default_scenario
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--repeat", type=int, default=1, help="best of N engine runs")
+    args = ap.parse_args()
+    console = Console()
+    sc = default_scenario().model_copy(update={"storage_groups": None, "days": args.days})
+
+    # Warm up every JIT (kernels, guards, power flow) on a short run.
+    Simulation(sc.model_copy(update={"days": 1})).run()
+
+    t_build = time.perf_counter()
+    sims = [Simulation(sc) for _ in range(args.repeat)]
+    t_build = (time.perf_counter() - t_build) / args.repeat
+    t_engine = np.inf
+    for sim in sims:
+        t0 = time.perf_counter()
+        sim.run()
+        t_engine = min(t_engine, time.perf_counter() - t0)
+    sim = sims[-1]
+    n = sim.recorder.rows
+    u = sim.recorder.units
+    inp = sim.inputs
+
+    # Part 1: the kernel calls alone, same setpoints, same ambient.
+    fleet = Fleet(list(sim.layout.unit_params), soc0=sc.soc0, temp0_c=float(inp.ambient_c[0]))
+    p_set = np.ascontiguousarray(u["p_set_kw"])
+    q0 = np.zeros(sim.layout.n_units)
+    t0 = time.perf_counter()
+    for k in range(n):
+        fleet.step(p_set[k], sc.step_s, float(inp.ambient_c[k]), n_sub=sim.h, q_set_kvar=q0)
+    t_fleet = time.perf_counter() - t0
+
+    # Part 2: the power-flow solves alone, same injections.
+    storage = np.ascontiguousarray(u["p_ac_kw"] + u["p_aux_kw"])
+    q = np.ascontiguousarray(u["q_ac_kvar"])
+    park = sim.network
+    t0 = time.perf_counter()
+    for k in range(n):
+        park.solve(inp.load_kw[k], inp.pv_kw[k], storage[k], q[k])
+    t_grid = time.perf_counter() - t0
+
+    parts = t_fleet + t_grid
+    overhead = t_engine / parts - 1.0
+    scale = 365.0 / args.days
+    table = Table(
+        title=f"twin engine: whole park ({sim.layout.n_units} units, "
+        f"{sim.park_info.e_nom_kwh.sum() / 1000:.1f} MWh), {args.days} days at "
+        f"{sc.step_s:g} s, closed loop, {n} intervals"
+    )
+    table.add_column("what")
+    table.add_column("seconds", justify="right")
+    table.add_column("us / interval", justify="right")
+    table.add_column("share of engine", justify="right")
+    rows = [
+        ("Fleet.step kernel calls alone", t_fleet),
+        ("ParkGrid.solve alone", t_grid),
+        ("sum of parts", parts),
+        ("engine run (closed loop)", t_engine),
+        ("engine overhead (run - parts)", t_engine - parts),
+    ]
+    for label, t in rows:
+        table.add_row(label, f"{t:.3f}", f"{t / n * 1e6:.1f}", f"{t / t_engine:.0%}")
+    table.add_row("building the run (profiles, grid model)", f"{t_build:.2f}", "", "")
+    console.print(table)
+    verdict = Table(show_header=True, title="targets (issue 5)")
+    verdict.add_column("target")
+    verdict.add_column("measured", justify="right")
+    verdict.add_column("met")
+    year = t_engine * scale
+    verdict.add_row("a year of the whole park < 3 s", f"{year:.2f} s", "yes" if year < 3 else "no")
+    verdict.add_row(
+        "engine overhead < 30 % of the parts", f"{overhead:.0%}", "yes" if overhead < 0.3 else "no"
+    )
+    console.print(verdict)
+    console.print(
+        f"guards: {sim.guard_report()}  |  simpy events ~{4 * n} ({sim.n_solves} solves, "
+        f"{sim.n_decisions} decisions)"
+    )
+
+
+if __name__ == "__main__":
+    main()
