@@ -67,6 +67,8 @@ def test_cmd(
     with console.status("running the unit test..."):
         summary, series = run_acceptance(cfg)
     console.print(summary_table(summary))
+    if len(summary["per_cycle"]) > 1:
+        console.print(cycles_table(summary["per_cycle"]))
     if summary.get("aging"):
         console.print(aging_table(summary["aging"]))
     if out is not None:
@@ -110,6 +112,22 @@ def summary_table(s: dict) -> Table:
     for name, value, unit in rows:
         fmt = f"{value:.2e}" if name.startswith("energy balance") else f"{value:,.1f}"
         t.add_row(name, fmt, unit)
+    return t
+
+
+def cycles_table(rows: list[dict]) -> Table:
+    """One row per charge/discharge cycle (the standard averages them)."""
+    t = Table(title="per cycle")
+    for col in ("cycle", "charged AC kWh", "discharged AC kWh", "RTE AC %", "RTE AC+aux %"):
+        t.add_column(col, justify="right")
+    for n, r in enumerate(rows, start=1):
+        t.add_row(
+            str(n),
+            f"{r['charged_ac_kwh']:,.1f}",
+            f"{r['discharged_ac_kwh']:,.1f}",
+            f"{100 * r['rte_ac']:.2f}",
+            f"{100 * r['rte_ac_with_aux']:.2f}",
+        )
     return t
 
 
