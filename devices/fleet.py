@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
@@ -123,9 +124,9 @@ class Fleet:
         p_set = self._vector(p_set_kw, "p_set_kw")
         q_set = self._q0 if q_set_kvar is None else self._vector(q_set_kvar, "q_set_kvar")
         ambient = self._vector(ambient_c, "ambient_c")
-        if not (np.isfinite(dt_s) and dt_s > 0):
+        if not (isinstance(dt_s, float | int | np.number) and 0 < dt_s < math.inf):
             raise InputError(f"dt_s: must be > 0 seconds (got {dt_s!r})")
-        if int(n_sub) != n_sub or n_sub < 1:
+        if not (isinstance(n_sub, int | np.integer) and n_sub >= 1):
             raise InputError(f"n_sub: must be an integer >= 1 (got {n_sub!r})")
         pk = self._packed
         k.step_units(
@@ -136,34 +137,10 @@ class Fleet:
         return self._result(float(dt_s) * int(n_sub))
 
     def _result(self, duration_s: float) -> StepResult:
-        # few numpy operations: this runs once per twin step for the whole fleet
-        a = self._acc.copy()
-        per_h = 3600.0 / duration_s
-        mean = a[[k.A_Q, k.A_EDC, k.A_EAUX, k.A_AH]] * per_h
-        st = self._xs[[k.X_SOC, k.X_TEMP, k.X_SOH]]
-        return StepResult(
-            p_ac_kw=(a[k.A_EIN] - a[k.A_EOUT]) * per_h,
-            q_ac_kvar=mean[0],
-            p_dc_kw=mean[1],
-            p_aux_kw=mean[2],
-            e_ac_in_kwh=a[k.A_EIN],
-            e_ac_out_kwh=a[k.A_EOUT],
-            e_aux_kwh=a[k.A_EAUX],
-            loss_pcs_kwh=a[k.A_LPCS],
-            loss_battery_kwh=a[k.A_LBAT],
-            soc=st[0],
-            temp_c=st[1],
-            soh=st[2],
-            pcs_state=self._pcs.copy(),
-            e_dc_kwh=a[k.A_EDC],
-            loss_ohmic_kwh=a[k.A_LOHM],
-            loss_coulombic_kwh=a[k.A_LCOUL],
-            loss_self_discharge_kwh=a[k.A_LSELF],
-            e_hvac_kwh=a[k.A_EHVAC],
-            e_fade_kwh=a[k.A_EFADE],
-            i_dc_a=mean[3],
-            v_dc_v=a[k.A_VDC],
-        )
+        # one small kernel fills every row: this runs once per twin step for the whole fleet
+        out = np.empty((len(k.R_FIELDS), self.n))
+        k.result_rows(self._acc, self._xs, duration_s, out)
+        return StepResult(*out[:12], self._pcs.copy(), *out[12:])
 
     # ---------------------------------------------------------------- state (copies)
     @property

@@ -649,3 +649,39 @@ def stored_energy_all(pv, tx, ty, tn, xs, out) -> None:
     """Chemical energy stored above SOC 0 of every unit [kWh]."""
     for i in range(pv.shape[1]):
         out[i] = stored_energy_kwh(pv, tx, ty, tn, i, xs[X_SOC, i], xs[X_SOH, i])
+
+
+# Rows of the result array written by `result_rows` (devices.fleet.StepResult's fields).
+R_FIELDS = (
+    "p_ac_kw", "q_ac_kvar", "p_dc_kw", "p_aux_kw", "e_ac_in_kwh", "e_ac_out_kwh", "e_aux_kwh",
+    "loss_pcs_kwh", "loss_battery_kwh", "soc", "temp_c", "soh", "e_dc_kwh", "loss_ohmic_kwh",
+    "loss_coulombic_kwh", "loss_self_discharge_kwh", "e_hvac_kwh", "e_fade_kwh", "i_dc_a",
+    "v_dc_v",
+)  # fmt: skip
+
+
+@jit
+def result_rows(acc, xs, duration_s: float, out) -> None:
+    """Means and energies of one call, one row per `R_FIELDS` entry (out is [20, N])."""
+    per_h = 3600.0 / duration_s
+    for i in range(acc.shape[1]):
+        out[0, i] = (acc[A_EIN, i] - acc[A_EOUT, i]) * per_h
+        out[1, i] = acc[A_Q, i] * per_h
+        out[2, i] = acc[A_EDC, i] * per_h
+        out[3, i] = acc[A_EAUX, i] * per_h
+        out[4, i] = acc[A_EIN, i]
+        out[5, i] = acc[A_EOUT, i]
+        out[6, i] = acc[A_EAUX, i]
+        out[7, i] = acc[A_LPCS, i]
+        out[8, i] = acc[A_LBAT, i]
+        out[9, i] = xs[X_SOC, i]
+        out[10, i] = xs[X_TEMP, i]
+        out[11, i] = xs[X_SOH, i]
+        out[12, i] = acc[A_EDC, i]
+        out[13, i] = acc[A_LOHM, i]
+        out[14, i] = acc[A_LCOUL, i]
+        out[15, i] = acc[A_LSELF, i]
+        out[16, i] = acc[A_EHVAC, i]
+        out[17, i] = acc[A_EFADE, i]
+        out[18, i] = acc[A_AH, i] * per_h
+        out[19, i] = acc[A_VDC, i]

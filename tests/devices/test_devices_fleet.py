@@ -157,3 +157,16 @@ def test_save_and_restore_continue_identically() -> None:
         Fleet.from_state([P, BIG], bad)
     with pytest.raises(InputError, match="pcs"):
         Fleet.from_state([P, BIG], dict(state, pcs=[7, 1]))
+
+
+def test_result_rows_follow_the_step_result_fields() -> None:
+    from devices import kernels as k
+    from devices.fleet import RESULT_FIELDS
+
+    assert RESULT_FIELDS == (*k.R_FIELDS[:12], "pcs_state", *k.R_FIELDS[12:])
+    f = Fleet([P], pcs_state0=PcsState.RUNNING)
+    r = f.step([500.0], np.float64(10.0), 25.0, n_sub=np.int64(6))
+    # 60 s: mean power from the energies, by hand
+    assert r.p_ac_kw[0] == pytest.approx((r.e_ac_in_kwh[0] - r.e_ac_out_kwh[0]) * 60.0)
+    assert r.soc[0] == f.soc[0] and r.temp_c[0] == f.temp_c[0] and r.soh[0] == f.soh[0]
+    assert r.pcs_state.dtype.kind == "i"
