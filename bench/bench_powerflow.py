@@ -5,7 +5,7 @@ Ours: `grid.TimeSeriesPowerFlow.run` over the whole year in one call, and the si
 on the same net and profiles, timed on a sample of steps and extrapolated to the year
 (it takes minutes for the year); its results on the sample give the largest deviation.
 
-    python bench/bench_powerflow.py [--steps 35040] [--pp-steps 192] [--single 2000]
+    python bench/bench_powerflow.py [--steps 35040] [--pp-steps 192] [--single 2000] [--repeat 3]
 
 Profiles are synthetic and seeded (a daily/weekly load shape per enterprise, clear-sky PV
 with random clouds, two-charge/two-discharge storage); only their realism for warm starts
@@ -25,7 +25,6 @@ from rich.table import Table
 
 warnings.simplefilter("ignore")
 
-import pandapower as pp  # noqa: E402
 from pandapower.control import ConstControl  # noqa: E402
 from pandapower.timeseries import DFData, OutputWriter, run_timeseries  # noqa: E402
 
@@ -106,6 +105,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=35040, help="steps of our run (15 min)")
     ap.add_argument("--pp-steps", type=int, default=192, help="steps pandapower runs")
     ap.add_argument("--single", type=int, default=2000, help="steps of the solve() loop")
+    ap.add_argument("--repeat", type=int, default=3, help="our timings: best of this many")
     args = ap.parse_args()
     console = Console()
     site = default_site()
@@ -123,17 +123,21 @@ def main() -> None:
         "storage_p_mw": prof["storage"] / 1000,
     }
     pf.run(**{k: v[:4] for k, v in inputs.items()})  # compile (or load the cache) first
-    t0 = time.perf_counter()
-    res = pf.run(**inputs)
-    t_ours = time.perf_counter() - t0
+    t_ours = np.inf
+    for _ in range(args.repeat):  # best of N: the machine may be shared
+        t0 = time.perf_counter()
+        res = pf.run(**inputs)
+        t_ours = min(t_ours, time.perf_counter() - t0)
 
     park = ParkGrid(site)
     park.solve(prof["load"][0], prof["pv"][0], prof["storage"][0])
     n1 = min(args.single, args.steps)
-    t0 = time.perf_counter()
-    for t in range(n1):
-        park.solve(prof["load"][t], prof["pv"][t], prof["storage"][t])
-    t_single = (time.perf_counter() - t0) / n1
+    t_single = np.inf
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        for t in range(n1):
+            park.solve(prof["load"][t], prof["pv"][t], prof["storage"][t])
+        t_single = min(t_single, (time.perf_counter() - t0) / n1)
 
     n_pp = min(args.pp_steps, args.steps)
     t_pp, out = pandapower_timeseries(net, prof, site, n_pp)

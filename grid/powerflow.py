@@ -56,6 +56,25 @@ INJECTIONS = (
     ("storage", "q_mvar"),
 )
 _SQRT3 = math.sqrt(3.0)
+#: The outputs of `kernels.results_series`, in order (fields of PowerFlowResult).
+_NAMES = (
+    "vm_pu",
+    "va_degree",
+    "line_loading_percent",
+    "line_p_from_mw",
+    "line_q_from_mvar",
+    "line_p_to_mw",
+    "line_q_to_mvar",
+    "line_i_ka",
+    "trafo_loading_percent",
+    "trafo_p_hv_mw",
+    "trafo_q_hv_mvar",
+    "trafo_p_lv_mw",
+    "trafo_q_lv_mvar",
+    "ext_grid_p_mw",
+    "ext_grid_q_mvar",
+    "losses_mw",
+)
 
 
 @dataclass(frozen=True)
@@ -180,6 +199,7 @@ class TimeSeriesPowerFlow:
         self._base_row = {k: v[None, :].copy() for k, v in self._base.items()}
         self._extract(net)
         self._v_last = self._v0.copy()
+        self._sizes = (self.n_bus, self.n_line, self.n_trafo, self.n_ext_grid)
 
     # --- construction -------------------------------------------------------------------
     def _extract(self, net: pp.pandapowerNet) -> None:
@@ -369,10 +389,20 @@ class TimeSeriesPowerFlow:
         self, demand: np.ndarray, warm_start: np.ndarray | None, raise_on_failure: bool
     ) -> PowerFlowResult:
         """Solve for a (steps, n_ppci) bus demand [p.u.]; the core of `run` and `solve`."""
-        s_pq = np.ascontiguousarray(-demand[:, self._pq])
         v_start = self._v0 if warm_start is None else warm_start
-        v_pq, iters, mism = kernels.zbus_solve_series(
-            self._lu, *self._ypp, self._w, s_pq, v_start, self.tol_v, self.tol_s, self.max_iter
+        iters, mism, last, out = kernels.solve_and_results(
+            demand,
+            self._pq,
+            self._ref,
+            self._v_ref,
+            v_start,
+            self._lu,
+            *self._ypp,
+            self._w,
+            self.tol_v,
+            self.tol_s,
+            self.max_iter,
+            self._post,
         )
         converged = iters >= 0
         if raise_on_failure and not converged.all():
@@ -381,7 +411,11 @@ class TimeSeriesPowerFlow:
                 f"power flow step {t} did not converge in {self.max_iter} iterations"
                 f" (largest mismatch {mism[t]:.3g} p.u.; too much load or generation for the net?)"
             )
-        return self._results(v_pq, demand, iters, converged)
+        self._v_pq_last = last
+        parts = kernels.split_results(out, *self._sizes)
+        return PowerFlowResult(
+            **dict(zip(_NAMES, parts, strict=True)), converged=converged, iterations=iters
+        )
 
     def solve(
         self,
@@ -426,33 +460,6 @@ class TimeSeriesPowerFlow:
         res = self._solve_demand(demand, self._v_last, True)
         self._v_last = self._v_pq_last
         return res
-
-    def _results(
-        self, v_pq: np.ndarray, demand: np.ndarray, iters: np.ndarray, converged: np.ndarray
-    ) -> PowerFlowResult:
-        v = self._full_voltages(v_pq, converged)
-        out = kernels.results_series(v, demand, *self._post)
-        names = (
-            "vm_pu",
-            "va_degree",
-            "line_loading_percent",
-            "line_p_from_mw",
-            "line_q_from_mvar",
-            "line_p_to_mw",
-            "line_q_to_mvar",
-            "line_i_ka",
-            "trafo_loading_percent",
-            "trafo_p_hv_mw",
-            "trafo_q_hv_mvar",
-            "trafo_p_lv_mw",
-            "trafo_q_lv_mvar",
-            "ext_grid_p_mw",
-            "ext_grid_q_mvar",
-            "losses_mw",
-        )
-        return PowerFlowResult(
-            **dict(zip(names, out, strict=True)), converged=converged, iterations=iters
-        )
 
     def _full_voltages(self, v_pq: np.ndarray, converged: np.ndarray) -> np.ndarray:
         """(steps, n_ppci) complex voltages [p.u.]; NaN rows for steps that failed."""
