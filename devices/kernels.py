@@ -1,10 +1,15 @@
 """numba kernels of a storage unit: LFP pack, PCS, cabin thermal + auxiliaries, aging.
 
-Pure functions over a structure of arrays (see `devices.state` for the layout): the
-parameters ``pv[P_*, i]``, the piecewise-linear tables ``tx/ty[T_*, i, :]`` with ``tn[T_*, i]``
-points, the anode-potential table ``ua[i, :]``, the float state ``xs[X_*, i]``, the PCS state codes ``pcs[i]``, the rainflow reversal
-stack ``rf[i, :]`` with depth ``rfn[i]``. `step_units` updates the state arrays in place and
-writes the interval's energies into ``acc[A_*, i]``; nothing here allocates, logs or does I/O.
+Pure functions over a structure of arrays (see `devices.state` for the layout):
+- the parameters ``pv[P_*, i]``;
+- the piecewise-linear tables ``tx/ty[T_*, i, :]`` with ``tn[T_*, i]`` points;
+- the anode-potential table ``ua[i, :]``;
+- the float state ``xs[X_*, i]`` and the PCS state codes ``pcs[i]``;
+- the rainflow reversal stack ``rf[i, :]`` with depth ``rfn[i]``.
+`step_units` updates the state arrays in place and writes the interval's energies into
+``acc[A_*, i]``. Nothing here allocates, logs or does I/O. Tables are indexed directly, never
+sliced: in numba every array view costs reference-count updates, which once dominated the
+step time.
 
 One sub-step of one unit runs the phases of simses' ``Battery.step`` in order:
 PCS state machine -> PCS setpoint (P/Q circle, lag, ramp) -> PCS loss -> battery current for
