@@ -52,6 +52,21 @@ class LimitReport:
     exchange_export_kwh: float
 
     @property
+    def voltage_violations(self) -> int:
+        """Steps with a checked bus outside the band."""
+        return self.voltage_violation_steps
+
+    @property
+    def line_overloads(self) -> int:
+        """Steps with a line above the loading limit."""
+        return self.line_overload_steps
+
+    @property
+    def trafo_overloads(self) -> int:
+        """Steps with a transformer above the loading limit."""
+        return self.trafo_overload_steps
+
+    @property
     def ok(self) -> bool:
         """True when no limit was violated on any step."""
         return not (
@@ -66,16 +81,16 @@ class LimitReport:
         return {
             "ok": self.ok,
             "steps": int(self.voltage_violation.shape[0]),
-            "voltage_violation_steps": self.voltage_violation_steps,
+            "voltage_violations": self.voltage_violation_steps,
             "v_band_pu": list(self.v_band_pu),
             "v_min_pu": self.v_min_pu,
             "v_min_bus": self.v_min_bus,
             "v_max_pu": self.v_max_pu,
             "v_max_bus": self.v_max_bus,
-            "line_overload_steps": self.line_overload_steps,
+            "line_overloads": self.line_overload_steps,
             "max_line_loading_pct": self.max_line_loading_pct,
             "max_line": self.max_line,
-            "trafo_overload_steps": self.trafo_overload_steps,
+            "trafo_overloads": self.trafo_overload_steps,
             "max_trafo_loading_pct": self.max_trafo_loading_pct,
             "max_trafo": self.max_trafo,
             "backflow": {
@@ -85,11 +100,17 @@ class LimitReport:
                 )
                 if n > 0
             },
-            "exchange_max_import_kw": self.exchange_max_import_kw,
-            "exchange_max_export_kw": self.exchange_max_export_kw,
-            "exchange_import_kwh": self.exchange_import_kwh,
-            "exchange_export_kwh": self.exchange_export_kwh,
+            "exchange": {
+                "max_import_kw": self.exchange_max_import_kw,
+                "max_export_kw": self.exchange_max_export_kw,
+                "import_kwh": _json_float(self.exchange_import_kwh),
+                "export_kwh": _json_float(self.exchange_export_kwh),
+            },
         }
+
+
+def _json_float(x: float) -> float | None:
+    return None if np.isnan(x) else float(x)
 
 
 def _as_series(series: GridSeries | GridSnapshot) -> GridSeries:

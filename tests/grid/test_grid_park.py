@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -123,6 +124,9 @@ def test_limits_flag_backflow_overload_and_exchange(park: ParkGrid) -> None:
     assert not rep.ok
     summary = rep.summary()
     assert summary["backflow"]["xinsheng"]["steps"] == 1
+    assert summary["trafo_overloads"] == rep.trafo_overloads >= 1
+    assert summary["exchange"]["import_kwh"] == pytest.approx(rep.exchange_import_kwh)
+    json.dumps(summary, allow_nan=False)  # JSON-able as it is
     e_imp = np.clip(series.ext_grid_kw, 0, None).sum() * 0.25
     assert rep.exchange_import_kwh == pytest.approx(e_imp)
     assert rep.exchange_export_kwh == 0.0
@@ -132,7 +136,10 @@ def test_limits_flag_backflow_overload_and_exchange(park: ParkGrid) -> None:
 def test_limits_voltage_band(park: ParkGrid) -> None:
     light = park.solve(np.zeros(27), np.zeros(27), np.zeros(N_UNITS))
     rep = check_limits(light, park)
-    assert rep.voltage_violation_steps == 0 and rep.ok  # no-load voltages stay in the band
+    assert rep.voltage_violations == 0 and rep.ok
+    assert (
+        rep.summary()["exchange"]["import_kwh"] is None
+    )  # no dt_s: no energies  # no-load voltages stay in the band
     assert rep.v_max_pu <= 1.07
     # a tighter band of +-1 % catches the same snapshot, naming the highest bus
     tight = check_limits(light, park, v_band_pu=(0.99, 1.01))
