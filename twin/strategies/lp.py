@@ -15,7 +15,9 @@ billing, then the demand rows are left out); v: value of energy left at the hori
 cheapest price of the horizon divided by eta (what it would cost to buy it back). Prices are
 the published tariff; load and PV come from the scenario's forecast (perfect or
 persistence). The pooled power is split over the units in proportion to their capacity;
-the guards then clamp each unit.
+under demand billing a real-time limiter cuts charging where the actual load (the EMS's fast
+loop) would lift the import above the level the plan accepted, since the plan was made on a
+forecast. The guards then clamp each unit.
 """
 
 from __future__ import annotations
@@ -109,14 +111,24 @@ def solve_day(
     return charge - discharge, objective
 
 
+def demand_level(p_kw: np.ndarray, net_kw: np.ndarray, month_peak_kw: float) -> float:
+    """The import ceiling a schedule implies: max of the month's peak and net + p [kW]."""
+    return float(max(month_peak_kw, np.max(net_kw + p_kw)))
+
+
 class DayAheadLP(Strategy):
     """Optimal day-ahead schedule per meter (HiGHS); re-planned at each local midnight."""
 
     name = "lp"
 
     def __init__(
-        self, horizon_h: float = 24.0, margin_kw: float = 100.0, eta_spread: float | None = None
+        self,
+        horizon_h: float = 24.0,
+        margin_kw: float = 100.0,
+        eta_spread: float | None = None,
+        demand_margin_kw: float = 100.0,
     ) -> None:
+        self.demand_margin_kw = float(demand_margin_kw)
         if horizon_h <= 0:
             raise TypeError(f"horizon_h must be > 0, got {horizon_h}")
         self.horizon_h = float(horizon_h)
@@ -137,7 +149,28 @@ class DayAheadLP(Strategy):
             self._plan = self._make_plan(obs)
             self._k0 = obs.k
             offset = 0
-        return self._plan[offset].copy()
+        p = self._plan[offset].copy()
+        if park.demand_yuan_per_kw_month > 0.0:
+            p = self._hold_demand(obs, p)
+        return p
+
+    def _hold_demand(self, obs: Observation, p: np.ndarray) -> np.ndarray:
+        """Real-time demand limiter over the plan: the load the plan was made on is a
+        forecast, so charging is cut where the actual load would lift the import above the
+        level the plan accepted (the month's peak, or the plan's own)."""
+        park = obs.park
+        ent = park.unit_enterprise
+        ceiling = np.maximum(self._ceiling, obs.month_peak_kw) - self.demand_margin_kw
+        draw = np.bincount(ent, weights=p + obs.p_aux_kw, minlength=len(ceiling))
+        room = ceiling - obs.fast_net_load_kw
+        over = (draw > room) & (draw > 0.0)
+        if not over.any():
+            return p
+        charging = np.maximum(p, 0.0)
+        ch_sum = np.bincount(ent, weights=charging, minlength=len(ceiling))
+        cut = np.where(over, np.minimum(draw - room, ch_sum), 0.0)
+        keep = np.where(ch_sum > 0, 1.0 - cut / np.maximum(ch_sum, 1e-9), 1.0)
+        return np.where(p > 0.0, p * keep[ent], p)
 
     def _make_plan(self, obs: Observation) -> np.ndarray:
         park = obs.park
@@ -148,6 +181,7 @@ class DayAheadLP(Strategy):
         ent = park.unit_enterprise
         e_now = park.e_nom_kwh * obs.soh
         plan = np.zeros((n, park.n_units))
+        self._ceiling = np.full(park.n_enterprises, np.inf)
         for e in np.unique(ent):
             units = np.flatnonzero(ent == e)
             cap = e_now[units]
@@ -168,5 +202,6 @@ class DayAheadLP(Strategy):
                 eta_spread=park.eta_spread if self.eta_spread is None else self.eta_spread,
             )
             plan[:, units] = pooled[:, None] * (cap / cap.sum())[None, :]
+            self._ceiling[e] = demand_level(pooled, net[:, e], float(obs.month_peak_kw[e]))
         self.solves += 1
         return plan

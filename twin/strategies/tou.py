@@ -30,14 +30,22 @@ class TimeOfUse(Strategy):
     """Charge in valley windows, discharge into the dearest hours between them.
 
     Parameters: ``lookahead_h`` (how far to look for the end of a window, h),
-    ``respect_demand`` (under demand billing, keep charging below the month's peak import).
+    ``respect_demand`` (under demand billing, keep charging ``demand_margin_kw`` below the
+    month's peak import: without a margin the auxiliaries' rise while charging would lift the
+    peak a little every day, and the month's demand would ratchet up).
     """
 
     name = "tou"
 
-    def __init__(self, lookahead_h: float = 36.0, respect_demand: bool = True) -> None:
+    def __init__(
+        self,
+        lookahead_h: float = 36.0,
+        respect_demand: bool = True,
+        demand_margin_kw: float = 100.0,
+    ) -> None:
         self.lookahead_h = float(lookahead_h)
         self.respect_demand = bool(respect_demand)
+        self.demand_margin_kw = float(demand_margin_kw)
         self._plan: np.ndarray | None = None
         self._plan_k0 = -1
         self._charge_end = -1
@@ -91,10 +99,9 @@ class TimeOfUse(Strategy):
                 break
         return plan
 
-    @staticmethod
-    def _below_month_peak(obs: Observation, p: np.ndarray) -> np.ndarray:
+    def _below_month_peak(self, obs: Observation, p: np.ndarray) -> np.ndarray:
         park = obs.park
-        room = obs.month_peak_kw - obs.fast_net_load_kw
+        room = obs.month_peak_kw - self.demand_margin_kw - obs.fast_net_load_kw
         by_unit = np.bincount(park.unit_enterprise, weights=p + obs.p_aux_kw, minlength=len(room))
         scale = np.where(by_unit > room, np.maximum(room, 0.0) / np.maximum(by_unit, 1e-9), 1.0)
         return p * scale[park.unit_enterprise]
