@@ -111,12 +111,13 @@ def test_examples_match_runpp(name, data) -> None:
     assert_matches_runpp(net, res, inputs)
 
 
-def test_out_of_service_elements_and_scaling_follow_pandapower() -> None:
+def test_out_of_service_elements_scaling_and_base_follow_pandapower() -> None:
     net = _example("mv_oberrhein")
     net.load.loc[net.load.index[:10], "in_service"] = False
     net.sgen.loc[net.sgen.index[:5], "scaling"] = 0.5
     net.line.loc[net.line.index[3], "in_service"] = False
     net.load["scaling"] = 0.8
+    net.sn_mva = 10.0  # p.u. base other than 1 MVA
     pf = _quiet(TimeSeriesPowerFlow, net)
     rng = np.random.default_rng(7)
     inputs = _inputs(
