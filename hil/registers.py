@@ -15,6 +15,7 @@ watts, generation positive, while the twin's power is kW with charging positive)
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -123,16 +124,26 @@ class RegisterMap:
                     )
         self.start = self.points[0].address
         self.stop = max(p.end for p in self.points)
-
-    def blocks(self) -> list[tuple[int, int]]:
-        """Contiguous runs of defined registers as (first address, count)."""
         runs: list[tuple[int, int]] = []
         for p in self.points:
             if runs and runs[-1][0] + runs[-1][1] == p.address:
                 runs[-1] = (runs[-1][0], runs[-1][1] + p.regs)
             else:
                 runs.append((p.address, p.regs))
-        return runs
+        self._runs = runs
+        self._run_starts = [a for a, _ in runs]
+
+    def blocks(self) -> list[tuple[int, int]]:
+        """Contiguous runs of defined registers as (first address, count)."""
+        return list(self._runs)
+
+    def covers(self, address: int, count: int) -> bool:
+        """True if every register of [address, address+count) is defined."""
+        k = bisect.bisect_right(self._run_starts, address) - 1
+        if k < 0:
+            return False
+        first, n = self._runs[k]
+        return address + count <= first + n
 
     def bound(self, access: str | None = None) -> list[Point]:
         """Points bound to a twin quantity (optionally of one access)."""
@@ -169,12 +180,11 @@ class RegisterImage:
     # -- raw access -----------------------------------------------------------------
     def read(self, address: int, count: int) -> list[int]:
         """Registers [address, address+count); an undefined one is ILLEGAL DATA ADDRESS."""
-        owner = self.map.owner
-        for a in range(address, address + count):
-            if a not in owner:
-                raise RegisterError(
-                    f"{self.map.source}: register {a} is not defined", ILLEGAL_ADDRESS
-                )
+        if not self.map.covers(address, count):
+            bad = next(a for a in range(address, address + count) if a not in self.map.owner)
+            raise RegisterError(
+                f"{self.map.source}: register {bad} is not defined", ILLEGAL_ADDRESS
+            )
         i = address - self._base
         with self.lock:
             return self._regs[i : i + count]

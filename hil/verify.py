@@ -232,7 +232,8 @@ def judge(
                 -tr["p_discharge_max_kw"][k0:k_end, i],
                 tr["p_charge_max_kw"][k0:k_end, i],
             )
-            reached = np.flatnonzero(np.abs(seg - p0) >= 0.9 * abs(step))
+            # 90 % of the way: within 10 % of the step of the (possibly trimmed) setpoint
+            reached = np.flatnonzero(np.abs(seg - target) <= 0.1 * abs(step))
             resp = (reached[0] + 1) * dt_s if len(reached) else np.inf
             band = max(lim.settling_band_fraction * abs(step), 0.02 * p_max_kw[i])
             outside = np.flatnonzero(np.abs(seg - target) > band)
