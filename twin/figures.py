@@ -98,7 +98,13 @@ def write_figures(result, out: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(10, 4))
         x = np.arange(len(keys))
         ax.bar(x, energy / 1e3, label="energy")
-        ax.bar(x, demand / 1e3, bottom=np.where(demand >= 0, energy / 1e3, 0), label="basic charge")
+        # a positive basic-charge saving stacks on the energy bar, a loss hangs below zero
+        bottom = np.where(demand >= 0, np.maximum(energy, 0), 0.0) / 1e3
+        ax.bar(x, demand / 1e3, bottom=bottom, label="basic charge")
+        top = np.max(bottom + np.maximum(demand, 0) / 1e3, initial=0.0)
+        low = min(0.0, float(np.min(np.minimum(energy, 0) + np.minimum(demand, 0)))) / 1e3
+        ax.set_ylim(low * 1.1, max(top * 1.1, 1.0))
+        ax.axhline(0, color="k", lw=0.5)
         ax.set_xticks(x, labels, rotation=45, fontsize=8)
         ax.set_ylabel("savings [thousand yuan]")
         ax.set_title("Monthly savings of the host enterprises")

@@ -4,6 +4,10 @@ One row per plant interval. Unit fields are (T, n_units), meter fields (T, n_ent
 fields (T,). Meters and park fields hold the last power-flow solve: with a grid period
 longer than the plant interval they repeat between solves. Nothing is written to disk
 here; `twin.run` writes the arrays once, at the end.
+
+A year at 15 min is allocated at once. A long run at a fine step (a day at 0.1 s on the HIL
+bench, which is usually stopped after minutes) starts with `CHUNK_ROWS` rows and doubles
+when full, so memory follows what was simulated, not what could have been.
 """
 
 from __future__ import annotations
@@ -39,26 +43,47 @@ PARK_FIELDS = (
     "losses_kw",
 )
 MAX_BYTES = 4e9
+CHUNK_ROWS = 1 << 17
 
 
 class Recorder:
-    """Preallocated arrays of one run; `row(k)` fills interval k."""
+    """Arrays of one run, allocated before it; `record_plant`/`record_grid` fill interval k."""
 
     def __init__(self, n_rows: int, n_units: int, n_ent: int) -> None:
-        size = n_rows * (len(UNIT_FIELDS) * n_units + len(METER_FIELDS) * n_ent + 6) * 8
-        if size > MAX_BYTES:
-            raise InputError(
-                f"step_s: {n_rows} recorded intervals would take {size / 1e9:.1f} GB;"
-                " use a longer control/grid period or fewer days"
-            )
+        self.row_bytes = (len(UNIT_FIELDS) * n_units + len(METER_FIELDS) * n_ent + 6) * 8
         self.n_rows = n_rows
-        self.units = {f: np.full((n_rows, n_units), np.nan) for f in UNIT_FIELDS}
-        self.meters = {f: np.full((n_rows, n_ent), np.nan) for f in METER_FIELDS}
-        self.park = {f: np.full(n_rows, np.nan) for f in PARK_FIELDS}
+        self.n_units, self.n_ent = n_units, n_ent
+        self.capacity = 0
+        self.units: dict[str, np.ndarray] = {}
+        self.meters: dict[str, np.ndarray] = {}
+        self.park: dict[str, np.ndarray] = {}
+        self._grow(min(n_rows, max(CHUNK_ROWS, 1)))
         self.rows = 0
+
+    def _grow(self, capacity: int) -> None:
+        if capacity * self.row_bytes > MAX_BYTES:
+            raise InputError(
+                f"step_s: {capacity} recorded intervals would take"
+                f" {capacity * self.row_bytes / 1e9:.1f} GB; use a longer control/grid period"
+                " or fewer days"
+            )
+
+        def grown(old: np.ndarray | None, shape: tuple) -> np.ndarray:
+            new = np.full(shape, np.nan)
+            if old is not None:
+                new[: len(old)] = old
+            return new
+
+        nu, ne = self.n_units, self.n_ent
+        self.units = {f: grown(self.units.get(f), (capacity, nu)) for f in UNIT_FIELDS}
+        self.meters = {f: grown(self.meters.get(f), (capacity, ne)) for f in METER_FIELDS}
+        self.park = {f: grown(self.park.get(f), (capacity,)) for f in PARK_FIELDS}
+        self.capacity = capacity
 
     def record_plant(self, k: int, p_set_kw: np.ndarray, step) -> None:
         """Unit fields of interval k from a `devices.StepResult`."""
+        if k >= self.capacity:
+            self._grow(min(self.n_rows, 2 * self.capacity))
         u = self.units
         u["p_set_kw"][k] = p_set_kw
         for f in STEP_FIELDS:

@@ -40,7 +40,7 @@ def published_note(summary: dict) -> list[str]:
         row = pub[key]
         if abs(row["deviation"]) > target:
             notes.append(
-                f"{LABELS[key][0].capitalize()} is {row['deviation']:+.0%} from the published"
+                f"{LABELS[key][0][0].upper() + LABELS[key][0][1:]} is {row['deviation']:+.0%} from the published"
                 f" ~10,000 kWh/day: two full cycles a day of 3 x 2.236 MWh between 5 % and 95 %"
                 f" SOC at the battery's 0.5 C limit move ~12 MWh of AC energy in (losses"
                 f" included, round trip {summary['round_trip_efficiency']:.1%}) and"
