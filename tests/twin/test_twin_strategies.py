@@ -160,3 +160,43 @@ def test_load_strategy_by_name_and_module_path() -> None:
         load_strategy("twin.strategies:Nope")
     with pytest.raises(InputError, match="strategy_params"):
         load_strategy("tou", {"bogus": 1})
+
+
+@pytest.mark.parametrize("name", ["tou", "peak_shaving", "lp", "idle"])
+def test_strategies_run_on_a_hand_built_observation(name) -> None:
+    """A controller outside the engine (the HIL driver) builds its own observation, without
+    the engine's fast-loop reading; every built-in strategy still decides."""
+    import datetime as dt
+
+    from twin.strategies import Forecast, Observation, ParkInfo
+
+    n = 192
+    period = np.array(([1] * 32 + [3] * 12 + [1] * 8 + [3] * 16 + [2] * 28) * 2)
+    price = np.array([PRICE[p] for p in period])
+    park = ParkInfo(
+        enterprise_names=("site",),
+        unit_names=("unit",),
+        unit_enterprise=np.zeros(1, int),
+        e_nom_kwh=np.array([2236.0]),
+        p_max_kw=np.array([1118.0]),
+        soc_min=np.array([0.05]),
+        soc_max=np.array([0.95]),
+        start=dt.datetime(2025, 4, 7),
+        step_s=900.0,
+        steps_per_day=96,
+        demand_yuan_per_kw_month=40.0,
+        month_start=np.zeros(n, dtype=np.int64),
+    )
+    load = np.full((n, 1), 3000.0)
+    obs = Observation(park=park, forecast=Forecast(price, period, load, np.zeros((n, 1))))
+    ones = np.ones(1)
+    for k in (0, 40):
+        obs.k = obs.forecast.k = k
+        obs.soc, obs.soh, obs.temp_c = 0.5 * ones, ones, 25 * ones
+        obs.p_ac_kw, obs.p_aux_kw = 0 * ones, 0 * ones
+        obs.p_charge_max_kw = obs.p_discharge_max_kw = 1118 * ones
+        obs.pcc_kw = obs.net_load_kw = obs.month_peak_kw = 3000 * ones
+        obs.pcc_kvar = 0 * ones
+        obs.period, obs.price_yuan_per_kwh = int(period[k]), float(price[k])
+        p = np.asarray(load_strategy(name).decide(obs), float)
+        assert p.shape == (1,) and np.isfinite(p).all()

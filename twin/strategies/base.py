@@ -139,6 +139,13 @@ class Observation:
     period: int = 2
     price_yuan_per_kwh: float = 0.0
 
+    def load_now_kw(self, fast: bool = True) -> np.ndarray:
+        """(n_ent,) the load the storage works against: the fast loop's reading when `fast`
+        and the engine gives one, else the last power-flow solve's."""
+        if fast and len(self.fast_net_load_kw) == len(self.net_load_kw):
+            return self.fast_net_load_kw
+        return self.net_load_kw
+
     @property
     def when(self) -> dt.datetime:
         """Local time (Asia/Shanghai) of the start of the coming interval."""

@@ -162,7 +162,7 @@ class DayAheadLP(Strategy):
         ent = park.unit_enterprise
         ceiling = np.maximum(self._ceiling, obs.month_peak_kw) - self.demand_margin_kw
         draw = np.bincount(ent, weights=p + obs.p_aux_kw, minlength=len(ceiling))
-        room = ceiling - obs.fast_net_load_kw
+        room = ceiling - obs.load_now_kw()
         over = (draw > room) & (draw > 0.0)
         if not over.any():
             return p

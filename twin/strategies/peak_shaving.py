@@ -69,7 +69,7 @@ class PeakShaving(Strategy):
         park = obs.park
         target = self._targets(obs)
         aux = np.bincount(park.unit_enterprise, weights=obs.p_aux_kw, minlength=len(target))
-        net = obs.fast_net_load_kw if self.sensing == "fast_loop" else obs.net_load_kw
+        net = obs.load_now_kw(fast=self.sensing == "fast_loop")
         excess = net + aux - target  # > 0: above target without storage power
         ent = park.unit_enterprise
         dis_cap = np.maximum(obs.p_discharge_max_kw, 0.0)

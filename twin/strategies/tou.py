@@ -101,7 +101,7 @@ class TimeOfUse(Strategy):
 
     def _below_month_peak(self, obs: Observation, p: np.ndarray) -> np.ndarray:
         park = obs.park
-        room = obs.month_peak_kw - self.demand_margin_kw - obs.fast_net_load_kw
+        room = obs.month_peak_kw - self.demand_margin_kw - obs.load_now_kw()
         by_unit = np.bincount(park.unit_enterprise, weights=p + obs.p_aux_kw, minlength=len(room))
         scale = np.where(by_unit > room, np.maximum(room, 0.0) / np.maximum(by_unit, 1e-9), 1.0)
         return p * scale[park.unit_enterprise]
