@@ -53,6 +53,7 @@ class BenchConfig(Frozen):
     soc_min: float | None = Field(None, ge=0.0, le=1.0)
     soc_max: float | None = Field(None, ge=0.0, le=1.0)
     record: bool = False
+    fault_control: bool = Field(True, description="serve the site device's fault-injection points")
 
 
 class _Sink:
@@ -118,7 +119,7 @@ class Bench:
             EmulatedMeter(name, j, seed=config.seed * 1000 + j)
             for j, name in enumerate(meter_names)
         ]
-        self.site = SiteDevice()
+        self.site = SiteDevice(self._control if config.fault_control else None)
         self.devices: dict[int, Any] = {UNIT_ID_FIRST + i: u for i, u in enumerate(self.units)}
         self.devices.update({METER_ID_FIRST + j: m for j, m in enumerate(self.meters)})
         self.devices[SITE_ID] = self.site
@@ -161,6 +162,31 @@ class Bench:
         """Start a fault now (on demand); thread-safe. `at_s` is taken as 'now'."""
         self._check_target(fault)
         self._injected.put(fault)
+
+    def _control(self, kind: int, target_id: int, duration_s: float, value: float) -> None:
+        """A fault injected over Modbus (site device, bench-control points)."""
+        kinds = (
+            "comm_loss",
+            "frozen_meter",
+            "meter_noise",
+            "meter_delay",
+            "pcs_trip",
+            "over_temperature",
+        )
+        if target_id == 0:
+            target = "all"
+        elif target_id in self.devices and target_id != SITE_ID:
+            target = self.devices[target_id].name
+        else:
+            self.log.add("site", "reject", f"fault target {target_id}: no such device")
+            return
+        fault = BenchFault(
+            kind=kinds[kind - 1], target=target, duration_s=duration_s or None, value=value
+        )
+        try:
+            self.inject(fault)
+        except InputError as exc:
+            self.log.add("site", "reject", str(exc))
 
     def _check_target(self, f: BenchFault) -> None:
         if f.target == "all":

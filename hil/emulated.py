@@ -366,14 +366,36 @@ class EmulatedMeter(_Served):
 
 
 class SiteDevice(_Served):
-    """The bench's site-information device (``hil/data/site_map.toml``), read-only."""
+    """The bench's site-information device (``hil/data/site_map.toml``).
 
-    def __init__(self) -> None:
+    With `on_control`, its bench-control points (fault injection on demand) are served
+    and each accepted write of ``fault_kind`` calls ``on_control(kind, target_id,
+    duration_s, value)``; without, those points are not in the map at all.
+    """
+
+    CONTROL = ("fault_kind", "fault_target", "fault_duration_s", "fault_value")
+
+    def __init__(self, on_control: Callable[[int, int, float, float], None] | None = None) -> None:
         super().__init__("site")
         spec = load_package_toml("hil", "site_map.toml", VendorMapFile)
-        self.image = new_vendor_image(spec, {}, source="bench site map")
+        if on_control is None:
+            keep = tuple(p for p in spec.point if p.bind not in self.CONTROL)
+            spec = spec.model_copy(update={"point": keep})
+        self.image = new_vendor_image(spec, {}, on_write=self._on_write, source="bench site map")
         self.images = [self.image]
         self.values: dict[str, float] = {}
+        self.on_control = on_control
+
+    def _on_write(self, accepted: list[tuple[Point, float | int | str]]) -> None:
+        for p, _ in accepted:
+            if p.bind == "fault_kind" and self.on_control is not None:
+                img = self.image
+                self.on_control(
+                    int(img.get("fault_kind")),
+                    int(img.get("fault_target")),
+                    float(img.get("fault_duration")),
+                    float(img.get("fault_value")),
+                )
 
     def publish(self, values: dict[str, float]) -> None:
         self.values.update(values)

@@ -472,6 +472,7 @@ def _bench_config(spec: VerifySpec) -> BenchConfig:
         soc_min=lim.soc_min,
         soc_max=lim.soc_max,
         record=True,
+        fault_control=False,  # the controller under test must not inject faults
     )
 
 

@@ -117,3 +117,21 @@ def test_fault_parsing_and_targets():
     plant = FleetPlant(n=1)
     with pytest.raises(InputError, match="not a storage unit"):
         make(plant, faults=(BenchFault(kind="pcs_trip", target="xinsheng"),))
+
+
+def test_fault_on_demand_over_modbus():
+    plant = FleetPlant(n=2, speed=4.0)
+    bench = make(plant, watchdog_s=30.0)
+    with BenchRun(plant, bench) as run:
+        site = ModbusClient(host="127.0.0.1", port=run.port, unit_id=200, auto_open=True, timeout=5)
+        # pcs_trip on unit id 2 for 100 s: target, duration, value, then kind
+        assert site.write_multiple_registers(101, [2, 100, 0])
+        assert site.write_single_register(100, 5)
+        c2 = ModbusClient(host="127.0.0.1", port=run.port, unit_id=2, auto_open=True, timeout=5)
+        assert wait_until(lambda: (r := c2.read_holding_registers(4352, 1)) and r[0] == 4)
+        # a kind outside 1..6 is refused, the plant never sees it
+        assert not site.write_single_register(100, 9)
+        assert site.last_except == 3
+        site.close()
+        c2.close()
+    assert ("xinsheng-2", "fault") in [(e.device, e.kind) for e in bench.log.events]

@@ -166,11 +166,46 @@ def test_good_controller_passes_the_shipped_day(tmp_path):
 
 @pytest.mark.slow
 def test_buggy_controller_fails_with_clear_reasons(tmp_path):
-    res = _verify(tmp_path, "buggy_controller.py", SHORT)
-    v = {x.id: x for x in res.verdicts}
-    assert not res.passed
+    import json
+
+    from twin.cli import main
+
+    cmd = f"{sys.executable} {ROOT / 'examples' / 'controllers' / 'buggy_controller.py'} --port {{port}}"
+    code = main(
+        [
+            "hil",
+            "verify",
+            "--controller",
+            cmd,
+            "--scenario",
+            str(SHORT),
+            "--out",
+            str(tmp_path / "out"),
+            "--junit",
+            str(tmp_path / "junit.xml"),
+        ]
+    )
+    assert code == 1
+    doc = json.loads((tmp_path / "out" / "verdicts.json").read_text())
+    v = {x["id"]: x for x in doc["verdicts"]}
+    assert not doc["passed"]
     for req in ("anti_backflow", "soc_window", "heartbeat", "legal_writes"):
-        assert not v[req].passed, req
-    assert "export" in v["anti_backflow"].evidence
-    assert "outside -1250..1250" in v["legal_writes"].evidence
-    assert v["controller_alive"].passed
+        assert not v[req]["passed"], req
+    assert "export" in v["anti_backflow"]["evidence"]
+    assert "outside -1250..1250" in v["legal_writes"]["evidence"]
+    assert v["controller_alive"]["passed"]
+    assert int(ET.parse(tmp_path / "junit.xml").getroot().get("failures")) >= 4
+
+
+def test_cli_map_and_one_line_errors(tmp_path, capsys):
+    from twin.cli import main
+
+    assert main(["hil", "map", "unit"]) == 0
+    assert "704.WSet" in capsys.readouterr().out
+    bad = tmp_path / "day.toml"
+    bad.write_text("duration_s = -1\n")
+    assert main(["hil", "verify", "--controller", "true", "--scenario", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "day.toml: duration_s" in err and "Traceback" not in err
+    assert main(["hil", "drive", "--strategy", "idle"]) == 2  # neither --host nor --serial
+    assert "either host" in capsys.readouterr().err
