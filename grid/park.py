@@ -227,7 +227,12 @@ class ParkGrid:
         raise_on_failure: bool = True,
     ) -> GridSeries:
         """Many steps: (T, n_ent), (T, n_ent), (T, n_units) [kW], solved in one batch."""
-        steps = np.asarray(load_kw).shape[0] if np.ndim(load_kw) == 2 else -1
+        if np.ndim(load_kw) != 2:
+            raise InputError(
+                f"load_kw: expected shape (steps, {self.n_enterprises}),"
+                f" got {tuple(np.shape(load_kw))}"
+            )
+        steps = np.shape(load_kw)[0]
         x = self._inputs(load_kw, pv_kw, storage_kw, storage_kvar, steps)
         return self._series(self._pf.run(**x, raise_on_failure=raise_on_failure))
 
