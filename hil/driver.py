@@ -147,6 +147,7 @@ class ModbusDriver:
         self.log = DriverLog()
         self.p_sent_kw = 0.0
         self.hb = 0
+        self._t_cycle: float | None = None  # start of the current cycle: the writes' stamp
 
     # -- map helpers ------------------------------------------------------------------
     def _bound(self, quantity: str, access: str | None = None) -> Point | None:
@@ -225,7 +226,7 @@ class ModbusDriver:
         if not lo <= value <= hi:
             raise ProtocolError(f"write {name}={value:g} refused: outside {lo:g}..{hi:g}")
         regs = self._img.encode(p, value)
-        t = time.monotonic()
+        t = self._t_cycle if self._t_cycle is not None else time.monotonic()
         if self.config.dry_run:
             self.log.writes.append((t, name, value, False))
             log.info("dry-run: %s (register %d) <- %g %s %s", name, p.address, value, p.unit, regs)
@@ -267,6 +268,7 @@ class ModbusDriver:
         t_prev = t_start
         while not stop() and (c.duration_s is None or time.monotonic() - t_start < c.duration_s):
             t0 = time.monotonic()
+            self._t_cycle = t0
             try:
                 if not connected:
                     self.connect()

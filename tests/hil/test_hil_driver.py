@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 
@@ -117,3 +118,18 @@ def test_driver_config_needs_exactly_one_transport():
         DriverConfig()
     with pytest.raises(ValueError, match="either host"):
         DriverConfig(host="127.0.0.1", serial="/dev/ttyUSB0")
+
+
+@pytest.mark.parametrize("strategy", ["tou", "peak_shaving", "lp"])
+def test_twin_strategies_drive_a_unit_in_dry_run(strategy):
+    plant = FleetPlant(n=1, speed=2.0)
+    bench = make(plant, watchdog_s=30.0)
+    with BenchRun(plant, bench) as run:
+        out = drive(
+            _cfg(run.port, strategy=strategy, dry_run=True, duration_s=1.0, ramp_kw_per_s=500.0)
+        )
+    sets = [(t, v) for t, name, v, _ in out.writes if name == "p_set"]
+    assert len(sets) >= 3
+    for (t0, v0), (t1, v1) in itertools.pairwise(sets):
+        assert abs(v1 - v0) <= 500.0 * (t1 - t0) + 1e-6  # the ramp clamp held
+        assert abs(v1) <= 1118.0
