@@ -152,7 +152,8 @@ class EmulatedUnit(_Served):
         self.p_cmd_kw = 0.0
         self.q_cmd_kvar = 0.0
         self.wset_ena = False
-        self.revert_s = float(watchdog_s)
+        self.revert_tms = float(watchdog_s)  # SunSpec WSetRvrtTms / vendor watchdog_s
+        self.revert_ena = True  # SunSpec WSetEnaRvrt
         self.last_rx = clock()
         self.reverted = False
         self.over_temp = False
@@ -198,9 +199,9 @@ class EmulatedUnit(_Served):
                 elif q == "p_revert_kw":
                     self.fallback_kw = x
                 elif q == "revert_s":
-                    self.revert_s = x
+                    self.revert_tms = x
                 elif q == "revert_ena":
-                    self.revert_s = self.revert_s if value else 0.0
+                    self.revert_ena = bool(value)
                 elif q in ("set_inv_state", "run_cmd"):
                     start = (q == "run_cmd" and value == 1) or (q == "set_inv_state" and value == 3)
                     actions.append("start" if start else "stop")
@@ -215,6 +216,11 @@ class EmulatedUnit(_Served):
             self.sink.setpoint(self.index, p, qv)
         for a in actions:
             self.sink.command(self.index, a)
+
+    @property
+    def revert_s(self) -> float:
+        """Watchdog time in force [wall-clock s]; 0 = off."""
+        return self.revert_tms if self.revert_ena else 0.0
 
     def _effective(self) -> tuple[float, float]:
         if self.reverted:

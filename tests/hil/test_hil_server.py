@@ -179,3 +179,18 @@ def test_comm_loss_answers_gateway_no_response(bench):
 def test_binding_off_loopback_must_be_asked_for():
     with pytest.raises(ProtocolError, match="allow_remote"):
         ModbusEndpoint({1: object()}, host="0.0.0.0")
+
+
+def test_sunspec_revert_timer_points_set_the_watchdog(bench):
+    port, unit, _, _ = bench
+    ctl = unit.sunspec.map.by_name
+    c = ModbusClient(host="127.0.0.1", port=port, unit_id=1, auto_open=True, timeout=5)
+    assert c.write_multiple_registers(ctl["704.WSetRvrtTms"].address, [0, 7])
+    assert unit.revert_s == 7.0
+    assert c.write_single_register(ctl["704.WSetEnaRvrt"].address, 0)  # DISABLED
+    assert unit.revert_s == 0.0
+    assert c.write_single_register(ctl["704.WSetEnaRvrt"].address, 1)
+    assert unit.revert_s == 7.0
+    assert not c.write_multiple_registers(ctl["704.WSetRvrtTms"].address, [0, 4000])  # > 3600 s
+    assert c.last_except == 3
+    c.close()
