@@ -104,6 +104,72 @@ def main() -> None:
         f"guards: {sim.guard_report()}  |  simpy events ~{4 * n} ({sim.n_solves} solves, "
         f"{sim.n_decisions} decisions)"
     )
+    console.print(where_the_overhead_goes(sc.model_copy(update={"days": min(args.days, 30)})))
+
+
+def where_the_overhead_goes(sc) -> Table:
+    """A second, instrumented run: time spent in each piece of the engine per interval
+    (the timers themselves add ~1 us per wrapped call)."""
+    import twin.engine as engine
+
+    sim = Simulation(sc)
+    spent: dict[str, int] = {}
+
+    def timed(obj, name: str, key: str) -> None:
+        fn = getattr(obj, name)
+
+        def wrapper(*a, **kw):
+            t0 = time.perf_counter_ns()
+            out = fn(*a, **kw)
+            spent[key] = spent.get(key, 0) + time.perf_counter_ns() - t0
+            return out
+
+        setattr(obj, name, wrapper)
+
+    timed(sim.fleet, "step", "Fleet.step (part)")
+    timed(sim.network, "solve", "ParkGrid.solve (part)")
+    timed(sim, "_decide", "controller: observation + strategy + guards")
+    timed(sim.strategy, "decide", "  of which the strategy")
+    timed(sim, "_power_limits", "  of which Fleet power limits")
+    timed(sim.recorder, "record_plant", "recorder: unit row")
+    timed(sim.recorder, "record_grid", "recorder: meter/park row")
+    kernel = engine.guard_kernel
+
+    def guard(*a):
+        t0 = time.perf_counter_ns()
+        out = kernel(*a)
+        spent["  of which the guard kernel"] = (
+            spent.get("  of which the guard kernel", 0) + time.perf_counter_ns() - t0
+        )
+        return out
+
+    engine.guard_kernel = guard
+    try:
+        t0 = time.perf_counter()
+        sim.run()
+        total = time.perf_counter() - t0
+    finally:
+        engine.guard_kernel = kernel
+    n = sim.recorder.rows
+    table = Table(title=f"where an interval's time goes ({sc.days} days, instrumented)")
+    table.add_column("piece")
+    table.add_column("us / interval", justify="right")
+    order = [
+        "Fleet.step (part)",
+        "ParkGrid.solve (part)",
+        "controller: observation + strategy + guards",
+        "  of which the strategy",
+        "  of which Fleet power limits",
+        "  of which the guard kernel",
+        "recorder: unit row",
+        "recorder: meter/park row",
+    ]
+    for key in order:
+        table.add_row(key, f"{spent.get(key, 0) / n / 1e3:.1f}")
+    inner = sum(v for k, v in spent.items() if not k.startswith("  "))
+    table.add_row("simpy events, process bodies, timers", f"{(total * 1e9 - inner) / n / 1e3:.1f}")
+    table.add_row("total", f"{total / n * 1e6:.1f}")
+    return table
 
 
 if __name__ == "__main__":
