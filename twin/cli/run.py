@@ -18,7 +18,7 @@ def run(
     ),
     start: str | None = typer.Option(None, "--start", help="First day, YYYY-MM-DD."),
     days: int | None = typer.Option(None, "--days", help="Number of days to simulate."),
-    step: float | None = typer.Option(None, "--step", help="Physics step [s] (0.1..3600)."),
+    step: float | None = typer.Option(None, "--step", help="Physics step in seconds (0.1..3600)."),
     strategy: str | None = typer.Option(
         None, "--strategy", help="tou, peak_shaving, lp, idle, or module.path:ClassName."
     ),
