@@ -14,11 +14,38 @@ our own small result types.
 - `grid.kernels` (numba) and `grid.reference` (their plain-Python references).
 """
 
+from typing import TYPE_CHECKING
+
 from grid.errors import PowerFlowError, UnsupportedNetError
-from grid.limits import LimitReport, check_limits
-from grid.park import GridSeries, GridSnapshot, ParkGrid
-from grid.powerflow import PowerFlowResult, TimeSeriesPowerFlow
 from grid.site import Enterprise, Feeder, Site, StorageGroup, default_site, load_site
+
+# The solver side imports pandapower (seconds); load it on first use, so that reading a
+# site (`from grid import Site`) stays cheap for the CLI and the other packages.
+_LAZY = {
+    "LimitReport": "grid.limits",
+    "check_limits": "grid.limits",
+    "GridSeries": "grid.park",
+    "GridSnapshot": "grid.park",
+    "ParkGrid": "grid.park",
+    "PowerFlowResult": "grid.powerflow",
+    "TimeSeriesPowerFlow": "grid.powerflow",
+}
+
+if TYPE_CHECKING:
+    from grid.limits import LimitReport, check_limits
+    from grid.park import GridSeries, GridSnapshot, ParkGrid
+    from grid.powerflow import PowerFlowResult, TimeSeriesPowerFlow
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'grid' has no attribute {name!r}")
+
 
 __all__ = [
     "Enterprise",
