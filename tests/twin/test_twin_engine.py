@@ -220,3 +220,18 @@ def test_bad_strategy_output_is_a_simulation_error() -> None:
     sim, _ = hand_sim(SPRING_2024, Wrong())
     with pytest.raises(SimulationError, match=r"shape \(2,\)"):
         sim.run()
+
+
+def test_wall_clock_mode_reports_falling_behind(caplog) -> None:
+    import logging
+    import time
+
+    # 10 ms of wall clock per interval, but a hook that takes 30 ms: it must fall behind,
+    # go on (strict=False), and say so.
+    sim, _ = hand_sim(SPRING_2024, Constant(0.0), realtime_speed=90000.0)
+    sim.add_step_hook(lambda v: time.sleep(0.03))
+    with caplog.at_level(logging.WARNING, logger="twin.engine"):
+        sim.run(until_s=6 * 900.0)
+    assert sim.recorder.rows == 6
+    assert sim.intervals_behind > 0 and sim.max_lag_s > 0.01
+    assert any("behind" in r.message for r in caplog.records)
