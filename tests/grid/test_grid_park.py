@@ -66,7 +66,9 @@ def test_pcc_and_results_match_runpp_on_the_exported_net(park, tmp_path_factory,
         # (a direct-10-kV enterprise has no losses behind its meter: PCC = load, to within
         # the solver's power tolerance of 1e-8 MW = 1e-5 kW)
         assert np.all(snap.pcc_kw - behind > -1e-5)
-        assert np.all(snap.pcc_kw - behind < 0.05 * np.abs(behind) + 60)
+        # and those losses are a small share of what flows through the transformers
+        gross = load[t] + pv[t] + np.bincount(park.unit_enterprise, np.abs(st[t]), minlength=27)
+        assert np.all(snap.pcc_kw - behind < 0.03 * gross + 30)
 
 
 def test_solve_equals_run(park: ParkGrid) -> None:
@@ -153,3 +155,25 @@ def test_limits_voltage_band(park: ParkGrid) -> None:
     peak = check_limits(park.solve(PEAK, np.zeros(27), np.zeros(N_UNITS)), park)
     assert peak.voltage_violation_steps == 0  # the design holds the band at full peak
     assert peak.line_overload_steps == 0 and peak.trafo_overload_steps == 0
+
+
+@settings(max_examples=10)
+@given(data=operating_points(n_load=27, n_sgen=27, n_storage=N_UNITS, steps=4))
+def test_limit_flags_agree_with_the_series(park: ParkGrid, data) -> None:
+    load_f, pv_f, st_f = data
+    series = park.run(load_f * PEAK, pv_f * PV, st_f * PCS * 1.5)  # up to 150 % PCS: overloads
+    rep = check_limits(series, park, dt_s=900.0)
+    np.testing.assert_array_equal(rep.backflow, series.pcc_kw < 0)
+    v_bad = (series.v_min_pu < 0.93) | (series.v_max_pu > 1.07)
+    np.testing.assert_array_equal(rep.voltage_violation, v_bad)
+    np.testing.assert_array_equal(rep.trafo_overload, series.trafo_loading_pct.max(axis=1) > 100)
+    np.testing.assert_array_equal(rep.line_overload, series.line_loading_pct.max(axis=1) > 100)
+    assert rep.v_min_pu == pytest.approx(series.v_min_pu.min())
+    assert rep.max_trafo_loading_pct == pytest.approx(series.trafo_loading_pct.max())
+    exported = np.clip(-series.ext_grid_kw, 0, None).sum() * 0.25
+    assert rep.exchange_export_kwh == pytest.approx(exported)
+    assert rep.ok == (
+        not (
+            v_bad.any() or rep.backflow.any() or rep.trafo_overload.any() or rep.line_overload.any()
+        )
+    )
