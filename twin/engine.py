@@ -190,10 +190,13 @@ class Simulation:
         self._fast_loop = g.backflow_sensing == "fast_loop"
         self.guard_counts = np.zeros(len(GUARD_NAMES), dtype=np.int64)
         # What the controller sees.
-        fc_load, fc_pv = (
-            (inputs.load_kw, inputs.pv_kw) if sc.forecast == "perfect" else inputs.persistence()
+        self.forecast = Forecast(
+            inputs.price_yuan_per_kwh,
+            inputs.period,
+            inputs.load_kw,
+            inputs.pv_kw,
+            lag=0 if sc.forecast == "perfect" else inputs.steps_per_day,
         )
-        self.forecast = Forecast(inputs.price_yuan_per_kwh, inputs.period, fc_load, fc_pv)
         demand_price = inputs.demand_yuan_per_kw_month() if self.basic_charge == "demand" else 0.0
         self.park_info = ParkInfo(
             enterprise_names=lay.enterprise_names,
@@ -225,10 +228,10 @@ class Simulation:
         self._acc_q = np.zeros(n_u)
         self._acc_n = 0
         self._grid_per = sc.grid_every // self.h  # plant intervals per grid period
+        self._control_per = sc.control_every // self.h  # ... per control period
         self._storage_at_meter = np.zeros(n_e)
         self._next_month_k = -1
         self._zeros_u = np.zeros(n_u)
-        self._net_kw = inputs.load_kw - inputs.pv_kw  # what each meter sees without storage
         self._comm_all_ok = True
         self.snap = self.network.solve(
             inputs.load_kw[0], inputs.pv_kw[0], np.zeros(n_u), np.zeros(n_u)
@@ -493,11 +496,12 @@ class Simulation:
         obs.pcc_kw = snap.pcc_kw
         obs.pcc_kvar = snap.pcc_kvar
         obs.net_load_kw = snap.pcc_kw - self._storage_at_meter
-        m = self.scenario.control_every // self.h  # plant intervals in the control period
+        m = self._control_per
+        inp = self.inputs
         if m == 1:
-            obs.fast_net_load_kw = self._net_kw[k]
+            obs.fast_net_load_kw = inp.load_kw[k] - inp.pv_kw[k]
         else:  # the fast loop holds the whole period: its lowest net load binds
-            obs.fast_net_load_kw = self._net_kw[k : k + m].min(axis=0)
+            obs.fast_net_load_kw = (inp.load_kw[k : k + m] - inp.pv_kw[k : k + m]).min(axis=0)
         obs.month_peak_kw = self.month_peak_kw
         obs.period = self.period
         obs.price_yuan_per_kwh = self.price

@@ -39,16 +39,6 @@ class Inputs:
     def steps_per_day(self) -> int:
         return round(86400.0 / self.interval_s)
 
-    def persistence(self) -> tuple[np.ndarray, np.ndarray]:
-        """Load and PV as a day-ahead persistence forecast sees them: the same time the day
-        before (the first day, which has no yesterday, sees itself)."""
-        d = self.steps_per_day
-        if self.n_intervals <= d:
-            return self.load_kw, self.pv_kw
-        load = np.concatenate([self.load_kw[:d], self.load_kw[:-d]])
-        pv = np.concatenate([self.pv_kw[:d], self.pv_kw[:-d]])
-        return load, pv
-
     def demand_yuan_per_kw_month(self) -> float:
         """Demand charge of the scheme in force at the start [yuan/kW-month]."""
         return float(tariff_for(self.start.date()).demand_charge_yuan_per_kw_month)

@@ -43,7 +43,7 @@ PARK_FIELDS = (
     "losses_kw",
 )
 MAX_BYTES = 4e9
-CHUNK_ROWS = 1 << 17
+CHUNK_ROWS = 1 << 14
 
 
 class Recorder:

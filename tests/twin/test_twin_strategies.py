@@ -200,3 +200,18 @@ def test_strategies_run_on_a_hand_built_observation(name) -> None:
         obs.period, obs.price_yuan_per_kwh = int(period[k]), float(price[k])
         p = np.asarray(load_strategy(name).decide(obs), float)
         assert p.shape == (1,) and np.isfinite(p).all()
+
+
+def test_persistence_forecast_is_the_day_before() -> None:
+    from twin.strategies import Forecast
+
+    load = np.arange(300.0).reshape(-1, 1)  # interval k has load k
+    fc = Forecast(np.zeros(300), np.zeros(300, int), load, np.zeros((300, 1)), lag=96)
+    fc.k = 10  # first day: no yesterday, it sees itself
+    np.testing.assert_array_equal(fc.load_kw(3)[:, 0], [10.0, 11.0, 12.0])
+    fc.k = 100  # yesterday, same time
+    np.testing.assert_array_equal(fc.net_load_kw(3)[:, 0], [4.0, 5.0, 6.0])
+    fc.k = 298  # beyond the end the last value repeats
+    perfect = Forecast(np.zeros(300), np.zeros(300, int), load, np.zeros((300, 1)))
+    perfect.k = 298
+    np.testing.assert_array_equal(perfect.load_kw(4)[:, 0], [298.0, 299.0, 299.0, 299.0])

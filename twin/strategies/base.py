@@ -62,8 +62,10 @@ class Forecast:
     """Look-ahead from the coming interval `k`, in intervals of `ParkInfo.step_s`.
 
     Prices and periods are the published tariff (exact); load and PV are the scenario's
-    forecast (perfect = the actual series, persistence = the same time the day before).
-    Beyond the end of the run the last values repeat.
+    forecast: the actual series (``lag=0``: perfect), or the same time `lag` intervals
+    before (persistence: ``lag`` = one day; the first day, which has no yesterday, sees
+    itself). Views into the series, no copies. Beyond the end of the run the last values
+    repeat.
     """
 
     def __init__(
@@ -72,18 +74,21 @@ class Forecast:
         period: np.ndarray,
         load_kw: np.ndarray,
         pv_kw: np.ndarray,
+        lag: int = 0,
     ) -> None:
         self._price = price
         self._period = period
         self._load = load_kw
         self._pv = pv_kw
+        self.lag = int(lag)
         self.k = 0
 
-    def _window(self, arr: np.ndarray, n: int) -> np.ndarray:
-        k1 = self.k + n
+    def _window(self, arr: np.ndarray, n: int, lag: int = 0) -> np.ndarray:
+        k0 = self.k - lag if self.k >= lag else self.k
+        k1 = k0 + n
         if k1 <= len(arr):
-            return arr[self.k : k1]
-        idx = np.minimum(np.arange(self.k, k1), len(arr) - 1)
+            return arr[k0:k1]
+        idx = np.minimum(np.arange(k0, k1), len(arr) - 1)
         return arr[idx]
 
     def price_yuan_per_kwh(self, n: int) -> np.ndarray:
@@ -96,11 +101,11 @@ class Forecast:
 
     def load_kw(self, n: int) -> np.ndarray:
         """(n, n_ent) forecast load of each meter's enterprise [kW]."""
-        return self._window(self._load, n)
+        return self._window(self._load, n, self.lag)
 
     def pv_kw(self, n: int) -> np.ndarray:
         """(n, n_ent) forecast PV output behind each meter [kW]."""
-        return self._window(self._pv, n)
+        return self._window(self._pv, n, self.lag)
 
     def net_load_kw(self, n: int) -> np.ndarray:
         """(n, n_ent) forecast load minus PV (what the meter would see without storage)."""
