@@ -229,6 +229,12 @@ class Simulation:
         self._acc_n = 0
         self._grid_per = sc.grid_every // self.h  # plant intervals per grid period
         self._control_per = sc.control_every // self.h  # ... per control period
+        self._step_s = sc.step_s
+        self._dt_control_s = sc.control_every * sc.step_s
+        self._soc_eff = sc.guards.soc_efficiency
+        # one kernel call for both limits when the fleet offers it (`Fleet._limits`)
+        both = getattr(self.fleet, "_limits", None)
+        self._power_limits = both if both is not None else self._power_limits_public
         self._storage_at_meter = np.zeros(n_e)
         self._next_month_k = -1
         self._zeros_u = np.zeros(n_u)
@@ -381,17 +387,16 @@ class Simulation:
         return act
 
     def _plant(self):
-        env, fleet, sc = self.env, self.fleet, self.scenario
-        ambient = self.inputs.ambient_c
+        env, fleet, h, step_s = self.env, self.fleet, self.h, self.scenario.step_s
+        ambient = self.inputs.ambient_c.tolist()  # Python floats: no conversion per call
+        stop = self._stop_flag
         k = 0
         while True:
-            yield Tick(env, self.h, PRIO_PLANT)
-            if self._stop_flag.is_set():
+            yield Tick(env, h, PRIO_PLANT)
+            if stop.is_set():
                 self._finish()
                 return
-            r = fleet.step(
-                self.p_cmd, sc.step_s, float(ambient[k]), n_sub=self.h, q_set_kvar=self.q_cmd
-            )
+            r = fleet.step(self.p_cmd, step_s, ambient[k], h, self.q_cmd)
             self.last_step = r
             if self._grid_per > 1:  # the grid solves the period's mean
                 self._acc_p += r.p_ac_kw
@@ -407,10 +412,11 @@ class Simulation:
 
     def _grid(self):
         env, net, inp, lay = self.env, self.network, self.inputs, self.layout
-        per = self._grid_per
+        per, every = self._grid_per, self.scenario.grid_every
+        ent, n_ent = lay.unit_enterprise, lay.n_enterprises
         k1 = 0
         while True:
-            yield Tick(env, self.scenario.grid_every, PRIO_GRID)
+            yield Tick(env, every, PRIO_GRID)
             k0, k1 = k1, k1 + per
             if per == 1:
                 r = self.last_step
@@ -426,9 +432,7 @@ class Simulation:
             snap = net.solve(load, pv, storage, q)
             self.snap = snap
             # what the storage behind each meter drew in the solved period
-            self._storage_at_meter = np.bincount(
-                lay.unit_enterprise, weights=storage, minlength=lay.n_enterprises
-            )
+            self._storage_at_meter = np.bincount(ent, weights=storage, minlength=n_ent)
             self.n_solves += 1
             self._note_meters(k1 - 1, snap)
             if self.events_log is not None:
@@ -445,11 +449,12 @@ class Simulation:
             np.maximum(self.month_peak_kw, snap.pcc_kw, out=self.month_peak_kw)
 
     def _recorder(self):
-        env = self.env
+        env, h, rec = self.env, self.h, self.recorder
+        k = -1
         while True:
-            yield Tick(env, self.h, PRIO_RECORD)
-            k = int(env.now) // self.h - 1
-            self.recorder.record_grid(k, self.snap)
+            yield Tick(env, h, PRIO_RECORD)
+            k += 1
+            rec.record_grid(k, self.snap)
             if self.events_log is not None:
                 self._trace("record")
             if self._hooks:
@@ -468,20 +473,20 @@ class Simulation:
             self._done.succeed()
 
     def _controller(self):
-        env = self.env
+        env, h, every = self.env, self.h, self.scenario.control_every
         while True:
-            k = int(env.now) // self.h
+            k = int(env.now) // h
             if k >= self.n_rows:
                 return
             self._decide(k)
             if self.events_log is not None:
                 self._trace("control")
-            yield Tick(env, self.scenario.control_every, PRIO_CONTROL)
+            yield Tick(env, every, PRIO_CONTROL)
 
     def _decide(self, k: int) -> None:
         obs, lay, r = self.obs, self.layout, self.last_step
         obs.k = k
-        obs.t_s = float(self.env.now) * self.scenario.step_s
+        obs.t_s = float(self.env.now) * self._step_s
         self.forecast.k = k
         if r is not None:  # the state at the end of the last interval
             obs.soc, obs.soh, obs.temp_c = r.soc, r.soh, r.temp_c
@@ -539,8 +544,8 @@ class Simulation:
             lay.unit_enterprise,
             net,
             self._g_margin,
-            self.scenario.control_s or self.scenario.step_s,
-            self.scenario.guards.soc_efficiency,
+            self._dt_control_s,
+            self._soc_eff,
             self._g_enable,
             self.guard_counts,
         )
@@ -552,12 +557,8 @@ class Simulation:
         self.p_cmd = p
         self.q_cmd = q
 
-    def _power_limits(self) -> tuple[np.ndarray, np.ndarray]:
-        """What each unit can charge / discharge now [kW]: one kernel call for both when the
-        fleet offers it (`Fleet._limits`), else its two public methods."""
-        both = getattr(self.fleet, "_limits", None)
-        if both is not None:
-            return both()
+    def _power_limits_public(self) -> tuple[np.ndarray, np.ndarray]:
+        """What each unit can charge / discharge now [kW], by the fleet's public methods."""
         return self.fleet.p_charge_max_kw(), self.fleet.p_discharge_max_kw()
 
     # --- wall clock ---------------------------------------------------------------------
