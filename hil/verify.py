@@ -418,8 +418,14 @@ def plot_run(
         ax[2].plot(t, tr["soc"][:, i], lw=1.0, label=unit_names[i])
     ax[1].set_ylabel("unit AC power, kW (+ charging)\nsolid achieved, dashed commanded")
     ax[1].legend(loc="upper left", fontsize=7)
-    ax[2].axhline(lim.soc_min, color="r", lw=0.8, ls="--")
+    soc = tr["soc"][:, units]
+    lo = min(float(soc.min()), lim.soc_min) - 0.01
+    hi = max(float(soc.max()), lim.soc_min + 0.05) + 0.01
+    if lim.soc_max <= hi + 0.05:
+        hi = max(hi, lim.soc_max + 0.01)
+    ax[2].axhline(lim.soc_min, color="r", lw=0.8, ls="--", label="site window")
     ax[2].axhline(lim.soc_max, color="r", lw=0.8, ls="--")
+    ax[2].set_ylim(lo, hi)  # zoom on the data and the bound it is near
     ax[2].set_ylabel("SOC")
     ax[2].set_xlabel("scenario time, s")
     failed = [v.id for v in verdicts if not v.passed]
