@@ -196,6 +196,7 @@ class Simulation:
             inputs.load_kw,
             inputs.pv_kw,
             lag=0 if sc.forecast == "perfect" else inputs.steps_per_day,
+            day=inputs.steps_per_day,
         )
         demand_price = inputs.demand_yuan_per_kw_month() if self.basic_charge == "demand" else 0.0
         self.park_info = ParkInfo(

@@ -211,7 +211,9 @@ def test_persistence_forecast_is_the_day_before() -> None:
     np.testing.assert_array_equal(fc.load_kw(3)[:, 0], [10.0, 11.0, 12.0])
     fc.k = 100  # yesterday, same time
     np.testing.assert_array_equal(fc.net_load_kw(3)[:, 0], [4.0, 5.0, 6.0])
-    fc.k = 298  # beyond the end the last value repeats
     perfect = Forecast(np.zeros(300), np.zeros(300, int), load, np.zeros((300, 1)))
-    perfect.k = 298
+    perfect.k = 298  # beyond the end: the last value, or the last day with `day`
     np.testing.assert_array_equal(perfect.load_kw(4)[:, 0], [298.0, 299.0, 299.0, 299.0])
+    daily = Forecast(np.zeros(300), np.zeros(300, int), load, np.zeros((300, 1)), day=96)
+    daily.k = 298
+    np.testing.assert_array_equal(daily.load_kw(4)[:, 0], [298.0, 299.0, 204.0, 205.0])

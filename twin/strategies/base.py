@@ -64,8 +64,8 @@ class Forecast:
     Prices and periods are the published tariff (exact); load and PV are the scenario's
     forecast: the actual series (``lag=0``: perfect), or the same time `lag` intervals
     before (persistence: ``lag`` = one day; the first day, which has no yesterday, sees
-    itself). Views into the series, no copies. Beyond the end of the run the last values
-    repeat.
+    itself). Views into the series, no copies. Beyond the end of the run the last day
+    repeats (``day`` intervals; without it, the last value).
     """
 
     def __init__(
@@ -75,8 +75,10 @@ class Forecast:
         load_kw: np.ndarray,
         pv_kw: np.ndarray,
         lag: int = 0,
+        day: int | None = None,
     ) -> None:
         self._price = price
+        self.day = day
         self._period = period
         self._load = load_kw
         self._pv = pv_kw
@@ -88,7 +90,13 @@ class Forecast:
         k1 = k0 + n
         if k1 <= len(arr):
             return arr[k0:k1]
-        idx = np.minimum(np.arange(k0, k1), len(arr) - 1)
+        idx = np.arange(k0, k1)
+        beyond = idx >= len(arr)
+        if self.day is not None and len(arr) >= self.day:
+            back = (idx[beyond] - len(arr)) // self.day + 1  # whole days back into the run
+            idx[beyond] -= back * self.day
+        else:
+            idx[beyond] = len(arr) - 1
         return arr[idx]
 
     def price_yuan_per_kwh(self, n: int) -> np.ndarray:

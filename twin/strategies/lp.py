@@ -8,8 +8,8 @@ meter are pooled into one battery and scheduled over the next ``horizon_h`` hour
                0 <= c_t <= C,  0 <= d_t <= min(P, max(0, net_t - margin))   (no export)
                net_t + c_t - d_t <= D,  D >= M                              (demand)
 
-c, d: charging / discharging AC power [kW], each split in two halves of the power range with
-their own efficiency (losses rise with power: convex, still linear); net: forecast load minus PV [kW]; M: the
+c, d: charging / discharging AC power [kW], each split in four parts of the power range
+with falling marginal efficiency (losses rise with power: convex, still linear); net: forecast load minus PV [kW]; M: the
 month's peak import so far; lambda: demand charge [yuan/kW-month] (0 under capacity
 billing, then the demand rows are left out); v: value of energy left at the horizon, the
 cheapest price of the horizon divided by eta (what it would cost to buy it back). Prices are
@@ -44,17 +44,27 @@ def solve_day(
     month_peak_kw: float = 0.0,
     margin_kw: float = 0.0,
     eta_spread: float = 0.0,
-) -> tuple[np.ndarray, float]:
-    """Optimal pooled power (+ charging) per interval [kW], and the objective [yuan].
+    segments: int = 4,
+    return_energy: bool = False,
+    terminal_yuan_per_kwh: float | None = None,
+) -> tuple[np.ndarray, float] | tuple[np.ndarray, float, np.ndarray]:
+    """Optimal pooled power (+ charging) per interval [kW], and the objective [yuan]; with
+    `return_energy` also the stored energy planned at the end of each interval [kWh].
+    `terminal_yuan_per_kwh` values the energy left at the end (default: the horizon's
+    cheapest price / eta, what buying it back would cost).
 
-    `eta_spread` > 0 makes losses rise with power (convex, so still an LP): the lower half
-    of the power range converts at ``eta + spread/2``, the upper half at ``eta - spread/2``
-    (PCS loss curve and I^2 R both grow faster than the power). Raises `SolverError` if HiGHS
+    `eta_spread` > 0 makes losses rise with power (convex, so still an LP): the power range
+    is cut into `segments` equal parts whose marginal efficiency falls linearly from
+    ``eta + spread/2`` (lowest part) to ``eta - spread/2`` (highest): the PCS loss curve and
+    I^2 R both grow faster than the power, so the plan spreads energy as the physics rewards. Raises `SolverError` if HiGHS
     finds no optimum (never silently returns a bad plan).
     """
     n = len(price)
     use_d = demand_yuan_per_kw > 0.0
-    etas = (eta,) if eta_spread <= 0.0 else (eta + eta_spread / 2, eta - eta_spread / 2)
+    if eta_spread <= 0.0 or segments < 2:
+        etas: tuple[float, ...] = (eta,)
+    else:  # marginal efficiency falls linearly from the lowest to the highest segment
+        etas = tuple(eta + eta_spread * (0.5 - j / (segments - 1)) for j in range(segments))
     m = len(etas)
     # variables: c (m x n), d (m x n), e (n), [D]
     nv = 2 * m * n + n + (1 if use_d else 0)
@@ -63,7 +73,7 @@ def solve_day(
     for j in range(m):
         cost[j * n : (j + 1) * n] = price * dt_h
         cost[(m + j) * n : (m + j + 1) * n] = -price * dt_h
-    v_end = float(np.min(price)) / eta
+    v_end = float(np.min(price)) / eta if terminal_yuan_per_kwh is None else terminal_yuan_per_kwh
     cost[ie + n - 1] = -v_end
     if use_d:
         cost[-1] = demand_yuan_per_kw
@@ -108,6 +118,8 @@ def solve_day(
     objective = float(res.fun)
     if use_d:
         objective -= demand_yuan_per_kw * month_peak_kw
+    if return_energy:
+        return charge - discharge, objective, x[ie : ie + n].copy()
     return charge - discharge, objective
 
 
@@ -117,7 +129,10 @@ def demand_level(p_kw: np.ndarray, net_kw: np.ndarray, month_peak_kw: float) -> 
 
 
 class DayAheadLP(Strategy):
-    """Optimal day-ahead schedule per meter (HiGHS); re-planned at each local midnight."""
+    """Optimal day-ahead schedule per meter (HiGHS); re-planned at each local midnight, and
+    for the rest of the day whenever a meter's batteries drift from the planned stored
+    energy by more than ``replan_tolerance`` of their capacity (the plan's constant
+    efficiencies are a model: the units deliver a little more or less)."""
 
     name = "lp"
 
@@ -127,14 +142,17 @@ class DayAheadLP(Strategy):
         margin_kw: float = 100.0,
         eta_spread: float | None = None,
         demand_margin_kw: float = 100.0,
+        replan_tolerance: float = 0.01,
     ) -> None:
         self.demand_margin_kw = float(demand_margin_kw)
+        self.replan_tolerance = float(replan_tolerance)
         if horizon_h <= 0:
             raise TypeError(f"horizon_h must be > 0, got {horizon_h}")
         self.horizon_h = float(horizon_h)
         self.eta_spread = eta_spread
         self.margin_kw = float(margin_kw)
         self._plan: np.ndarray | None = None
+        self._e_plan: dict[int, np.ndarray] = {}
         self._k0 = -1
         self.solves = 0
 
@@ -146,7 +164,11 @@ class DayAheadLP(Strategy):
             or offset >= len(self._plan)
             or (obs.k % park.steps_per_day == 0 and offset > 0)
         ):
-            self._plan = self._make_plan(obs)
+            self._plan = self._make_plan(obs, max(1, round(self.horizon_h * 3600 / park.step_s)))
+            self._k0 = obs.k
+            offset = 0
+        elif offset > 0 and self._drifted(obs, offset):
+            self._plan = self._make_plan(obs, len(self._plan) - offset)  # same end
             self._k0 = obs.k
             offset = 0
         p = self._plan[offset].copy()
@@ -172,25 +194,40 @@ class DayAheadLP(Strategy):
         keep = np.where(ch_sum > 0, 1.0 - cut / np.maximum(ch_sum, 1e-9), 1.0)
         return np.where(p > 0.0, p * keep[ent], p)
 
-    def _make_plan(self, obs: Observation) -> np.ndarray:
+    def _drifted(self, obs: Observation, offset: int) -> bool:
+        park = obs.park
+        cap = park.e_nom_kwh * obs.soh
+        for e, planned in self._e_plan.items():
+            units = park.unit_enterprise == e
+            actual = float(np.sum(obs.soc[units] * cap[units]))
+            if abs(actual - planned[offset]) > self.replan_tolerance * float(cap[units].sum()):
+                return True
+        return False
+
+    def _make_plan(self, obs: Observation, n: int) -> np.ndarray:
         park = obs.park
         dt_h = park.step_s / 3600.0
-        n = max(1, round(self.horizon_h / dt_h))
         price = obs.forecast.price_yuan_per_kwh(n)
         net = obs.forecast.net_load_kw(n)
+        # Energy left at the end is worth buying back at the cheapest price of a full horizon
+        # from now (a re-plan's shorter horizon may hold no valley at all).
+        full = max(n, round(self.horizon_h * 3600 / park.step_s))
+        v_end = float(np.min(obs.forecast.price_yuan_per_kwh(full))) / park.efficiency
         ent = park.unit_enterprise
         e_now = park.e_nom_kwh * obs.soh
         plan = np.zeros((n, park.n_units))
         self._ceiling = np.full(park.n_enterprises, np.inf)
+        self._e_plan = {}
         for e in np.unique(ent):
             units = np.flatnonzero(ent == e)
             cap = e_now[units]
             p_units = park.p_max_kw[units]
-            pooled, _ = solve_day(
+            e0 = float(np.sum(obs.soc[units] * cap))
+            pooled, _, e_end = solve_day(
                 price,
                 net[:, e],
                 dt_h,
-                e0_kwh=float(np.sum(obs.soc[units] * cap)),
+                e0_kwh=e0,
                 e_min_kwh=float(np.sum(park.soc_min[units] * cap)),
                 e_max_kwh=float(np.sum(park.soc_max[units] * cap)),
                 p_charge_kw=float(np.sum(p_units)),
@@ -200,7 +237,10 @@ class DayAheadLP(Strategy):
                 month_peak_kw=float(obs.month_peak_kw[e]),
                 margin_kw=self.margin_kw,
                 eta_spread=park.eta_spread if self.eta_spread is None else self.eta_spread,
+                return_energy=True,
+                terminal_yuan_per_kwh=v_end,
             )
+            self._e_plan[int(e)] = np.concatenate([[e0], e_end[:-1]])  # at each start
             plan[:, units] = pooled[:, None] * (cap / cap.sum())[None, :]
             self._ceiling[e] = demand_level(pooled, net[:, e], float(obs.month_peak_kw[e]))
         self.solves += 1

@@ -50,6 +50,7 @@ class TimeOfUse(Strategy):
         self._plan_k0 = -1
         self._charge_end = -1
         self._charge_price = 0.0
+        self._replanned_empty = False
 
     def _segment_len(self, obs: Observation, charging: bool) -> int:
         n = max(1, round(self.lookahead_h * 3600.0 / obs.park.step_s))
@@ -76,7 +77,20 @@ class TimeOfUse(Strategy):
         if self._plan is None or not (0 <= obs.k - self._plan_k0 < len(self._plan)):
             self._plan = self._plan_discharge(obs, e_now, dt_h)
             self._plan_k0 = obs.k
-        return self._plan[obs.k - self._plan_k0].copy()
+            self._replanned_empty = False
+        i = obs.k - self._plan_k0
+        row = self._plan[i]
+        if not self._replanned_empty and not self._plan[i:].any():
+            # The plan's intervals are over, but the units delivered less than planned
+            # (their power falls near the bottom of the window): what is left goes into the
+            # dearest intervals still ahead in this span.
+            left_kwh = (obs.soc - park.soc_min) * e_now
+            if np.any(left_kwh > 0.01 * e_now):
+                self._plan = self._plan_discharge(obs, e_now, dt_h)
+                self._plan_k0 = obs.k
+                row = self._plan[0]
+                self._replanned_empty = not self._plan.any()
+        return row.copy()
 
     def _plan_discharge(self, obs: Observation, e_now: np.ndarray, dt_h: float) -> np.ndarray:
         park = obs.park
