@@ -183,6 +183,35 @@ def test_verdict_does_not_blame_a_candidate_for_the_status_quo() -> None:
     assert v["grid_flags"] == "voltage;overload" and v["added_violations"] == 5
 
 
+def test_a_hair_on_a_shared_feeder_is_not_the_candidates() -> None:
+    # The status quo has F02 at its limit (100.0 %) in 3 steps; the candidate at another
+    # feeder moves it by 0.01 % and one more step crosses: not its doing. F06 it pushes to
+    # 133 %: its doing. Its own transformer is new: its doing.
+    ref_ex = {"line:F02": 100.2, "line:F06": 95.0, "vmin:b": 0.95, "vmax:b": 1.02}
+    years = [
+        _year(
+            violations_by_element={"line:F02": 4, "line:F06": 20, "trafo:cand-1": 2, "bus:b": 1},
+            extremes={
+                "line:F02": 100.21,
+                "line:F06": 133.0,
+                "trafo:cand-1": 104.0,
+                "vmin:b": 0.9498,
+                "vmax:b": 1.02,
+            },
+        )
+    ]
+    sq = StatusQuo(
+        savings_yuan=(0.0,),
+        voltage_violations=(1,),
+        overload_violations=(3,),
+        violations_by_element=({"line:F02": 3},),
+        extremes=ref_ex,
+    )
+    v = grid_verdict(years, sq, LIMITS)
+    assert v["added_by_element"] == {"line:F06": 20, "trafo:cand-1": 2}
+    assert v["grid_flags"] == "overload"
+
+
 def test_local_margin_is_taken_on_the_elements_the_candidate_changes() -> None:
     ref = {"line:F01": 117.0, "line:F04": 60.0, "vmin:b4": 0.96, "trafo:T2": 70.0}
     mine = {

@@ -510,10 +510,44 @@ def grid_margin_pct(
     return float(min(v_head, limits.loading_max_pct - loading_pct))
 
 
-def added_by_element(mine: dict[str, int], ref: dict[str, int]) -> dict[str, int]:
-    """Steps each element is broken beyond the status quo (> 0 entries only)."""
+TOL_LOADING_PCT = 0.5  # an element's worst loading moved by more than this: the candidate's doing
+TOL_V_PU = 5e-4  # the same for a bus voltage
+
+
+def _worse(key: str, mine: dict[str, float], ref: dict[str, float]) -> bool:
+    """True when the element of a violation key ("bus:X", "line:X", "trafo:X") is new with
+    the candidate or its worst value got materially worse than the status quo's."""
+    kind, name = key.split(":", 1)
+    if kind == "bus":
+        lo, hi = mine.get(f"vmin:{name}"), mine.get(f"vmax:{name}")
+        if f"vmin:{name}" not in ref:
+            return True
+        return (lo is not None and lo < ref[f"vmin:{name}"] - TOL_V_PU) or (
+            hi is not None and hi > ref[f"vmax:{name}"] + TOL_V_PU
+        )
+    if key not in ref:
+        return True
+    return mine.get(key, -math.inf) > ref[key] + TOL_LOADING_PCT
+
+
+def added_by_element(
+    mine: dict[str, int],
+    ref: dict[str, int],
+    mine_extremes: dict[str, float] | None = None,
+    ref_extremes: dict[str, float] | None = None,
+) -> dict[str, int]:
+    """Steps each element is broken beyond the status quo (> 0 entries only).
+
+    With the extremes given, an element counts only where the candidate made its worst
+    value materially worse (`TOL_LOADING_PCT`, `TOL_V_PU`) or brought it (its own
+    transformers): a feeder already at its limit that the candidate moves by a hair, in a
+    section it shares, is not the candidate's doing.
+    """
     out = {e: n - ref.get(e, 0) for e, n in mine.items()}
-    return {e: n for e, n in out.items() if n > 0}
+    out = {e: n for e, n in out.items() if n > 0}
+    if mine_extremes is not None and ref_extremes is not None:
+        out = {e: n for e, n in out.items() if _worse(e, mine_extremes, ref_extremes)}
+    return out
 
 
 def grid_verdict(
@@ -524,6 +558,8 @@ def grid_verdict(
 ) -> dict[str, Any]:
     """Worst values over the years, the grid margins, and the flags: what the candidate breaks.
 
+    A violation is the candidate's when it breaks an element in more steps than the status
+    quo and makes that element's worst value materially worse (`added_by_element`).
     ``grid_margin_pct`` is the tightest headroom on the elements the candidate changes
     (`local_margin`), ``park_margin_pct`` the whole park's (`grid_margin_pct`).
 
@@ -536,9 +572,11 @@ def grid_verdict(
     The worst values are absolute (what the engineer will see on the feeders).
     """
     refs = list(reference.violations_by_element) + [{}] * len(years)
+    mine = combine_extremes([y.extremes for y in years])
     added: dict[str, int] = {}
     for y, ref in zip(years, refs, strict=False):
-        for e, n in added_by_element(y.violations_by_element, ref).items():
+        steps = added_by_element(y.violations_by_element, ref, mine, reference.extremes)
+        for e, n in steps.items():
             added[e] = added.get(e, 0) + n
     worst = max(years, key=lambda y: max(y.line_loading_max_pct, y.trafo_loading_max_pct))
     w = {
@@ -559,7 +597,6 @@ def grid_verdict(
     }
     loading = max(w["line_loading_max_pct"], w["trafo_loading_max_pct"])
     w["park_margin_pct"] = grid_margin_pct(w["v_min_pu"], w["v_max_pu"], loading, limits)
-    mine = combine_extremes([y.extremes for y in years])
     w["grid_margin_pct"], w["margin_element"] = local_margin(mine, reference.extremes, limits)
     flags = []
     if any(e.startswith("bus:") for e in added):
@@ -701,7 +738,9 @@ def run_hosting(task: HostingTask) -> dict:
         y = simulate_years(
             task.settings, h.strategy, extra=(candidate_group(c, start.year),), **kw
         )[0]
-        added = added_by_element(y.violations_by_element, base.violations_by_element)
+        added = added_by_element(
+            y.violations_by_element, base.violations_by_element, y.extremes, base.extremes
+        )
         why = []
         if "voltage" in h.limits and any(e.startswith("bus:") for e in added):
             why.append("voltage")

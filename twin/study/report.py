@@ -72,7 +72,8 @@ def candidates_table(results: pd.DataFrame, top: int | None = 20) -> Table:
         cols.remove("strategy")
     for col in cols:
         left = col in ("enterprise", "feeder", "storage", "strategy", "grid")
-        t.add_column(col, justify="left" if left else "right")
+        # names and flags fold rather than lose their ends to an ellipsis
+        t.add_column(col, justify="left" if left else "right", overflow="fold")
     shown = r if top is None else r.head(top)
     for _, row in shown.iterrows():
         grid = "[green]ok[/]" if row["grid_ok"] else f"[red]{row['grid_flags']}[/]"
