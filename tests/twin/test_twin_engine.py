@@ -155,10 +155,11 @@ def test_wall_clock_mode_waits_and_measures_its_lag() -> None:
 
 
 def test_stop_from_another_thread() -> None:
-    sim, _ = hand_sim(SPRING_2024, Constant(0.0), realtime_speed=18000.0)
+    # 0.2 s of wall clock per interval: a whole day would take 19 s
+    sim, _ = hand_sim(SPRING_2024, Constant(0.0), realtime_speed=4500.0)
     th = threading.Thread(target=sim.run)
     th.start()
-    while sim.recorder.rows < 3:
+    while sim.recorder.rows < 3 and th.is_alive():
         threading.Event().wait(0.01)
     sim.stop()
     th.join(timeout=5.0)
