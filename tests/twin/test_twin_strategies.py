@@ -217,3 +217,47 @@ def test_persistence_forecast_is_the_day_before() -> None:
     daily = Forecast(np.zeros(300), np.zeros(300, int), load, np.zeros((300, 1)), day=96)
     daily.k = 298
     np.testing.assert_array_equal(daily.load_kw(4)[:, 0], [298.0, 299.0, 204.0, 205.0])
+
+
+def test_tou_crosses_from_the_2024_to_the_2026_scheme_by_itself() -> None:
+    """Real tariff data: 2026-06-30 is the last day of the 2024 scheme (valley 00-08,
+    11-13), 2026-07-01 the first of the 2026 one (valley 00-07, 11-14, summer sharp 18-22)."""
+    import datetime as dt
+
+    from twin.engine import Simulation
+    from twin.scenario import default_scenario
+
+    sc = default_scenario().model_copy(
+        update={"days": 2, "start": dt.date(2026, 6, 30), "network": "copper_plate"}
+    )
+    sim = Simulation(sc)
+    sim.run()
+    p = sim.recorder.units["p_ac_kw"].sum(axis=1).reshape(2, 24, 4).mean(axis=2)
+    june, july = p[0], p[1]
+    assert june[7] > 100.0 and july[7] < -1000.0  # 07-08: valley in June, flat in July
+    assert june[13] < -1000.0  # 13-14: peak in June (2024 scheme)
+    assert july[13] > 1000.0  # ... valley in July (2026 scheme)
+    assert july[18] < -1000.0  # the 2026 summer sharp hours 18-22 come first in the evening
+    assert np.all(np.abs(july[16:18]) < 60.0)  # the cheaper 16-18 peak is left alone
+
+
+@pytest.mark.parametrize("name", ["tou", "lp"])
+def test_demand_billing_does_not_ratchet_the_peak(name) -> None:
+    """Under demand billing, charging must not lift the month's peak import day after day."""
+    import datetime as dt
+
+    from twin.run import run_scenario
+    from twin.scenario import default_scenario
+
+    sc = default_scenario().model_copy(
+        update={
+            "days": 10,
+            "start": dt.date(2025, 7, 1),
+            "network": "copper_plate",
+            "strategy": name,
+            "basic_charge": "demand",
+        }
+    )
+    month = run_scenario(sc).monthly[0]
+    # The standby auxiliaries of three cabins (~10 kW) may sit on top of the natural peak.
+    assert month["max_demand_with_kw"] <= month["max_demand_without_kw"] + 30.0
