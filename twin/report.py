@@ -22,6 +22,13 @@ def published_note(summary: dict) -> list[str]:
     pub = summary.get("published") or {}
     if not pub:
         return []
+    if not pub.get("comparable", True):
+        sc = summary["scenario"]
+        return [
+            f"This run is not the published project's year ({summary['days']:g} days from"
+            f" {sc['start']}, strategy {sc['strategy']}, {len(summary['units'])} units): the"
+            " deviations above are no check of the twin; run `twin run` without options."
+        ]
     target = pub["target_deviation"]
     eta = assumptions().economics.one_way_efficiency
     notes = []
@@ -34,6 +41,13 @@ def published_note(summary: dict) -> list[str]:
         net_per_kwh = sav["twin"] / out_per_year
         gross_per_kwh = gross / out_per_year
         scale = dis["published"] / dis["twin"]
+        between = sav["twin"] * scale < sav["published"] <= gross * scale * 1.15
+        reading = (
+            " the published number reads like a gross figure (discharge x peak price), not a"
+            " bill difference."
+            if between
+            else " the published number matches neither."
+        )
         notes.append(
             f"Savings are {sav['deviation']:+.0%} from the published 'nearly 4 M yuan'. That"
             f" figure is {pub_per_kwh:.2f} yuan per kWh discharged (at 10,000 kWh/day). The"
@@ -43,8 +57,7 @@ def published_note(summary: dict) -> list[str]:
             f" price in force. At the published throughput the gross value would be"
             f" {gross * scale / 1e6:.2f} M yuan/yr ({gross * scale / sav['published'] - 1:+.0%})"
             f" and the bill saving {sav['twin'] * scale / 1e6:.2f} M"
-            f" ({sav['twin'] * scale / sav['published'] - 1:+.0%}): the published number reads"
-            f" like a gross figure (discharge x peak price), not a bill difference. Prices: the"
+            f" ({sav['twin'] * scale / sav['published'] - 1:+.0%}):{reading} Prices: the"
             f" 2024-2026 Zhejiang agency-purchase tariff (profiles/data, low-confidence"
             f" prices); basic charge by {summary['basic_charge']}."
         )

@@ -113,6 +113,10 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
     unit_trafo_over = units["unit_trafo_loading_pct"] > lim.loading_max_pct
     energy_sav = sum(b.energy_savings_yuan for b in bills)
     demand_sav = sum(b.demand_savings_yuan for b in bills)
+    # The basic charge is paid per calendar month whatever part of it the run covers: it is
+    # scaled to a year by months (x 12 / months touched), the energy part by days.
+    n_months = len(bills[0].without.months) if bills else 0
+    per_year_demand = 12.0 / n_months if n_months else 0.0
     final = sim.fleet.save_state()
     # Round trip over the run, corrected for the energy left in (or taken from) the batteries:
     # the change in stored energy counts as the AC output it would give (or gave), at the
@@ -133,13 +137,16 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
         "charge_kwh_per_day": float(e_in.sum() / days) if days else 0.0,
         "discharge_kwh_per_day": float(e_out.sum() / days) if days else 0.0,
         "aux_kwh_per_day": float(e_aux.sum() / days) if days else 0.0,
-        "savings_yuan_per_year": (energy_sav + demand_sav) * per_year,
+        "savings_yuan_per_year": energy_sav * per_year + demand_sav * per_year_demand,
         "savings_energy_yuan_per_year": energy_sav * per_year,
-        "savings_demand_yuan_per_year": demand_sav * per_year,
+        "savings_demand_yuan_per_year": demand_sav * per_year_demand,
         "gross_discharge_value_yuan_per_year": float(
             (units["e_ac_out_kwh"].sum(axis=1) * price).sum() * per_year
         ),
-        "bill_without_storage_yuan_per_year": sum(b.without.total_yuan for b in bills) * per_year,
+        "bill_without_storage_yuan_per_year": (
+            sum(b.without.energy_yuan for b in bills) * per_year
+            + sum(b.without.demand_yuan for b in bills) * per_year_demand
+        ),
         "equivalent_full_cycles": float(np.mean(sim.fleet.efc)),
         "equivalent_full_cycles_per_unit": [float(x) for x in sim.fleet.efc],
         "soh_end": float(np.mean(sim.fleet.soh)),
@@ -161,7 +168,7 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
         "trafo_loading_max_pct": float(np.nanmax(park["trafo_loading_max_pct"])) if rows else 0.0,
         "power_flow_solves": sim.n_solves,
         "faults": [list(f) for f in sim.fault_log],
-        "published": _published(sim, units, bills, days, per_year),
+        "published": _published(sim, units, bills, days, per_year, per_year_demand),
         "assumptions": {
             "basic_charge": a.economics.basic_charge_source,
             "planning_efficiency": a.economics.one_way_efficiency_source,
@@ -208,7 +215,14 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
     )
 
 
-def _published(sim: Simulation, units: dict, bills: list, days: float, per_year: float) -> dict:
+def _published(
+    sim: Simulation,
+    units: dict,
+    bills: list,
+    days: float,
+    per_year: float,
+    per_year_demand: float,
+) -> dict:
     """The twin's figures for the first project beside the published ones (if it is here)."""
     pub = assumptions().published
     names = sim.layout.unit_names
@@ -219,7 +233,7 @@ def _published(sim: Simulation, units: dict, bills: list, days: float, per_year:
     e_nom = float(sim.park_info.e_nom_kwh[idx].sum())
     ch = float(units["e_ac_in_kwh"][:, idx].sum() / days)
     dis = float(units["e_ac_out_kwh"][:, idx].sum() / days)
-    sav = host[0].savings_yuan * per_year
+    sav = host[0].energy_savings_yuan * per_year + host[0].demand_savings_yuan * per_year_demand
     daily_out = units["e_ac_out_kwh"][:, idx].sum(axis=1)
     per_day = round(86400.0 / sim.interval_s)
     n_days = len(daily_out) // per_day
@@ -232,6 +246,11 @@ def _published(sim: Simulation, units: dict, bills: list, days: float, per_year:
     }
     out = {k: {"published": p, "twin": t, "deviation": t / p - 1.0} for k, (p, t) in rows.items()}
     out["operating_days"] = int((by_day > 0.1 * e_nom).sum())
+    # the published figures describe a year of the first project under time-of-use dispatch
+    sc = sim.scenario
+    out["comparable"] = bool(
+        days >= 365 and sc.strategy == "tou" and len(idx) == len(names) and not sc.extra_storage
+    )
     out["target_deviation"] = pub.target_deviation
     out["sources"] = {
         "published": pub.source,
