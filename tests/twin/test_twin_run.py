@@ -100,3 +100,24 @@ def test_cli_bad_values_are_one_line(tmp_path, capsys, args, match) -> None:
     err = capsys.readouterr().err
     assert code == 2
     assert match in err and "Traceback" not in err
+
+
+def test_basic_charge_is_scaled_by_months_energy_by_days() -> None:
+    import datetime as dt
+
+    sc = default_scenario().model_copy(
+        update={
+            "days": 3,
+            "start": dt.date(2025, 7, 1),
+            "network": "copper_plate",
+            "strategy": "peak_shaving",
+            "basic_charge": "demand",
+        }
+    )
+    r = run_scenario(sc)
+    (month,) = r.monthly  # one calendar month touched, billed its whole basic charge
+    s = r.summary
+    assert s["savings_demand_yuan_per_year"] == pytest.approx(12 * month["demand_yuan"])
+    assert s["savings_energy_yuan_per_year"] == pytest.approx(365 / 3 * month["energy_yuan"])
+    assert not s["published"]["comparable"]
+    assert "not the published project's year" in s["note"][0]
