@@ -436,6 +436,7 @@ def drive(config: DriverConfig, stop: Callable[[], bool] = lambda: False) -> Dri
     reports (a point bound to ``p_max_kw``), and ``--p-max-kw``; with none of the last two
     the driver refuses to start (it will not guess a real PCS's rating).
     """
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # our own messages say it once
     drv = ModbusDriver(config)
     drv.connect()
     rated = drv.read("p_max_kw")

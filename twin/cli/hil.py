@@ -168,7 +168,6 @@ def drive_cmd(
         "twin hil drive",
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     out = drive(cfg)
     sent = sum(1 for *_, s in out.writes if s)
     console.print(
