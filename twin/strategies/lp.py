@@ -131,8 +131,8 @@ def demand_level(p_kw: np.ndarray, net_kw: np.ndarray, month_peak_kw: float) -> 
 class DayAheadLP(Strategy):
     """Optimal day-ahead schedule per meter (HiGHS); re-planned at each local midnight, and
     for the rest of the day whenever a meter's batteries drift from the planned stored
-    energy by more than ``replan_tolerance`` of their capacity (the plan's constant
-    efficiencies are a model: the units deliver a little more or less)."""
+    energy by more than ``replan_tolerance`` of their capacity (the plan's efficiencies are
+    a model: the units deliver a little more or less). `solves` counts the LPs solved."""
 
     name = "lp"
 
@@ -152,6 +152,7 @@ class DayAheadLP(Strategy):
         self.eta_spread = eta_spread
         self.margin_kw = float(margin_kw)
         self._plan: np.ndarray | None = None
+        self._ceiling = np.zeros(0)
         self._e_plan: dict[int, np.ndarray] = {}
         self._k0 = -1
         self.solves = 0
@@ -164,13 +165,21 @@ class DayAheadLP(Strategy):
             or offset >= len(self._plan)
             or (obs.k % park.steps_per_day == 0 and offset > 0)
         ):
-            self._plan = self._make_plan(obs, max(1, round(self.horizon_h * 3600 / park.step_s)))
+            n = max(1, round(self.horizon_h * 3600 / park.step_s))
+            self._plan = np.zeros((n, park.n_units))
+            self._ceiling = np.full(park.n_enterprises, np.inf)
+            self._e_plan = {}
+            self._make_plan(obs, np.unique(park.unit_enterprise))
             self._k0 = obs.k
             offset = 0
-        elif offset > 0 and self._drifted(obs, offset):
-            self._plan = self._make_plan(obs, len(self._plan) - offset)  # same end
-            self._k0 = obs.k
-            offset = 0
+        elif offset > 0:
+            drifted = self._drifted(obs, offset)
+            if drifted:  # the rest of the day again, for those meters only; same end
+                self._plan = self._plan[offset:].copy()
+                self._e_plan = {e: v[offset:] for e, v in self._e_plan.items()}
+                self._k0 = obs.k
+                offset = 0
+                self._make_plan(obs, drifted)
         p = self._plan[offset].copy()
         if park.demand_yuan_per_kw_month > 0.0:
             p = self._hold_demand(obs, p)
@@ -194,18 +203,23 @@ class DayAheadLP(Strategy):
         keep = np.where(ch_sum > 0, 1.0 - cut / np.maximum(ch_sum, 1e-9), 1.0)
         return np.where(p > 0.0, p * keep[ent], p)
 
-    def _drifted(self, obs: Observation, offset: int) -> bool:
+    def _drifted(self, obs: Observation, offset: int) -> list[int]:
+        """Meters whose stored energy left the plan by more than the tolerance."""
         park = obs.park
         cap = park.e_nom_kwh * obs.soh
+        out = []
         for e, planned in self._e_plan.items():
             units = park.unit_enterprise == e
             actual = float(np.sum(obs.soc[units] * cap[units]))
             if abs(actual - planned[offset]) > self.replan_tolerance * float(cap[units].sum()):
-                return True
-        return False
+                out.append(e)
+        return out
 
-    def _make_plan(self, obs: Observation, n: int) -> np.ndarray:
+    def _make_plan(self, obs: Observation, meters) -> None:
+        """(Re)plan `meters` from now to the end of `self._plan`, in place."""
         park = obs.park
+        n = len(self._plan)
+        plan = self._plan
         dt_h = park.step_s / 3600.0
         price = obs.forecast.price_yuan_per_kwh(n)
         net = obs.forecast.net_load_kw(n)
@@ -215,10 +229,7 @@ class DayAheadLP(Strategy):
         v_end = float(np.min(obs.forecast.price_yuan_per_kwh(full))) / park.efficiency
         ent = park.unit_enterprise
         e_now = park.e_nom_kwh * obs.soh
-        plan = np.zeros((n, park.n_units))
-        self._ceiling = np.full(park.n_enterprises, np.inf)
-        self._e_plan = {}
-        for e in np.unique(ent):
+        for e in meters:
             units = np.flatnonzero(ent == e)
             cap = e_now[units]
             p_units = park.p_max_kw[units]
@@ -243,5 +254,4 @@ class DayAheadLP(Strategy):
             self._e_plan[int(e)] = np.concatenate([[e0], e_end[:-1]])  # at each start
             plan[:, units] = pooled[:, None] * (cap / cap.sum())[None, :]
             self._ceiling[e] = demand_level(pooled, net[:, e], float(obs.month_peak_kw[e]))
-        self.solves += 1
-        return plan
+            self.solves += 1
