@@ -51,6 +51,7 @@ class TimeOfUse(Strategy):
         self._charge_end = -1
         self._charge_price = 0.0
         self._replanned_empty = False
+        self._plan_last = -1  # last interval of the plan with a discharge
 
     def _segment_len(self, obs: Observation, charging: bool) -> int:
         n = max(1, round(self.lookahead_h * 3600.0 / obs.park.step_s))
@@ -80,7 +81,7 @@ class TimeOfUse(Strategy):
             self._replanned_empty = False
         i = obs.k - self._plan_k0
         row = self._plan[i]
-        if not self._replanned_empty and not self._plan[i:].any():
+        if not self._replanned_empty and i > self._plan_last:
             # The plan's intervals are over, but the units delivered less than planned
             # (their power falls near the bottom of the window): what is left goes into the
             # dearest intervals still ahead in this span.
@@ -89,7 +90,7 @@ class TimeOfUse(Strategy):
                 self._plan = self._plan_discharge(obs, e_now, dt_h)
                 self._plan_k0 = obs.k
                 row = self._plan[0]
-                self._replanned_empty = not self._plan.any()
+                self._replanned_empty = self._plan_last < 0
         return row.copy()
 
     def _plan_discharge(self, obs: Observation, e_now: np.ndarray, dt_h: float) -> np.ndarray:
@@ -111,6 +112,8 @@ class TimeOfUse(Strategy):
             left -= give
             if not np.any(left > 1e-9):
                 break
+        busy = np.flatnonzero(plan.any(axis=1))
+        self._plan_last = int(busy[-1]) if len(busy) else -1  # last interval with a discharge
         return plan
 
     def _below_month_peak(self, obs: Observation, p: np.ndarray) -> np.ndarray:
