@@ -21,13 +21,14 @@ candidate becomes a ``failed`` row with the error, and the study goes on.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
 import queue
 import socket
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -116,6 +117,21 @@ class _DoneQueue:
         return done, pending - done
 
 
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """Set the environment variables of `values` not already set; restore them after."""
+    added = [k for k in values if k not in os.environ]
+    os.environ.update({k: values[k] for k in added})
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
+
+
 class LocalExecutor(_DoneQueue):
     """`workers` local processes (``spawn``); see the module doc for why not a LocalCluster."""
 
@@ -127,6 +143,13 @@ class LocalExecutor(_DoneQueue):
         self._pool = cf.ProcessPoolExecutor(
             max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
         )
+        # One BLAS/OpenMP thread per worker, as Dask's nanny does for its workers: a worker
+        # is one core's worth of work, and N workers x N library threads on N cores spin
+        # against each other. A spawned child takes the environment of the moment it is
+        # started, so the workers are started here with it (a user's own setting wins).
+        with _environ(_ONE_THREAD):
+            for _ in range(self.workers):
+                self._pool.submit(int)
 
     def submit(self, fn: TaskFn, task: HasKey, key: str) -> cf.Future:
         return self.watch(self._pool.submit(call_safely, fn, task))
@@ -219,6 +242,7 @@ class TaskRunner:
     progress: Progress | None = None
     counts: RunCounts = field(default_factory=RunCounts)
     _pending: dict[Any, _Pending] = field(default_factory=dict)
+    _tables: list[ResultTable] = field(default_factory=list)
 
     def add(
         self,
@@ -238,12 +262,16 @@ class TaskRunner:
                 fresh.append(task)
         if self.progress is not None and fresh:
             self.progress.add(len(fresh))
+        self._tables.append(table)
         for task in fresh:
             fut = self.executor.submit(fn, task, key=f"{fn.__name__}-{task.key}")
             self._pending[fut] = _Pending(table, task.key, then)
 
     def run(self) -> RunCounts:
-        """Until every submitted task has finished; Ctrl-C cancels what has not started."""
+        """Until every submitted task has finished; Ctrl-C cancels what has not started.
+
+        The tables' Parquet copies are brought up to date at the end (also on a stop).
+        """
         try:
             while self._pending:
                 done, _ = self.executor.wait_first(set(self._pending), timeout=0.5)
@@ -262,4 +290,7 @@ class TaskRunner:
         except BaseException:
             self.executor.close(cancel=True)
             raise
+        finally:
+            for table in {id(t): t for t in self._tables}.values():
+                table.flush()
         return self.counts

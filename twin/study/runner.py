@@ -245,6 +245,8 @@ def run_plan(
             _submit(plan, runner, tabs)
             counts = runner.run()
         finally:
+            for t in tabs.values():
+                t.flush()
             if progress is not None:
                 progress.__exit__(None, None, None)
         executor.close(cancel=False)

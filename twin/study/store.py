@@ -3,7 +3,8 @@
 One row per finished task, keyed by the task's stable hash. Each row is appended to a CSV
 file as the task finishes (flushed and fsync'd, so a reader or a crash sees whole rows
 only, bar a torn last line that the next open cuts off), and the Parquet copy is
-rewritten atomically (temporary name, then rename) after each row. Only the study's
+rewritten atomically (temporary name, then rename) at most once a second while rows come
+in (a rewrite is O(rows): per row it would make a long study quadratic) and at `flush`. Only the study's
 driver process writes; a lock file refuses a second study on the same folder.
 
 Columns are fixed by the table's `columns`; values that are not scalars (per-year lists)
@@ -19,6 +20,7 @@ import io
 import json
 import math
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,13 +62,18 @@ def parse_cell(text: str | None, kind: str) -> Any:
 class ResultTable:
     """An append-only CSV + Parquet table of rows keyed by ``key`` (see module doc)."""
 
-    def __init__(self, csv_path: Path, columns: dict[str, str]) -> None:
+    def __init__(
+        self, csv_path: Path, columns: dict[str, str], parquet_every_s: float = 1.0
+    ) -> None:
         if "key" not in columns:
             raise ValueError("a result table needs a 'key' column")
         self.csv_path = Path(csv_path)
         self.parquet_path = self.csv_path.with_suffix(".parquet")
         self.kinds = dict(columns)
         self.columns = tuple(columns)
+        self.parquet_every_s = parquet_every_s
+        self._parquet_at = -math.inf
+        self._parquet_stale = False
         self._rows: list[dict[str, str]] = []
         self._load()
 
@@ -124,7 +131,14 @@ class ResultTable:
             fh.flush()
             os.fsync(fh.fileno())
         self._rows.append(cells)
-        self.write_parquet()
+        self._parquet_stale = True
+        if time.monotonic() - self._parquet_at >= self.parquet_every_s:
+            self.write_parquet()
+
+    def flush(self) -> None:
+        """Bring the Parquet copy up to date with the CSV (if a row came in since)."""
+        if self._parquet_stale:
+            self.write_parquet()
 
     def drop(self, keys: set[str]) -> None:
         """Remove the rows of `keys` (to run them again); the CSV is rewritten atomically."""
@@ -145,9 +159,12 @@ class ResultTable:
         return read_csv_frame(self.csv_path, self.kinds)
 
     def write_parquet(self) -> None:
+        """Rewrite the Parquet copy from the rows (atomically)."""
         frame = self.frame()
         with atomic_path(self.parquet_path) as tmp:
             frame.to_parquet(tmp, index=False)
+        self._parquet_at = time.monotonic()
+        self._parquet_stale = False
 
 
 _EMPTY = {"float": "float64", "int": "Int64", "bool": "boolean", "str": "object", "json": "object"}
