@@ -74,7 +74,8 @@ class FaultSpec(Frozen):
 
 
 class Scenario(Frozen):
-    """One twin run. Defaults reproduce the park's first storage project over 2025."""
+    """One twin run. ``Scenario()`` is the built-in park with all of its storage over 2025 at
+    15 min under TOU; `default_scenario()` keeps only the first project (the published one)."""
 
     site: Path | None = None
     """Site TOML file; None = the built-in park (`grid.default_site()`)."""
