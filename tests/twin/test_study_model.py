@@ -82,6 +82,21 @@ def test_grid_is_a_cartesian_product_and_ranges_expand(tmp_path) -> None:
     assert len({c.key for c in cands}) == 36
 
 
+def test_days_shortens_years_and_hosting(tmp_path) -> None:
+    study = load_study(
+        write(
+            tmp_path,
+            '[study]\ndays = 365\n[[candidates]]\nenterprises = "x"\nunit_type = "t"\n'
+            "units = 1\n[hosting]\ndays = 7\n",
+        )
+    )
+    assert study.with_days(None) is study
+    assert (study.with_days(14).study.days, study.with_days(14).hosting.days) == (14, 7)
+    assert (study.with_days(3).study.days, study.with_days(3).hosting.days) == (3, 3)
+    with pytest.raises(InputError, match="--days"):
+        study.with_days(0)
+
+
 def test_key_is_stable_and_field_sensitive() -> None:
     a = Candidate(
         enterprise="x", unit_type="t", units=2, pcs_kva=1250.0, trafo_kva=1600.0, strategy="tou"

@@ -241,12 +241,16 @@ class Study(Frozen):
         return data
 
     def with_days(self, days: int | None) -> Study:
-        """The same study with every run shortened to `days` (``--days``), or unchanged."""
+        """The same study with every run shortened to `days` (``--days``): each simulated
+        year, and the hosting probes if longer; None: unchanged."""
         if days is None:
             return self
         if not 1 <= days <= 366:
             raise InputError(f"--days: expected 1..366, got {days}")
-        return self.model_copy(update={"study": self.study.model_copy(update={"days": days})})
+        update: dict[str, Any] = {"study": self.study.model_copy(update={"days": days})}
+        if self.hosting is not None and self.hosting.days > days:
+            update["hosting"] = self.hosting.model_copy(update={"days": days})
+        return self.model_copy(update=update)
 
 
 def load_study(path: str | Path) -> Study:
