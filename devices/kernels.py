@@ -222,33 +222,44 @@ def pcs_loss_kw(tx, ty, tn, i, p_kw: float, q_kvar: float) -> float:
     return lookup(tx, ty, tn, t, i, s)
 
 
-@jit
-def _ac_for_dc_pl(tx, ty, tn, i, p_dc_kw: float) -> float:
-    """Exact inverse of p_dc = p_ac - loss(|p_ac|) at Q = 0 on the piecewise-linear loss."""
+@jit(inline="always")
+def _ac_for_dc_at(tx, ty, tn, i, p_dc_kw: float, kc: int, kd: int) -> tuple[float, int, int]:
+    """Exact inverse of p_dc = p_ac - loss(|p_ac|) at Q = 0 on the piecewise-linear loss:
+    closed form on the segment found from the hints `kc`, `kd` (charging / discharging table,
+    the last segments used); returns (p_ac, kc, kd)."""
     if p_dc_kw >= -ty[T_LCH, i, 0]:  # charging branch: p - L(p) rises from -L(0)
         n = tn[T_LCH, i]
-        k = 1
-        while k < n and tx[T_LCH, i, k] - ty[T_LCH, i, k] < p_dc_kw:
-            k += 1
-        if k == n:  # beyond the table the loss is held: p = p_dc + L(last)
-            return p_dc_kw + ty[T_LCH, i, n - 1]
-        x0 = tx[T_LCH, i, k - 1]
-        y0 = ty[T_LCH, i, k - 1]
-        slope = (ty[T_LCH, i, k] - y0) / (tx[T_LCH, i, k] - x0)
-        return x0 + (p_dc_kw - (x0 - y0)) / (1.0 - slope)
+        # the first k with x_k - L_k >= p_dc, or n (the same k as a scan from 1)
+        while kc > 1 and tx[T_LCH, i, kc - 1] - ty[T_LCH, i, kc - 1] >= p_dc_kw:
+            kc -= 1
+        while kc < n and tx[T_LCH, i, kc] - ty[T_LCH, i, kc] < p_dc_kw:
+            kc += 1
+        if kc == n:  # beyond the table the loss is held: p = p_dc + L(last)
+            return p_dc_kw + ty[T_LCH, i, n - 1], kc, kd
+        x0 = tx[T_LCH, i, kc - 1]
+        y0 = ty[T_LCH, i, kc - 1]
+        slope = (ty[T_LCH, i, kc] - y0) / (tx[T_LCH, i, kc] - x0)
+        return x0 + (p_dc_kw - (x0 - y0)) / (1.0 - slope), kc, kd
     n = tn[T_LDIS, i]
     target = -p_dc_kw  # s + L(s) = -p_dc for s = -p_ac >= 0, rising from L(0)
     if target <= ty[T_LDIS, i, 0]:
-        return 0.0
-    k = 1
-    while k < n and tx[T_LDIS, i, k] + ty[T_LDIS, i, k] < target:
-        k += 1
-    if k == n:
-        return -(target - ty[T_LDIS, i, n - 1])
-    x0 = tx[T_LDIS, i, k - 1]
-    y0 = ty[T_LDIS, i, k - 1]
-    slope = (ty[T_LDIS, i, k] - y0) / (tx[T_LDIS, i, k] - x0)
-    return -(x0 + (target - (x0 + y0)) / (1.0 + slope))
+        return 0.0, kc, kd
+    while kd > 1 and tx[T_LDIS, i, kd - 1] + ty[T_LDIS, i, kd - 1] >= target:
+        kd -= 1
+    while kd < n and tx[T_LDIS, i, kd] + ty[T_LDIS, i, kd] < target:
+        kd += 1
+    if kd == n:
+        return -(target - ty[T_LDIS, i, n - 1]), kc, kd
+    x0 = tx[T_LDIS, i, kd - 1]
+    y0 = ty[T_LDIS, i, kd - 1]
+    slope = (ty[T_LDIS, i, kd] - y0) / (tx[T_LDIS, i, kd] - x0)
+    return -(x0 + (target - (x0 + y0)) / (1.0 + slope)), kc, kd
+
+
+@jit
+def _ac_for_dc_pl(tx, ty, tn, i, p_dc_kw: float) -> float:
+    """Exact inverse of p_dc = p_ac - loss(|p_ac|) at Q = 0 on the piecewise-linear loss."""
+    return _ac_for_dc_at(tx, ty, tn, i, p_dc_kw, 1, 1)[0]
 
 
 @jit
@@ -313,17 +324,16 @@ def stored_energy_kwh(pv, tx, ty, tn, i, soc: float, soh: float) -> float:
 
 
 @jit
-def _count_cycle(xs, i, rng: float, count: float) -> None:
-    xs[X_WEFC, i] += count * rng
-    xs[X_WDOD, i] += count * rng * rng
+def _rainflow_count(rf, rfn, i, value: float, wefc: float, wdod: float) -> tuple[float, float]:
+    """Push a reversal and count closed cycles (ASTM E1049 3-point rule, online).
 
-
-@jit
-def _rainflow_push(xs, rf, rfn, i, value: float) -> None:
-    """Push a reversal and count closed cycles (ASTM E1049 3-point rule, online)."""
+    Returns the window's rainflow EFC and sum of count x range^2 with the closed cycles added.
+    """
     n = rfn[i]
     if n == RF_DEPTH:  # full: the oldest range leaves as a half cycle
-        _count_cycle(xs, i, abs(rf[i, 1] - rf[i, 0]), 0.5)
+        rng = abs(rf[i, 1] - rf[i, 0])
+        wefc += 0.5 * rng
+        wdod += 0.5 * rng * rng
         for k in range(n - 1):
             rf[i, k] = rf[i, k + 1]
         n -= 1
@@ -335,258 +345,464 @@ def _rainflow_push(xs, rf, rfn, i, value: float) -> None:
         if x < y:
             break
         if n == 3:  # y contains the oldest point: a half cycle
-            _count_cycle(xs, i, y, 0.5)
+            wefc += 0.5 * y
+            wdod += 0.5 * y * y
             rf[i, 0] = rf[i, 1]
             rf[i, 1] = rf[i, 2]
             n = 2
         else:
-            _count_cycle(xs, i, y, 1.0)
+            wefc += y
+            wdod += y * y
             rf[i, n - 3] = rf[i, n - 1]
             n -= 2
     rfn[i] = n
+    return wefc, wdod
+
+
+@jit
+def _rainflow_push(xs, rf, rfn, i, value: float) -> None:
+    """`_rainflow_count` on the window sums kept in the state array."""
+    xs[X_WEFC, i], xs[X_WDOD, i] = _rainflow_count(rf, rfn, i, value, xs[X_WEFC, i], xs[X_WDOD, i])
 
 
 @jit(inline="always")
-def _battery(
-    pv, tx, ty, tn, xs, acc, i, p_dc_kw: float, dt: float, one_minus_a: float
-) -> tuple[float, float, bool]:
-    """Advance the pack by dt at DC power p_dc_kw (clamped); returns (p_dc achieved, loss kWh, limited).
+def _seg(tx, t: int, i: int, x: float, k: int) -> int:
+    """Segment of table `t` holding x (the first k >= 1 with tx[k] >= x), searched from the
+    hint `k` (the last segment used): the same k as a scan from 1, in one or two compares.
+    x must lie strictly inside the table."""
+    while k > 1 and tx[t, i, k - 1] >= x:
+        k -= 1
+    while tx[t, i, k] < x:
+        k += 1
+    return k
 
-    `one_minus_a` = 1 - exp(-dt / tau1), the RC branch's step response (once per call).
+
+@jit(inline="always")
+def _lookup_at(tx, ty, tn, t: int, i: int, x: float, k: int) -> tuple[float, int]:
+    """`lookup` searching from the hint `k`; (value, segment) with the same arithmetic."""
+    n = tn[t, i]
+    if x <= tx[t, i, 0]:
+        return ty[t, i, 0], k
+    if x >= tx[t, i, n - 1]:
+        return ty[t, i, n - 1], k
+    k = _seg(tx, t, i, x, k)
+    x0 = tx[t, i, k - 1]
+    y0 = ty[t, i, k - 1]
+    return y0 + (x - x0) / (tx[t, i, k] - x0) * (ty[t, i, k] - y0), k
+
+
+@jit(inline="always")
+def _ocv_integral_at(tx, ty, tn, i: int, soc: float, k: int) -> tuple[float, int]:
+    """`ocv_integral` searching from the hint `k`; (value, segment) with the same arithmetic."""
+    n = tn[T_OCV, i]
+    if soc <= 0.0:
+        return 0.0, k
+    if soc >= tx[T_OCV, i, n - 1]:
+        return ty[T_OCVG, i, n - 1], k
+    k = _seg(tx, T_OCV, i, soc, k)
+    x0 = tx[T_OCV, i, k - 1]
+    v0 = ty[T_OCV, i, k - 1]
+    d = soc - x0
+    slope = (ty[T_OCV, i, k] - v0) / (tx[T_OCV, i, k] - x0)
+    return ty[T_OCVG, i, k - 1] + (v0 + 0.5 * slope * d) * d, k
+
+
+# Calendar-rate memo: exp(x) is reused as exp(x0) (1 + d + d^2/2) while |d = x - x0| <= this.
+# The truncation error is below d^3/6 * e^d < 1.7e-19 relative, under half an ulp of a double
+# (1.1e-16): the result equals math.exp's to its own rounding. The exponent moves by ~1e-7
+# per second at rest (self-discharge, temperature settling), so most resting sub-steps reuse.
+EXP_MEMO_DX = 1e-6
+
+
+@jit(inline="always")
+def _exp_memo(x: float, x0: float, e0: float) -> tuple[float, float, float]:
+    """exp(x) from the memo (x0, e0 = exp(x0)); returns (exp(x), new x0, new e0)."""
+    d = x - x0
+    if abs(d) <= EXP_MEMO_DX:
+        return e0 * (1.0 + d * (1.0 + 0.5 * d)), x0, e0
+    e = math.exp(x)
+    return e, x, e
+
+
+@jit
+def _advance_unit(
+    p_req, q_req, ambient_c, dt, n_sub, pv, tx, ty, tn, ua, xs, pcs, rf, rfn, acc, i
+) -> None:
+    """`n_sub` sub-steps of unit `i` at a constant setpoint (phases in the module docstring).
+
+    The unit's constants and state live in locals for the whole call (the state arrays may
+    alias each other as far as the compiler knows, so every value read from them would be
+    re-read after each store), each table lookup starts from the segment it used last, and
+    the arithmetic is that of the per-phase helpers term for term: the result is the same to
+    the last bit except where a comment says otherwise.
     """
-    soc = xs[X_SOC, i]
-    v1 = xs[X_V1, i]
-    soh = xs[X_SOH, i]
-    cap = pv[P_CAP_AH, i] * soh
+    # --- constants of the call
     ns = pv[P_NS, i]
-    fr = (
-        lookup(tx, ty, tn, T_RSOC, i, soc)
-        * lookup(tx, ty, tn, T_RTEMP, i, xs[X_TEMP, i])
-        * xs[X_RG, i]
-    )
-    r0 = pv[P_R0, i] * fr
-    r1 = pv[P_R1, i] * fr
-    beta = pv[P_TAU1, i] * one_minus_a / dt  # mean over the step of the RC memory's decay
-    reff = r0 + r1 * (1.0 - beta)
+    cap_ah = pv[P_CAP_AH, i]
+    r0_nom = pv[P_R0, i]
+    r1_nom = pv[P_R1, i]
+    vmax = pv[P_VMAX, i]
+    vmin = pv[P_VMIN, i]
+    i_ch = pv[P_ICH, i]
+    i_dis = pv[P_IDIS, i]
     eta = pv[P_ETA_C, i]
-    sd_ah = pv[P_KSD, i] * cap * dt
-    # OCV hysteresis: the branch follows the direction of the current (= of the power).
-    hyst = pv[P_HYST, i] if p_dc_kw > 0.0 else (-pv[P_HYST, i] if p_dc_kw < 0.0 else 0.0)
-    ocv0 = ns * lookup(tx, ty, tn, T_OCV, i, soc)
-    e = ocv0 + beta * v1 + hyst
-    cur, beyond = current_for_power(e, reff, 1000.0 * p_dc_kw)
-    # Mean OCV over the step (energy-consistent at long steps), then solve once more.
-    dq = (cur * eta if cur > 0.0 else cur) * dt / 3600.0 - sd_ah
-    soc_pred = min(max(soc + dq / cap, 0.0), 1.0)
-    g0 = ocv_integral(tx, ty, tn, i, soc)
-    if abs(soc_pred - soc) > 1e-9:
-        g1 = ocv_integral(tx, ty, tn, i, soc_pred)
-        ocv = ns * (g1 - g0) / (soc_pred - soc)
-        e = ocv + beta * v1 + hyst
-        cur, beyond = current_for_power(e, reff, 1000.0 * p_dc_kw)
-    else:
-        ocv = ocv0
-    # Limits: C-rate, cell voltage (at the step's mean voltage), SOC window.
-    i_hi = min(pv[P_ICH, i], (pv[P_VMAX, i] - e) / reff)
-    i_hi = min(i_hi, ((pv[P_SOC_MAX, i] - soc) * cap + sd_ah) * 3600.0 / (eta * dt))
-    i_hi = max(i_hi, 0.0)
-    i_lo = max(-pv[P_IDIS, i], (pv[P_VMIN, i] - e) / reff)
-    i_lo = max(i_lo, -((soc - pv[P_SOC_MIN, i]) * cap - sd_ah) * 3600.0 / dt)
-    i_lo = min(i_lo, 0.0)
-    limited = beyond
-    if cur > i_hi:
-        cur = i_hi
-        limited = True
-    elif cur < i_lo:
-        cur = i_lo
-        limited = True
-    dq = (cur * eta if cur > 0.0 else cur) * dt / 3600.0 - sd_ah
-    soc_new = min(max(soc + dq / cap, 0.0), 1.0)
-    v_term = e + reff * cur
-    p_dc = v_term * cur / 1000.0
-    de = ns * cap * (ocv_integral(tx, ty, tn, i, soc_new) - g0) / 1000.0
-    loss = p_dc * dt / 3600.0 - de
-    xs[X_SOC, i] = soc_new
-    v1_new = v1 * (1.0 - one_minus_a) + one_minus_a * r1 * cur
-    # a relaxed RC voltage decays into subnormal numbers, which are ~100x slower to compute
-    xs[X_V1, i] = v1_new if abs(v1_new) > 1e-12 else 0.0
-    acc[A_LOHM, i] += r0 * cur * cur * dt / 3.6e6
-    if cur > 0.0:
-        acc[A_LCOUL, i] += (1.0 - eta) * cur * ocv * dt / 3.6e6
-    acc[A_LSELF, i] += sd_ah * ocv / 1000.0
-    acc[A_LBAT, i] += loss
-    acc[A_EDC, i] += p_dc * dt / 3600.0
-    acc[A_AH, i] += cur * dt / 3600.0
-    acc[A_VDC, i] = v_term
-    return p_dc, loss, limited
-
-
-@jit(inline="always")
-def _thermal(pv, xs, acc, i, heat_kw: float, ambient_c: float, dt: float) -> float:
-    """Lumped cabin node, implicit in time; HVAC proportional about its set points. Aux [kW]."""
-    c = pv[P_CTH, i]
+    ksd = pv[P_KSD, i]
+    soc_min = pv[P_SOC_MIN, i]
+    soc_max = pv[P_SOC_MAX, i]
+    hyst_v = pv[P_HYST, i]
+    eta_dt = eta * dt
+    a_rc = -math.expm1(-dt / pv[P_TAU1, i])  # the RC branch's step response
+    beta = pv[P_TAU1, i] * a_rc / dt  # mean over the step of the RC memory's decay
+    one_minus_beta = 1.0 - beta
+    keep_rc = 1.0 - a_rc
+    # PCS: the P/Q circle and the clamped target are constant over the call
+    tau = pv[P_TAU, i]
+    a_lag = -math.expm1(-dt / tau)
+    ramp = pv[P_RAMP, i]
+    t_start = pv[P_TSTART, i]
+    t_idle = pv[P_TIDLE, i]
+    s = pv[P_S, i]
+    q_c = min(max(q_req, -s), s)
+    p_cap = math.sqrt(max(s * s - q_c * q_c, 0.0))
+    p_t = min(max(p_req, -p_cap), p_cap)
+    active = p_req != 0.0 or q_req != 0.0
+    p_sb = pv[P_PSB, i]
+    # thermal (implicit Euler terms, as in the per-step formulas)
+    c_th = pv[P_CTH, i]
     ua_wk = pv[P_UA, i]
     kp = pv[P_KP, i]
-    t0 = xs[X_TEMP, i]
-    src = t0 + dt / c * (1000.0 * heat_kw + ua_wk * ambient_c)
-    den = 1.0 + dt * ua_wk / c
-    t_free = src / den
-    p_hvac_w = 0.0
-    t_new = t_free
-    if t_free > pv[P_TCOOL, i]:
-        t_new = (src + dt / c * kp * pv[P_TCOOL, i]) / (den + dt * kp / c)
-        q = kp * (t_new - pv[P_TCOOL, i])
-        if q > pv[P_QCOOL, i]:
-            q = pv[P_QCOOL, i]
-            t_new = (src - dt / c * q) / den
-        p_hvac_w = q / pv[P_COPC, i]
-    elif t_free < pv[P_THEAT, i]:
-        t_new = (src + dt / c * kp * pv[P_THEAT, i]) / (den + dt * kp / c)
-        q = kp * (pv[P_THEAT, i] - t_new)
-        if q > pv[P_QHEAT, i]:
-            q = pv[P_QHEAT, i]
-            t_new = (src + dt / c * q) / den
-        p_hvac_w = q / pv[P_COPH, i]
-    xs[X_TEMP, i] = t_new
-    p_aux = pv[P_PBMS, i] + p_hvac_w / 1000.0
-    acc[A_EHVAC, i] += p_hvac_w / 1000.0 * dt / 3600.0
-    acc[A_EAUX, i] += p_aux * dt / 3600.0
-    return p_aux
-
-
-@jit(inline="always")
-def _aging(pv, tx, ty, tn, ua, xs, rf, rfn, acc, i, soc0: float, temp_c: float, dt: float) -> None:
-    """Stressors of one sub-step; rainflow on SOC; fade applied once per aging window."""
-    soc = xs[X_SOC, i]
-    ua_v = lookup_uniform(ua, i, soc0)
-    xs[X_WKCAL, i] += calendar_rate(pv, i, temp_c, ua_v) * dt
-    xs[X_WTK, i] += (temp_c + 273.15) * dt
-    xs[X_WT, i] += dt
-    dsoc = abs(soc - soc0)
-    xs[X_WTHR, i] += dsoc
-    xs[X_EFC, i] += 0.5 * dsoc
-    # Online rainflow: reversals of the SOC beyond the gate.
+    t_cool = pv[P_TCOOL, i]
+    t_heat = pv[P_THEAT, i]
+    q_cool = pv[P_QCOOL, i]
+    q_heat = pv[P_QHEAT, i]
+    cop_c = pv[P_COPC, i]
+    cop_h = pv[P_COPH, i]
+    p_bms = pv[P_PBMS, i]
+    dt_c = dt / c_th
+    den = 1.0 + dt * ua_wk / c_th
+    ua_amb = ua_wk * ambient_c
+    cool_src = dt_c * kp * t_cool
+    heat_src = dt_c * kp * t_heat
+    den_kp = den + dt * kp / c_th
+    # aging
+    a1 = abs(pv[P_A1, i])
+    a2 = pv[P_A2, i]
+    a3 = pv[P_A3, i]
+    win = pv[P_WIN, i]
     gate = pv[P_RFH, i]
-    d = xs[X_RFDIR, i]
-    if d == 0.0:
-        last = rf[i, rfn[i] - 1]
-        if soc - last > gate:
-            xs[X_RFDIR, i] = 1.0
-            xs[X_RFEXT, i] = soc
-        elif last - soc > gate:
-            xs[X_RFDIR, i] = -1.0
-            xs[X_RFEXT, i] = soc
-    elif d > 0.0:
-        if soc > xs[X_RFEXT, i]:
-            xs[X_RFEXT, i] = soc
-        elif xs[X_RFEXT, i] - soc > gate:
-            _rainflow_push(xs, rf, rfn, i, xs[X_RFEXT, i])
-            xs[X_RFDIR, i] = -1.0
-            xs[X_RFEXT, i] = soc
-    else:
-        if soc < xs[X_RFEXT, i]:
-            xs[X_RFEXT, i] = soc
-        elif soc - xs[X_RFEXT, i] > gate:
-            _rainflow_push(xs, rf, rfn, i, xs[X_RFEXT, i])
-            xs[X_RFDIR, i] = 1.0
-            xs[X_RFEXT, i] = soc
+    n_ua = ua.shape[1]
+    # --- state
+    soc = xs[X_SOC, i]
+    v1 = xs[X_V1, i]
+    temp = xs[X_TEMP, i]
+    soh = xs[X_SOH, i]
+    rg = xs[X_RG, i]
+    p_st = xs[X_P, i]
+    timer = xs[X_TIMER, i]
+    idle = xs[X_IDLE, i]
+    efc = xs[X_EFC, i]
     wt = xs[X_WT, i]
-    if wt < pv[P_WIN, i]:
-        return
-    days = wt / 86400.0
-    xs[X_DAYS, i] += days
-    kcal = xs[X_WKCAL, i] / wt
-    xs[X_QCAL, i] = power_state_step(xs[X_QCAL, i], kcal, pv[P_PCAL, i], days)
+    wkcal = xs[X_WKCAL, i]
+    wtk = xs[X_WTK, i]
+    wthr = xs[X_WTHR, i]
     wefc = xs[X_WEFC, i]
-    if wefc > 0.0:
-        dod = xs[X_WDOD, i] / wefc
-        crate = xs[X_WTHR, i] / (wt / 3600.0)
-        kcyc = cycle_rate(pv, i, dod, crate, xs[X_WTK, i] / wt)
-        xs[X_QCYC, i] = power_state_step(xs[X_QCYC, i], kcyc, pv[P_PCYC, i], wefc)
-    soh_old = xs[X_SOH, i]
-    soh_new = min(soh_old, max(1.0 - xs[X_QCAL, i] - xs[X_QCYC, i], 0.05))
-    acc[A_EFADE, i] += stored_energy_kwh(pv, tx, ty, tn, i, soc, soh_old) - stored_energy_kwh(
-        pv, tx, ty, tn, i, soc, soh_new
-    )
-    xs[X_SOH, i] = soh_new
-    xs[X_RG, i] = 1.0 + pv[P_KR, i] * (1.0 - soh_new)
-    xs[X_WT, i] = 0.0
-    xs[X_WKCAL, i] = 0.0
-    xs[X_WTK, i] = 0.0
-    xs[X_WTHR, i] = 0.0
-    xs[X_WEFC, i] = 0.0
-    xs[X_WDOD, i] = 0.0
-
-
-@jit(inline="always")
-def _substep(
-    pv, tx, ty, tn, xs, pcs, rf, rfn, acc, i, p_req, q_req, ambient_c, dt, a_lag, a_rc
-) -> None:
-    """One sub-step of one unit at a constant setpoint (phases in the module docstring)."""
-    st0 = pcs[i]
-    st = st0
-    active = p_req != 0.0 or q_req != 0.0
-    # --- PCS state machine: a setpoint wakes a unit in standby; start-up takes t_start.
-    if st == STANDBY and active:
-        st = STARTING
-        xs[X_TIMER, i] = 0.0
-    dt_run = 0.0
-    if st == STARTING:
-        left = pv[P_TSTART, i] - xs[X_TIMER, i]
-        if left > dt:
-            xs[X_TIMER, i] += dt
+    wdod = xs[X_WDOD, i]
+    rfext = xs[X_RFEXT, i]
+    rfdir = xs[X_RFDIR, i]
+    st = pcs[i]
+    # --- accumulators of the call
+    e_in = 0.0
+    e_out = 0.0
+    e_dc = 0.0
+    e_q = 0.0
+    e_aux = 0.0
+    l_pcs = 0.0
+    l_bat = 0.0
+    l_ohm = 0.0
+    l_coul = 0.0
+    l_self = 0.0
+    e_hvac = 0.0
+    e_fade = 0.0
+    ah = 0.0
+    v_dc = 0.0
+    # --- segment hints and memos
+    k_ocv = 1
+    k_rsoc = 1
+    k_rtemp = 1
+    k_lch = 1
+    k_ldis = 1
+    k_ach = 1
+    k_adis = 1
+    g0, k_ocv = _ocv_integral_at(tx, ty, tn, i, soc, k_ocv)  # OCV integral at soc
+    loss_p = math.nan  # last PCS-loss argument and value (the lag settles on one power)
+    loss_v = 0.0
+    exp_x0 = math.inf  # calendar-rate memo
+    exp_e0 = 0.0
+    for _ in range(n_sub):
+        soc0 = soc
+        temp0 = temp
+        # --- PCS state machine: a setpoint wakes a unit in standby; start-up takes t_start.
+        st0 = st
+        if st == STANDBY and active:
+            st = STARTING
+            timer = 0.0
+        dt_run = 0.0
+        if st == STARTING:
+            left = t_start - timer
+            if left > dt:
+                timer += dt
+            else:
+                dt_run = dt - max(left, 0.0)
+                st = RUNNING
+                idle = 0.0
+                p_st = 0.0
+        elif st == RUNNING:
+            dt_run = dt
+        frac = dt_run / dt
+        # --- PCS setpoint: P/Q circle (Q first), first-order lag, ramp limit; PCS loss.
+        p_run = 0.0
+        q_run = 0.0
+        p_dc_run = 0.0
+        if dt_run > 0.0:
+            q_run = q_c
+            p0 = p_st
+            lag = a_lag if dt_run == dt else -math.expm1(-dt_run / tau)
+            p1 = p0 + (p_t - p0) * lag
+            r = ramp * dt_run
+            p_run = min(max(p1, p0 - r), p0 + r)
+            p_run = min(max(p_run, -p_cap), p_cap)
+            if p_run != loss_p:
+                # |p| is sqrt(p^2) exactly (and the reference's hypot(p, 0))
+                s_app = abs(p_run) if q_run == 0.0 else math.sqrt(p_run * p_run + q_run * q_run)
+                if p_run >= 0.0:
+                    loss_v, k_lch = _lookup_at(tx, ty, tn, T_LCH, i, s_app, k_lch)
+                else:
+                    loss_v, k_ldis = _lookup_at(tx, ty, tn, T_LDIS, i, s_app, k_ldis)
+                loss_p = p_run
+            p_dc_run = p_run - loss_v
+        # --- battery at the sub-step's mean DC power (clamped)
+        p_dc_kw = frac * p_dc_run
+        p_w = 1000.0 * p_dc_kw
+        cap = cap_ah * soh
+        sd_ah = ksd * cap * dt
+        hyst = hyst_v if p_dc_kw > 0.0 else (-hyst_v if p_dc_kw < 0.0 else 0.0)
+        ocv_cell, k_ocv = _lookup_at(tx, ty, tn, T_OCV, i, soc, k_ocv)
+        ocv0 = ns * ocv_cell
+        e = ocv0 + beta * v1 + hyst
+        if p_w != 0.0:
+            f_soc, k_rsoc = _lookup_at(tx, ty, tn, T_RSOC, i, soc, k_rsoc)
+            f_t, k_rtemp = _lookup_at(tx, ty, tn, T_RTEMP, i, temp, k_rtemp)
+            fr = f_soc * f_t * rg
+            r0 = r0_nom * fr
+            r1 = r1_nom * fr
+            reff = r0 + r1 * one_minus_beta
+            cur, beyond = current_for_power(e, reff, p_w)
         else:
-            dt_run = dt - max(left, 0.0)
-            st = RUNNING
-            xs[X_IDLE, i] = 0.0
-            xs[X_P, i] = 0.0
-    elif st == RUNNING:
-        dt_run = dt
-    frac = dt_run / dt
-    # --- PCS setpoint: P/Q circle (Q first), first-order lag, ramp limit.
-    p_run = 0.0
-    q_run = 0.0
-    p_dc_run = 0.0
-    if dt_run > 0.0:
-        s = pv[P_S, i]
-        q_run = min(max(q_req, -s), s)
-        p_cap = math.sqrt(max(s * s - q_run * q_run, 0.0))
-        p_t = min(max(p_req, -p_cap), p_cap)
-        p0 = xs[X_P, i]
-        lag = a_lag if dt_run == dt else -math.expm1(-dt_run / pv[P_TAU, i])
-        p1 = p0 + (p_t - p0) * lag
-        r = pv[P_RAMP, i] * dt_run
-        p_run = min(max(p1, p0 - r), p0 + r)
-        p_run = min(max(p_run, -p_cap), p_cap)
-        p_dc_run = p_run - pcs_loss_kw(tx, ty, tn, i, p_run, q_run)
-    # --- battery at the sub-step's mean DC power
-    p_dc, loss_bat, limited = _battery(pv, tx, ty, tn, xs, acc, i, frac * p_dc_run, dt, a_rc)
-    if dt_run > 0.0:
-        if limited:
-            p_dc_run = p_dc / frac
-            p_run = ac_for_dc_kw(tx, ty, tn, i, p_dc_run, q_run)
-        xs[X_P, i] = p_run  # the lag follows what was achieved (no wind-up)
-    p_idle = pv[P_PSB, i] if st0 != OFF else 0.0
-    p_ac = frac * p_run + (1.0 - frac) * p_idle
-    e_ac = p_ac * dt / 3600.0
-    if e_ac >= 0.0:
-        acc[A_EIN, i] += e_ac
-    else:
-        acc[A_EOUT, i] -= e_ac
-    acc[A_Q, i] += frac * q_run * dt / 3600.0
-    acc[A_LPCS, i] += e_ac - p_dc * dt / 3600.0
-    # --- idle running PCS goes to standby
-    if st == RUNNING:
-        if active:
-            xs[X_IDLE, i] = 0.0
+            # no power, no current: the resistances only ever multiply a zero current
+            r0 = 0.0
+            r1 = 0.0
+            reff = 0.0
+            cur = 0.0
+            beyond = False
+        # Mean OCV over the step (energy-consistent at long steps), then solve once more.
+        dq = (cur * eta if cur > 0.0 else cur) * dt / 3600.0 - sd_ah
+        soc_pred = min(max(soc + dq / cap, 0.0), 1.0)
+        g1 = g0
+        soc_g1 = soc  # where g1 is the OCV integral
+        if abs(soc_pred - soc) > 1e-9:
+            g1, k_ocv = _ocv_integral_at(tx, ty, tn, i, soc_pred, k_ocv)
+            soc_g1 = soc_pred
+            ocv = ns * (g1 - g0) / (soc_pred - soc)
+            e = ocv + beta * v1 + hyst
+            if p_w != 0.0:
+                cur, beyond = current_for_power(e, reff, p_w)
         else:
-            xs[X_IDLE, i] += dt_run
-            if xs[X_IDLE, i] >= pv[P_TIDLE, i]:
-                st = STANDBY
-                xs[X_P, i] = 0.0
+            ocv = ocv0
+        # Limits: C-rate, cell voltage (at the step's mean voltage), SOC window; only the
+        # side of the current's sign can bind (i_hi >= 0 >= i_lo).
+        limited = beyond
+        if cur > 0.0:
+            i_hi = min(i_ch, (vmax - e) / reff)
+            i_hi = min(i_hi, ((soc_max - soc) * cap + sd_ah) * 3600.0 / eta_dt)
+            i_hi = max(i_hi, 0.0)
+            if cur > i_hi:
+                cur = i_hi
+                limited = True
+        elif cur < 0.0:
+            i_lo = max(-i_dis, (vmin - e) / reff)
+            i_lo = max(i_lo, -((soc - soc_min) * cap - sd_ah) * 3600.0 / dt)
+            i_lo = min(i_lo, 0.0)
+            if cur < i_lo:
+                cur = i_lo
+                limited = True
+        dq = (cur * eta if cur > 0.0 else cur) * dt / 3600.0 - sd_ah
+        soc_new = min(max(soc + dq / cap, 0.0), 1.0)
+        v_term = e + reff * cur
+        p_dc = v_term * cur / 1000.0
+        if soc_new == soc_g1:  # unclamped at rest, or the step too small to move it
+            g_new = g1
+        else:
+            g_new, k_ocv = _ocv_integral_at(tx, ty, tn, i, soc_new, k_ocv)
+        de = ns * cap * (g_new - g0) / 1000.0
+        loss_bat = p_dc * dt / 3600.0 - de
+        soc = soc_new
+        g0 = g_new
+        v1_new = v1 * keep_rc + a_rc * r1 * cur
+        # a relaxed RC voltage decays into subnormal numbers, which are ~100x slower to compute
+        v1 = v1_new if abs(v1_new) > 1e-12 else 0.0
+        l_ohm += r0 * cur * cur * dt / 3.6e6
+        if cur > 0.0:
+            l_coul += (1.0 - eta) * cur * ocv * dt / 3.6e6
+        l_self += sd_ah * ocv / 1000.0
+        l_bat += loss_bat
+        e_dc += p_dc * dt / 3600.0
+        ah += cur * dt / 3600.0
+        v_dc = v_term
+        # --- back to the achieved AC power
+        if dt_run > 0.0:
+            if limited:
+                p_dc_run = p_dc / frac
+                if q_run == 0.0:
+                    p_run, k_ach, k_adis = _ac_for_dc_at(tx, ty, tn, i, p_dc_run, k_ach, k_adis)
+                else:
+                    p_run = ac_for_dc_kw(tx, ty, tn, i, p_dc_run, q_run)
+            p_st = p_run  # the lag follows what was achieved (no wind-up)
+        p_idle = p_sb if st0 != OFF else 0.0
+        p_ac = frac * p_run + (1.0 - frac) * p_idle
+        e_ac = p_ac * dt / 3600.0
+        if e_ac >= 0.0:
+            e_in += e_ac
+        else:
+            e_out -= e_ac
+        e_q += frac * q_run * dt / 3600.0
+        l_pcs += e_ac - p_dc * dt / 3600.0
+        # --- idle running PCS goes to standby
+        if st == RUNNING:
+            if active:
+                idle = 0.0
+            else:
+                idle += dt_run
+                if idle >= t_idle:
+                    st = STANDBY
+                    p_st = 0.0
+        # --- heat of the battery's losses: lumped cabin node, implicit in time; HVAC
+        # proportional about its set points.
+        heat_kw = loss_bat * 3600.0 / dt
+        src = temp + dt_c * (1000.0 * heat_kw + ua_amb)
+        t_new = src / den
+        p_hvac_w = 0.0
+        if t_new > t_cool:
+            t_new = (src + cool_src) / den_kp
+            q = kp * (t_new - t_cool)
+            if q > q_cool:
+                q = q_cool
+                t_new = (src - dt_c * q) / den
+            p_hvac_w = q / cop_c
+        elif t_new < t_heat:
+            t_new = (src + heat_src) / den_kp
+            q = kp * (t_heat - t_new)
+            if q > q_heat:
+                q = q_heat
+                t_new = (src + dt_c * q) / den
+            p_hvac_w = q / cop_h
+        temp = t_new
+        p_aux = p_bms + p_hvac_w / 1000.0
+        e_hvac += p_hvac_w / 1000.0 * dt / 3600.0
+        e_aux += p_aux * dt / 3600.0
+        # --- aging stressors of the sub-step (at its start), rainflow on SOC
+        if soc0 <= 0.0:
+            ua_v = ua[i, 0]
+        elif soc0 >= 1.0:
+            ua_v = ua[i, n_ua - 1]
+        else:
+            u = soc0 * (n_ua - 1)
+            j = min(int(u), n_ua - 2)
+            ua_v = ua[i, j] + (u - j) * (ua[i, j + 1] - ua[i, j])
+        tk = temp0 + 273.15
+        ex, exp_x0, exp_e0 = _exp_memo((a2 + a3 * ua_v) / tk, exp_x0, exp_e0)
+        wkcal += a1 * ex * dt
+        wtk += tk * dt
+        wt += dt
+        dsoc = abs(soc - soc0)
+        wthr += dsoc
+        efc += 0.5 * dsoc
+        if rfdir == 0.0:
+            last = rf[i, rfn[i] - 1]
+            if soc - last > gate:
+                rfdir = 1.0
+                rfext = soc
+            elif last - soc > gate:
+                rfdir = -1.0
+                rfext = soc
+        elif rfdir > 0.0:
+            if soc > rfext:
+                rfext = soc
+            elif rfext - soc > gate:
+                wefc, wdod = _rainflow_count(rf, rfn, i, rfext, wefc, wdod)
+                rfdir = -1.0
+                rfext = soc
+        else:
+            if soc < rfext:
+                rfext = soc
+            elif soc - rfext > gate:
+                wefc, wdod = _rainflow_count(rf, rfn, i, rfext, wefc, wdod)
+                rfdir = 1.0
+                rfext = soc
+        if wt >= win:  # end of the aging window: apply the fade
+            days = wt / 86400.0
+            xs[X_DAYS, i] += days
+            kcal = wkcal / wt
+            xs[X_QCAL, i] = power_state_step(xs[X_QCAL, i], kcal, pv[P_PCAL, i], days)
+            if wefc > 0.0:
+                dod = wdod / wefc
+                crate = wthr / (wt / 3600.0)
+                kcyc = cycle_rate(pv, i, dod, crate, wtk / wt)
+                xs[X_QCYC, i] = power_state_step(xs[X_QCYC, i], kcyc, pv[P_PCYC, i], wefc)
+            soh_old = soh
+            soh = min(soh_old, max(1.0 - xs[X_QCAL, i] - xs[X_QCYC, i], 0.05))
+            e_fade += stored_energy_kwh(pv, tx, ty, tn, i, soc, soh_old) - stored_energy_kwh(
+                pv, tx, ty, tn, i, soc, soh
+            )
+            rg = 1.0 + pv[P_KR, i] * (1.0 - soh)
+            wt = 0.0
+            wkcal = 0.0
+            wtk = 0.0
+            wthr = 0.0
+            wefc = 0.0
+            wdod = 0.0
+    # --- write back
+    xs[X_SOC, i] = soc
+    xs[X_V1, i] = v1
+    xs[X_TEMP, i] = temp
+    xs[X_SOH, i] = soh
+    xs[X_RG, i] = rg
+    xs[X_P, i] = p_st
+    xs[X_TIMER, i] = timer
+    xs[X_IDLE, i] = idle
+    xs[X_EFC, i] = efc
+    xs[X_WT, i] = wt
+    xs[X_WKCAL, i] = wkcal
+    xs[X_WTK, i] = wtk
+    xs[X_WTHR, i] = wthr
+    xs[X_WEFC, i] = wefc
+    xs[X_WDOD, i] = wdod
+    xs[X_RFEXT, i] = rfext
+    xs[X_RFDIR, i] = rfdir
     pcs[i] = st
-    # --- heat of the battery's losses, HVAC, auxiliaries (aging follows in step_units)
-    _thermal(pv, xs, acc, i, loss_bat * 3600.0 / dt, ambient_c, dt)
+    acc[A_EIN, i] = e_in
+    acc[A_EOUT, i] = e_out
+    acc[A_EDC, i] = e_dc
+    acc[A_Q, i] = e_q
+    acc[A_EAUX, i] = e_aux
+    acc[A_LPCS, i] = l_pcs
+    acc[A_LBAT, i] = l_bat
+    acc[A_LOHM, i] = l_ohm
+    acc[A_LCOUL, i] = l_coul
+    acc[A_LSELF, i] = l_self
+    acc[A_EHVAC, i] = e_hvac
+    acc[A_EFADE, i] = e_fade
+    acc[A_AH, i] = ah
+    acc[A_VDC, i] = v_dc
 
 
 @jit
@@ -596,21 +812,11 @@ def step_units(p_set, q_set, ambient_c, dt_s, n_sub, pv, tx, ty, tn, ua, xs, pcs
     p_set, q_set [kW, kvar] and ambient_c [C] are (N,) arrays; the state arrays are updated in
     place; acc[A_*, i] receives the energies of the whole call (zeroed first).
     """
-    n = p_set.shape[0]
-    for i in range(n):
-        for a in range(NA):
-            acc[a, i] = 0.0
-        # constant over the call: the PCS lag's and the RC branch's step responses
-        a_lag = -math.expm1(-dt_s / pv[P_TAU, i])
-        a_rc = -math.expm1(-dt_s / pv[P_TAU1, i])
-        for _ in range(n_sub):
-            soc0 = xs[X_SOC, i]
-            temp0 = xs[X_TEMP, i]
-            _substep(
-                pv, tx, ty, tn, xs, pcs, rf, rfn, acc, i,
-                p_set[i], q_set[i], ambient_c[i], dt_s, a_lag, a_rc,
-            )  # fmt: skip
-            _aging(pv, tx, ty, tn, ua, xs, rf, rfn, acc, i, soc0, temp0, dt_s)
+    for i in range(p_set.shape[0]):
+        _advance_unit(
+            p_set[i], q_set[i], ambient_c[i], dt_s, n_sub,
+            pv, tx, ty, tn, ua, xs, pcs, rf, rfn, acc, i,
+        )  # fmt: skip
 
 
 @jit
