@@ -59,7 +59,7 @@ def expand(
         workers=workers,
         scheduler=scheduler,
         retry_failed=retry_failed,
-        progress_factory=lambda: StudyProgress(console=err_console, description="candidates"),
+        progress_factory=lambda: StudyProgress(console=err_console, description="tasks"),
     )
     c = result.counts
     console.print(candidates_table(result.results, top=top))
