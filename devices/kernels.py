@@ -424,9 +424,9 @@ def _exp_memo(x: float, x0: float, e0: float) -> tuple[float, float, float]:
     return e, x, e
 
 
-@jit
+@jit(inline="always")
 def _advance_unit(
-    p_req, q_req, ambient_c, dt, n_sub, pv, tx, ty, tn, ua, xs, pcs, rf, rfn, acc, i
+    p_req, q_req, ambient_c, dt, n_sub, pv, tx, ty, tn, ua, xs, pcs, rf, rfn, acc, i, a_lag, a_rc
 ) -> None:
     """`n_sub` sub-steps of unit `i` at a constant setpoint (phases in the module docstring).
 
@@ -451,13 +451,11 @@ def _advance_unit(
     soc_max = pv[P_SOC_MAX, i]
     hyst_v = pv[P_HYST, i]
     eta_dt = eta * dt
-    a_rc = -math.expm1(-dt / pv[P_TAU1, i])  # the RC branch's step response
     beta = pv[P_TAU1, i] * a_rc / dt  # mean over the step of the RC memory's decay
     one_minus_beta = 1.0 - beta
     keep_rc = 1.0 - a_rc
     # PCS: the P/Q circle and the clamped target are constant over the call
     tau = pv[P_TAU, i]
-    a_lag = -math.expm1(-dt / tau)
     ramp = pv[P_RAMP, i]
     t_start = pv[P_TSTART, i]
     t_idle = pv[P_TIDLE, i]
@@ -812,10 +810,21 @@ def step_units(p_set, q_set, ambient_c, dt_s, n_sub, pv, tx, ty, tn, ua, xs, pcs
     p_set, q_set [kW, kvar] and ambient_c [C] are (N,) arrays; the state arrays are updated in
     place; acc[A_*, i] receives the energies of the whole call (zeroed first).
     """
+    tau = math.nan
+    tau1 = math.nan
+    a_lag = 0.0
+    a_rc = 0.0
     for i in range(p_set.shape[0]):
+        # the PCS lag's and the RC branch's step responses, shared by units of one type
+        if pv[P_TAU, i] != tau:
+            tau = pv[P_TAU, i]
+            a_lag = -math.expm1(-dt_s / tau)
+        if pv[P_TAU1, i] != tau1:
+            tau1 = pv[P_TAU1, i]
+            a_rc = -math.expm1(-dt_s / tau1)
         _advance_unit(
             p_set[i], q_set[i], ambient_c[i], dt_s, n_sub,
-            pv, tx, ty, tn, ua, xs, pcs, rf, rfn, acc, i,
+            pv, tx, ty, tn, ua, xs, pcs, rf, rfn, acc, i, a_lag, a_rc,
         )  # fmt: skip
 
 
