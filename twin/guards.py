@@ -140,6 +140,16 @@ def guard_kernel(
                 for i in range(n):
                     if unit_ent[i] == e and p[i] < 0.0:
                         p[i] *= keep
+                        # less discharge raises p + aux: q gives way to the transformer again
+                        if enable[3]:
+                            s_lim = trafo_kva[i] * trafo_frac
+                            pt = p[i] + p_aux_kw[i]
+                            if pt * pt + q[i] * q[i] > s_lim * s_lim + 1e-6:
+                                q_room = s_lim * s_lim - pt * pt
+                                q[i] = (
+                                    math.copysign(math.sqrt(q_room), q[i]) if q_room > 0.0 else 0.0
+                                )
+                                counts[3] += 1
                 counts[4] += 1
     return p, q
 
@@ -212,6 +222,16 @@ def guard_reference(
         with np.errstate(over="ignore"):
             ratio = deficit / np.where(dis > 0, dis, 1.0)
         keep = np.where(act, np.clip(1.0 - ratio, 0.0, 1.0), 1.0)
+        scaled = (p < 0.0) & act[unit_ent]
         p = np.where(p < 0.0, p * keep[unit_ent], p)
         counts[4] += int(act.sum())
+        if enable[3]:
+            s_lim = np.asarray(trafo_kva) * trafo_frac
+            pt = p + p_aux_kw
+            over = scaled & (pt**2 + q**2 > s_lim**2 + 1e-6)
+            q_room = s_lim**2 - pt**2
+            q = np.where(
+                over, np.where(q_room > 0, np.copysign(np.sqrt(np.abs(q_room)), q), 0.0), q
+            )
+            counts[3] += int(over.sum())
     return p, q

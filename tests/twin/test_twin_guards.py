@@ -142,3 +142,24 @@ def test_anti_backflow_cuts_discharge_in_proportion() -> None:
 def test_nan_request_becomes_zero() -> None:
     p, q, _ = _call(guard_kernel, **_one_unit(p_req=[np.nan], q_req=[np.inf]))
     assert p[0] == 0.0 and q[0] == 0.0
+
+
+def test_anti_backflow_cut_keeps_the_transformer_circle() -> None:
+    # Found by hypothesis: the transformer guard fills its circle with q at the requested p;
+    # anti-backflow then cuts the discharge, p + aux rises, and q must give way again.
+    kw = _one_unit(
+        p_req=[-0.1],
+        q_req=[50.0],
+        p_prev=[-0.1],
+        p_aux_kw=[1.0],
+        trafo_kva=[100.0],
+        net_load_kw=[0.0],
+        margin_kw=[1.0],
+        s_max_kva=[100.0],
+    )
+    kw["trafo_frac"] = 0.5
+    for fn in (guard_kernel, guard_reference):
+        p, q, c = _call(fn, **kw)
+        assert abs(p[0]) < 1e-12  # the whole discharge is cut (to rounding)
+        assert np.hypot(p[0] + 1.0, q[0]) <= 50.0 + 1e-9
+        assert c[3] == 2 and c[4] == 1  # the circle was enforced before and after the cut
