@@ -171,7 +171,7 @@ def main() -> None:
         ex.close(cancel=False)
         rows.append((label, ex.workers, start, wall, task_s))
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         t0 = time.perf_counter()
         ex = DaskExecutor(cluster.scheduler_address)
@@ -186,13 +186,20 @@ def main() -> None:
     store = _store_append()
 
     t = Table(title="twin expand: candidates (steady state, after the start-up)")
-    for col in ("path", "workers", "start-up s", "wall s", "cand/min", "vs 1 worker"):
+    cols = ("path", "workers", "start-up s", "wall s", "task s", "cand/min", "vs 1 worker")
+    for col in cols:
         t.add_column(col, justify="left" if col == "path" else "right")
     rate1 = n / rows[0][3] * 60
-    for label, w, start, wall in rows:
+    for label, w, start, wall, task_s in rows:
         rate = n / wall * 60
         t.add_row(
-            label, str(w), f"{start:.1f}", f"{wall:.1f}", f"{rate:.1f}", f"{rate / rate1:.2f}"
+            label,
+            str(w),
+            f"{start:.1f}",
+            f"{wall:.1f}",
+            f"{task_s:.2f}",
+            f"{rate:.1f}",
+            f"{rate / rate1:.2f}",
         )
     console.print(t)
     rate2 = n / rows[1][3] * 60

@@ -79,7 +79,7 @@ def test_dask_local_cluster_gives_the_same_results_as_local(tmp_path) -> None:
     distributed = pytest.importorskip("distributed")
     local, _ = run_cheap_study(tmp_path / "local", 6, workers=2)
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         dask_table, counts = run_cheap_study(
             tmp_path / "dask", 6, workers=None, scheduler=cluster.scheduler_address

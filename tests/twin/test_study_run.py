@@ -152,7 +152,7 @@ def test_dask_local_cluster_gives_the_same_results(local_run, tmp_path) -> None:
     distributed = pytest.importorskip("distributed")
     study, res = local_run
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         dask = run_study(
             study, tmp_path / "out", scheduler=cluster.scheduler_address, figures=False

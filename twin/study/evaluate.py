@@ -659,7 +659,8 @@ def run_candidate(task: CandidateTask) -> dict:
         **asdict(m),
         "soh_end": sohs[-1],
         "soh_by_year": sohs,
-        "efc_per_year": years[-1].efc / len(years),  # the candidate's units start new
+        # the candidate's units start new; per calendar year even when --days cut the years
+        "efc_per_year": years[-1].efc / (len(years) * task.settings.days / 365.0),
     }
     row.update(grid_verdict(years, task.reference, task.limits))
     return row
