@@ -16,21 +16,23 @@ import copy
 import math
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from grid import kernels
+from grid.errors import PowerFlowError
 from grid.network import NetIndex, build_net, export_json
 from grid.powerflow import PowerFlowResult, TimeSeriesPowerFlow
 from grid.site import Site
 from parktwin.errors import InputError
 
 
-@dataclass(frozen=True)
-class GridSnapshot:
+class GridSnapshot(NamedTuple):
     """One power-flow step of the park (arrays without a step axis).
 
-    `GridSeries` has the same fields with a leading step axis.
+    `GridSeries` has the same fields with a leading step axis. A named tuple: immutable
+    and built in one C call (the engine gets one per grid period).
     """
 
     pcc_kw: np.ndarray  # (n_ent,) + = import at the enterprise's meter
@@ -112,7 +114,24 @@ class ParkGrid:
         )
         self._service = idx.service_line
         self._zero_units = np.zeros(self.n_units)
-        self._zero_ent = np.zeros((1, self.n_enterprises))
+        # `solve`'s one kernel: the net's constants packed once, the output block's cuts
+        ints, reals, cplx = self._pf._step_segments()
+        ints += [
+            self._service,  # positions in net.line
+            np.flatnonzero(self.checked_bus),
+            self.unit_trafo,
+        ]
+        reals.append(self._tan_phi)
+        assert len(ints) == kernels.I_UNIT_TRAFO + 1 and len(reals) == kernels.R_TAN_PHI + 1
+        self._packed = kernels.pack(ints, reals, cplx)
+        self._n_ent, self._n_units = self.n_enterprises, self.n_units
+        sizes = [self.n_enterprises] * 2 + [
+            len(net.bus),
+            len(net.line),
+            len(net.trafo),
+            self.n_units,
+        ]
+        self._cuts = tuple(int(c) for c in np.cumsum([0, *sizes]))
 
     @property
     def n_enterprises(self) -> int:
@@ -181,40 +200,41 @@ class ParkGrid:
         """One step: (n_ent,), (n_ent,), (n_units,) [kW]; warm-started from the last call.
 
         Raises `grid.errors.PowerFlowError` if the step does not converge. The engine calls
-        this every grid period, so it skips the generic path: the arrays go straight into
-        the bus demand and the results are read from the kernel's output.
+        this every grid period, so it is one kernel call (`kernels.park_step`: bus demand,
+        fixed point, the snapshot's quantities). The snapshot's arrays are views of one new
+        block per call: a snapshot the caller keeps is never overwritten by the next step.
         """
-        load = _vector("load_kw", load_kw, self.n_enterprises)
-        pv = _vector("pv_kw", pv_kw, self.n_enterprises)
-        st = _vector("storage_kw", storage_kw, self.n_units)
+        n_e, n_u = self._n_ent, self._n_units
+        load = _vector("load_kw", load_kw, n_e)
+        pv = _vector("pv_kw", pv_kw, n_e)
+        st = _vector("storage_kw", storage_kw, n_u)
         st_q = (
-            self._zero_units
-            if storage_kvar is None
-            else _vector("storage_kvar", storage_kvar, self.n_units)
+            self._zero_units if storage_kvar is None else _vector("storage_kvar", storage_kvar, n_u)
         )
         pf = self._pf
-        d = np.zeros((1, pf._n), dtype=np.complex128)
-        p_load = load[None, :] * 1e-3
-        kernels.add_demand(d, p_load, p_load * self._tan_phi, *pf._inj["load"])
-        kernels.add_demand(d, pv[None, :] * 1e-3, self._zero_ent, *pf._inj["sgen"])
-        kernels.add_demand(d, st[None, :] * 1e-3, st_q[None, :] * 1e-3, *pf._inj["storage"])
-        r = pf._solve_demand1(d)
-        vm = r.vm_pu[0]
-        checked = vm[self.checked_bus]
-        trafo = r.trafo_loading_percent[0]
+        bad, it, mism, block = kernels.park_step(*self._packed, load, pv, st, st_q, pf._v_last)
+        if it < 0:
+            if bad >= 0:
+                raise InputError(f"{_SOLVE_ARGS[bad]}: contains NaN or inf")
+            raise PowerFlowError(
+                f"power flow did not converge in {pf.max_iter} iterations (largest mismatch"
+                f" {mism:.3g} p.u.; too much load or generation for the net?)"
+            )
+        c0, c1, c2, c3, c4, c5, c6 = self._cuts
+        v_min, v_max, eg_kw, eg_kvar, losses = block[c6:].tolist()
         return GridSnapshot(
-            pcc_kw=r.line_p_to_mw[0, self._service] * -1000.0,
-            pcc_kvar=r.line_q_to_mvar[0, self._service] * -1000.0,
-            vm_pu=vm,
-            v_min_pu=float(checked.min()),
-            v_max_pu=float(checked.max()),
-            line_loading_pct=r.line_loading_percent[0],
-            trafo_loading_pct=trafo,
-            unit_trafo_loading_pct=trafo[self.unit_trafo],
-            ext_grid_kw=float(r.ext_grid_p_mw[0].sum()) * 1000.0,
-            ext_grid_kvar=float(r.ext_grid_q_mvar[0].sum()) * 1000.0,
-            losses_kw=float(r.losses_mw[0]) * 1000.0,
-            converged=True,
+            block[c0:c1],
+            block[c1:c2],
+            block[c2:c3],
+            v_min,
+            v_max,
+            block[c3:c4],
+            block[c4:c5],
+            block[c5:c6],
+            eg_kw,
+            eg_kvar,
+            losses,
+            True,
         )
 
     def run(
@@ -250,11 +270,17 @@ class ParkGrid:
         return copy.deepcopy(self._net)
 
 
+#: `solve`'s arguments in `kernels.park_step`'s order (its ``bad`` index names one)
+_SOLVE_ARGS = ("load_kw", "pv_kw", "storage_kw", "storage_kvar")
+_F8 = np.dtype(np.float64)
+
+
 def _vector(name: str, x: np.ndarray, n: int) -> np.ndarray:
-    """`x` as a float64 vector of length `n`, or an InputError naming `name`."""
-    a = np.asarray(x, dtype=np.float64)
+    """`x` as a contiguous float64 vector of length `n`, or an InputError naming `name`.
+    (Finiteness is checked by the kernel, which reads the values anyway.)"""
+    if type(x) is np.ndarray and x.dtype == _F8 and x.shape == (n,) and x.flags.c_contiguous:
+        return x  # the engine's case: nothing to convert
+    a = np.ascontiguousarray(x, dtype=np.float64)
     if a.shape != (n,):
         raise InputError(f"{name}: expected shape ({n},), got {tuple(a.shape)}")
-    if not math.isfinite(a.sum()):  # one reduction catches any NaN or inf
-        raise InputError(f"{name}: contains NaN or inf")
     return a

@@ -324,6 +324,71 @@ class TimeSeriesPowerFlow:
             base_mva,
         )
 
+    def _step_segments(self) -> tuple[list, list, list]:
+        """The net's constants for `kernels.park_step`: int64, float64 and complex128
+        segments in the kernel's order (up to I_SIZES, R_TOLS, C_Y_VAL); `grid.park`
+        appends the park's own segments and packs them (`kernels.pack`)."""
+        (yf_ptr, yf_idx, yf_val), (yt_ptr, yt_idx, yt_val) = _csr(self._yf), _csr(self._yt)
+        y_ptr, y_idx, y_val = _csr(self._ybus)
+        l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, u_inv_diag, perm_r, perm_c = self._lu
+        line_first = int(self._line_rows[0]) if len(self._line_rows) else 0
+        trafo_first = int(self._trafo_rows[0]) if len(self._trafo_rows) else 0
+        sizes = np.zeros(6, dtype=np.int64)
+        sizes[kernels.S_N] = self._n
+        sizes[kernels.S_N_BR] = self._n_br
+        sizes[kernels.S_LINE_FIRST] = line_first
+        sizes[kernels.S_TRAFO_FIRST] = trafo_first
+        sizes[kernels.S_BY_CURRENT] = int(self._trafo_loading == "current")
+        sizes[kernels.S_MAX_ITER] = self.max_iter
+        tols = np.zeros(3)
+        tols[kernels.T_BASE_MVA] = self._base_mva
+        tols[kernels.T_TOL_V] = self.tol_v
+        tols[kernels.T_TOL_S] = self.tol_s
+        ints = [
+            self._pq,
+            self._ref,
+            l_ptr,
+            l_idx,
+            u_ptr,
+            u_idx,
+            perm_r,
+            perm_c,
+            self._ypp[0],
+            self._ypp[1],
+            self._bus_ppci,
+            yf_ptr,
+            yf_idx,
+            yt_ptr,
+            yt_idx,
+            self._f,
+            self._t,
+            np.flatnonzero(self._br_is),
+            y_ptr,
+            y_idx,
+            self._eg_bus,
+            self._inj["load"][0],
+            self._inj["sgen"][0],
+            self._inj["storage"][0],
+            sizes,
+        ]
+        reals = [
+            self._kv_f,
+            self._kv_t,
+            self._line_imax,
+            self._trafo_vn[:, 0],
+            self._trafo_vn[:, 1],
+            self._trafo_sn,
+            self._trafo_div,
+            self._inj["load"][1],
+            self._inj["sgen"][1],
+            self._inj["storage"][1],
+            tols,
+        ]
+        cplx = [l_val, u_val, u_inv_diag, self._ypp[2], self._w, self._v_ref, yf_val, yt_val, y_val]
+        assert len(ints) == kernels.I_SIZES + 1 and len(reals) == kernels.R_TOLS + 1
+        assert len(cplx) == kernels.C_Y_VAL + 1
+        return ints, reals, cplx
+
     # --- solving ------------------------------------------------------------------------
     def _demand(self, values: dict[tuple[str, str], np.ndarray | None], steps: int) -> np.ndarray:
         """(steps, n_ppci) complex demand [p.u.], + = consumption (omitted values: the net's)."""
@@ -452,12 +517,6 @@ class TimeSeriesPowerFlow:
                 raise InputError(f"{k}: expected a 1-D array (n_elements,), got shape {a.shape}")
             args[k] = a[None, :]
         res = self.run(**args, warm_start=self._v_last)
-        self._v_last = self._v_pq_last
-        return res
-
-    def _solve_demand1(self, demand: np.ndarray) -> PowerFlowResult:
-        """One warm-started step from a (1, n_ppci) bus demand (for `grid.park`)."""
-        res = self._solve_demand(demand, self._v_last, True)
         self._v_last = self._v_pq_last
         return res
 

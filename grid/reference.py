@@ -115,3 +115,64 @@ def results_reference(
         "ext_grid_q_mvar": eg_q,
         "losses_mw": s_calc.real.sum(axis=1) * base_mva,
     }
+
+
+def park_step_reference(
+    load_kw: np.ndarray,
+    pv_kw: np.ndarray,
+    storage_kw: np.ndarray,
+    storage_kvar: np.ndarray,
+    *,
+    tan_phi: np.ndarray,
+    inj: dict[str, tuple[np.ndarray, np.ndarray]],
+    n: int,
+    pq: np.ndarray,
+    ref: np.ndarray,
+    v_ref: np.ndarray,
+    ypp: np.ndarray,
+    w: np.ndarray,
+    v0: np.ndarray,
+    tol_v: float,
+    tol_s: float,
+    max_iter: int,
+    pcc_line: np.ndarray,
+    checked_bus: np.ndarray,
+    unit_trafo: np.ndarray,
+    results: dict,
+) -> dict[str, np.ndarray | float] | None:
+    """`grid.kernels.park_step` in numpy: bus demand, dense Z-bus fixed point from `v0`,
+    `results_reference`, then the snapshot's quantities [kW, kvar, p.u., %].
+
+    `inj` maps "load"/"sgen"/"storage" to (ppci bus or -1, scale to demand [p.u. per MW]);
+    `results` holds `results_reference`'s keyword arguments. None if not converged."""
+    d = np.zeros(n, complex)
+    for el, p_mw, q_mvar in (
+        ("load", load_kw / 1000, load_kw / 1000 * tan_phi),
+        ("sgen", pv_kw / 1000, np.zeros_like(pv_kw)),
+        ("storage", storage_kw / 1000, storage_kvar / 1000),
+    ):
+        bus, scale = inj[el]
+        on = bus >= 0
+        np.add.at(d, bus[on], scale[on] * (p_mw[on] + 1j * q_mvar[on]))
+    v_pq, it = zbus_solve_reference(ypp, w, -d[pq], v0, tol_v, tol_s, max_iter)
+    if it < 0:
+        return None
+    v = np.empty(n, complex)
+    v[ref] = v_ref
+    v[pq] = v_pq
+    r = {k: x[0] for k, x in results_reference(v[None], d[None], **results).items()}
+    vm_checked = r["vm_pu"][checked_bus]
+    return {
+        "pcc_kw": -r["line_p_to_mw"][pcc_line] * 1000,
+        "pcc_kvar": -r["line_q_to_mvar"][pcc_line] * 1000,
+        "vm_pu": r["vm_pu"],
+        "v_min_pu": float(vm_checked.min()),
+        "v_max_pu": float(vm_checked.max()),
+        "line_loading_pct": r["line_loading_percent"],
+        "trafo_loading_pct": r["trafo_loading_percent"],
+        "unit_trafo_loading_pct": r["trafo_loading_percent"][unit_trafo],
+        "ext_grid_kw": float(r["ext_grid_p_mw"].sum() * 1000),
+        "ext_grid_kvar": float(r["ext_grid_q_mvar"].sum() * 1000),
+        "losses_kw": float(r["losses_mw"] * 1000),
+        "v_pq": v_pq,
+    }

@@ -14,6 +14,7 @@ from grid import TimeSeriesPowerFlow, kernels, reference
 from grid.network import build_net
 from grid.powerflow import _csr
 from grid.site import default_site
+from tests.grid.strategies import operating_points
 
 
 def _factor(a: sp.csc_matrix):
@@ -85,6 +86,30 @@ def pf() -> TimeSeriesPowerFlow:
         return TimeSeriesPowerFlow(net)
 
 
+def _results_kwargs(pf: TimeSeriesPowerFlow) -> dict:
+    """`reference.results_reference`'s net arguments, from the solver's extracted net."""
+    return {
+        "bus_ppci": pf._bus_ppci,
+        "yf": pf._yf,
+        "yt": pf._yt,
+        "ybus": pf._ybus,
+        "br_f": pf._f,
+        "br_t": pf._t,
+        "kv_f": pf._kv_f,
+        "kv_t": pf._kv_t,
+        "br_is": pf._br_is,
+        "line_rows": pf._line_rows,
+        "line_imax": pf._line_imax,
+        "trafo_rows": pf._trafo_rows,
+        "trafo_vn": pf._trafo_vn,
+        "trafo_sn": pf._trafo_sn,
+        "trafo_div": pf._trafo_div,
+        "trafo_by_current": pf._trafo_loading == "current",
+        "eg_bus": pf._eg_bus,
+        "base_mva": pf._base_mva,
+    }
+
+
 @settings(max_examples=10)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_results_kernel_equals_numpy_reference(pf, seed) -> None:
@@ -101,28 +126,7 @@ def test_results_kernel_equals_numpy_reference(pf, seed) -> None:
     assert (iters > 0).all()
     v = pf._full_voltages(v_pq, iters > 0)
     got = kernels.split_results(kernels.results_series(v, demand, *pf._post), *pf._sizes)
-    ref = reference.results_reference(
-        v,
-        demand,
-        bus_ppci=pf._bus_ppci,
-        yf=pf._yf,
-        yt=pf._yt,
-        ybus=pf._ybus,
-        br_f=pf._f,
-        br_t=pf._t,
-        kv_f=pf._kv_f,
-        kv_t=pf._kv_t,
-        br_is=pf._br_is,
-        line_rows=pf._line_rows,
-        line_imax=pf._line_imax,
-        trafo_rows=pf._trafo_rows,
-        trafo_vn=pf._trafo_vn,
-        trafo_sn=pf._trafo_sn,
-        trafo_div=pf._trafo_div,
-        trafo_by_current=pf._trafo_loading == "current",
-        eg_bus=pf._eg_bus,
-        base_mva=pf._base_mva,
-    )
+    ref = reference.results_reference(v, demand, **_results_kwargs(pf))
     for x, (name, y) in zip(got, ref.items(), strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-10, err_msg=name)
 
@@ -133,3 +137,68 @@ def test_add_demand_skips_inactive_elements() -> None:
     q = np.array([[0.5, 0.5], [0.0, 1.0]])
     kernels.add_demand(d, p, q, np.array([2, -1], dtype=np.int64), np.array([0.1, 0.1]))
     np.testing.assert_allclose(d, [[0, 0, 0.1 + 0.05j], [0, 0, 0.3]])
+
+
+SITE = default_site()
+N_UNITS = sum(g.count for g in SITE.storage)
+
+
+@settings(max_examples=10, deadline=None)
+@given(data=operating_points(n_load=27, n_sgen=27, n_storage=N_UNITS, steps=1))
+def test_park_step_kernel_equals_numpy_reference(park, data) -> None:
+    """`ParkGrid.solve`'s one kernel (demand, fixed point, snapshot) against numpy."""
+    load_f, pv_f, st_f = data
+    peak = np.array([e.peak_kw for e in SITE.enterprises])
+    pv_kwp = np.array([e.pv_kwp for e in SITE.enterprises])
+    pcs = np.concatenate([[g.pcs_kva] * g.count for g in SITE.storage])
+    load, pv, sto = load_f[0] * peak, pv_f[0] * pv_kwp, st_f[0] * pcs
+    kvar = -0.3 * sto
+    pf = park._pf
+    v0 = pf._v0.copy()
+    v_kernel = v0.copy()
+    bad, it, _, block = kernels.park_step(*park._packed, load, pv, sto, kvar, v_kernel)
+    ref = reference.park_step_reference(
+        load,
+        pv,
+        sto,
+        kvar,
+        tan_phi=park._tan_phi,
+        inj=pf._inj,
+        n=pf._n,
+        pq=pf._pq,
+        ref=pf._ref,
+        v_ref=pf._v_ref,
+        ypp=pf._ybus[pf._pq][:, pf._pq].toarray(),
+        w=pf._w,
+        v0=v0,
+        tol_v=pf.tol_v,
+        tol_s=pf.tol_s,
+        max_iter=pf.max_iter,
+        pcc_line=park._service,
+        checked_bus=np.flatnonzero(park.checked_bus),
+        unit_trafo=park.unit_trafo,
+        results=_results_kwargs(pf),
+    )
+    assert bad == -1 and it > 0 and ref is not None
+    np.testing.assert_allclose(v_kernel, ref.pop("v_pq"), atol=1e-12)  # the warm start
+    c = park._cuts
+    arrays = ["pcc_kw", "pcc_kvar", "vm_pu", "line_loading_pct", "trafo_loading_pct"]
+    arrays.append("unit_trafo_loading_pct")
+    got = {name: block[c[k] : c[k + 1]] for k, name in enumerate(arrays)}
+    scalars = ["v_min_pu", "v_max_pu", "ext_grid_kw", "ext_grid_kvar", "losses_kw"]
+    got.update(zip(scalars, block[c[-1] :], strict=True))
+    assert got.keys() == ref.keys()
+    for name, y in ref.items():
+        # kW from p.u. voltages equal to 1e-12: agree to 1e-6 kW (1 mW)
+        np.testing.assert_allclose(got[name], y, rtol=1e-10, atol=1e-6, err_msg=name)
+
+
+def test_park_step_names_the_first_non_finite_input(park) -> None:
+    ok = [np.zeros(27), np.zeros(27), np.zeros(N_UNITS), np.zeros(N_UNITS)]
+    v = park._pf._v0.copy()
+    for k in range(4):
+        args = [a.copy() for a in ok]
+        args[k][-1] = np.nan
+        bad, it, _, _ = kernels.park_step(*park._packed, *args, v)
+        assert (bad, it) == (k, -1)
+    np.testing.assert_array_equal(v, park._pf._v0)  # nothing solved, warm start untouched

@@ -52,15 +52,23 @@ def test_pcc_and_results_match_runpp_on_the_exported_net(park, tmp_path_factory,
             warnings.simplefilter("ignore")
             pp.runpp(net)
         snap = series.step(t)
-        pcc_ref = -net.res_line.p_to_mw.loc[service].to_numpy() * 1000
-        np.testing.assert_allclose(snap.pcc_kw, pcc_ref, atol=1e-3)  # 1 W
-        np.testing.assert_allclose(snap.vm_pu, net.res_bus.vm_pu.to_numpy(), atol=1e-6)
-        assert abs(snap.ext_grid_kw - net.res_ext_grid.p_mw.sum() * 1000) < 1e-3
-        np.testing.assert_allclose(
-            snap.unit_trafo_loading_pct,
-            net.res_trafo.loading_percent.to_numpy()[park.unit_trafo],
-            atol=1e-4,
-        )
+        # the engine's single-step path (its own kernel) against runpp too
+        for s in (snap, park.solve(load[t], pv[t], st[t])):
+            pcc_ref = -net.res_line.p_to_mw.loc[service].to_numpy() * 1000
+            np.testing.assert_allclose(s.pcc_kw, pcc_ref, atol=1e-3)  # 1 W
+            np.testing.assert_allclose(s.vm_pu, net.res_bus.vm_pu.to_numpy(), atol=1e-6)
+            assert abs(s.ext_grid_kw - net.res_ext_grid.p_mw.sum() * 1000) < 1e-3
+            np.testing.assert_allclose(
+                s.line_loading_pct, net.res_line.loading_percent.to_numpy(), atol=1e-4
+            )
+            np.testing.assert_allclose(
+                s.trafo_loading_pct, net.res_trafo.loading_percent.to_numpy(), atol=1e-4
+            )
+            np.testing.assert_allclose(
+                s.unit_trafo_loading_pct,
+                net.res_trafo.loading_percent.to_numpy()[park.unit_trafo],
+                atol=1e-4,
+            )
         # PCC = what the enterprise draws behind its meter, plus its own losses (>= 0)
         behind = load[t] - pv[t] + np.bincount(park.unit_enterprise, st[t], minlength=27)
         # (a direct-10-kV enterprise has no losses behind its meter: PCC = load, to within
@@ -88,6 +96,36 @@ def test_solve_equals_run(park: ParkGrid) -> None:
         assert snap.losses_kw == pytest.approx(series.losses_kw[t], abs=1e-4)
 
 
+def test_a_kept_snapshot_is_not_overwritten_by_the_next_step(park: ParkGrid) -> None:
+    first = park.solve(PEAK * 0.3, PV * 0, np.zeros(N_UNITS))
+    kept = {k: np.copy(v) for k, v in first._asdict().items()}
+    second = park.solve(PEAK * 0.9, PV * 0, PCS * 0.5)
+    for k, v in first._asdict().items():
+        np.testing.assert_array_equal(v, kept[k], err_msg=k)
+    assert second.ext_grid_kw > first.ext_grid_kw + 1000
+    assert not np.shares_memory(first.pcc_kw, second.pcc_kw)
+
+
+def test_solve_accepts_lists_and_strided_arrays(park: ParkGrid) -> None:
+    load = np.stack([PEAK * 0.5, PEAK * 0.5], axis=1)  # columns: strided views
+    pv = np.stack([PV * 0.2, PV * 0.2], axis=1)
+    st = np.stack([PCS * 0.1, PCS * 0.1], axis=1)
+    a = park.solve(load[:, 0], pv[:, 0], st[:, 0], (st[:, 0] * 0).tolist())
+    b = park.solve((PEAK * 0.5).tolist(), PV * 0.2, PCS * 0.1, np.zeros(N_UNITS))
+    np.testing.assert_allclose(a.pcc_kw, b.pcc_kw, atol=1e-5)
+    assert a.v_min_pu == pytest.approx(b.v_min_pu, abs=1e-9)
+
+
+def test_failed_step_keeps_the_warm_start(park: ParkGrid) -> None:
+    before = park.solve(PEAK * 0.6, PV * 0.3, PCS * 0.2)
+    warm = park._pf._v_last.copy()
+    with pytest.raises(PowerFlowError, match="did not converge"):
+        park.solve(PEAK * 1000, PV * 0, np.zeros(N_UNITS))
+    np.testing.assert_array_equal(park._pf._v_last, warm)
+    after = park.solve(PEAK * 0.6, PV * 0.3, PCS * 0.2)
+    np.testing.assert_allclose(after.vm_pu, before.vm_pu, atol=1e-9)
+
+
 def test_reactive_power_of_storage_moves_voltage(park: ParkGrid) -> None:
     base = park.solve(PEAK * 0.5, PV * 0, np.zeros(N_UNITS))
     absorb = park.solve(PEAK * 0.5, PV * 0, np.zeros(N_UNITS), np.full(N_UNITS, 1000.0))
@@ -104,6 +142,14 @@ def test_bad_inputs(park: ParkGrid) -> None:
         park.run(PEAK, PV, np.zeros(N_UNITS))
     with pytest.raises(InputError, match="load_kw: contains NaN or inf"):
         park.solve(PEAK * np.nan, PV, np.zeros(N_UNITS))
+    with pytest.raises(InputError, match="pv_kw: contains NaN or inf"):
+        park.solve(PEAK, np.full(27, np.inf), np.zeros(N_UNITS))
+    with pytest.raises(InputError, match="storage_kw: contains NaN or inf"):
+        park.solve(PEAK, PV, np.full(N_UNITS, np.nan))
+    with pytest.raises(InputError, match="storage_kvar: contains NaN or inf"):
+        park.solve(PEAK, PV, np.zeros(N_UNITS), np.full(N_UNITS, -np.inf))
+    with pytest.raises(InputError, match=r"storage_kvar: expected shape \(19,\)"):
+        park.solve(PEAK, PV, np.zeros(N_UNITS), np.zeros(2))
     with pytest.raises(PowerFlowError):
         park.solve(PEAK * 1000, PV * 0, np.zeros(N_UNITS))
 
