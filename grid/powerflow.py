@@ -209,7 +209,9 @@ class TimeSeriesPowerFlow:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                pp.runpp(work)
+                # numba=False: one solve to read the matrices; compiling pandapower's numba
+                # power flow for it cost 25-35 s on a fresh install (cached later: ~5 s).
+                pp.runpp(work, numba=False)
         except Exception as exc:  # pandapower raises several types; all mean "cannot model"
             raise UnsupportedNetError(
                 f"pandapower cannot solve the net at zero injection: {type(exc).__name__}: {exc}"
