@@ -12,7 +12,8 @@ over the N candidates alone, written to a results table as `twin expand` does:
   2. 2 local workers,
   3. a Dask LocalCluster of 2 single-thread worker processes.
 "task s" is a candidate's mean time inside its worker: if it grows from 1 to 2 workers, the
-two workers did not get two free cores (other work on the machine, memory bandwidth).
+two workers did not get two free cores (other work on the machine, memory bandwidth);
+"cores used" is the workers' CPU seconds over the wall seconds: what the machine gave.
 A second part sends 200 empty tasks through each path (table included) to isolate the
 execution layer's own cost per task, and appends 200 rows to a table alone.
 The machine is shared with other work: the load average is printed beside the figures.
@@ -89,8 +90,9 @@ def _tasks(days: int, n: int, years: int):
     return work, warm
 
 
-def _timed(executor, work, warm) -> tuple[float, float, float]:
-    """(start-up + warm-up s, candidates' wall s, mean task s inside a worker)."""
+def _timed(executor, work, warm) -> tuple[float, float, float, float]:
+    """(start-up + warm-up s, candidates' wall s, mean task s inside a worker, cores used:
+    the workers' CPU seconds over the wall seconds)."""
     from twin.study.evaluate import CANDIDATE_COLUMNS, run_candidate
     from twin.study.execute import BASE_COLUMNS, TaskRunner
     from twin.study.store import ResultTable
@@ -108,10 +110,12 @@ def _timed(executor, work, warm) -> tuple[float, float, float]:
         runner.add(run_candidate, work, table)
         counts = runner.run()
         t2 = time.perf_counter()
-        task_s = float(table.frame()["run_seconds"].mean())
+        frame = table.frame()
+        task_s = float(frame["run_seconds"].mean())
+        cpu_s = float(frame["cpu_seconds"].sum())
     if counts.failed:
         raise SystemExit(f"{counts.failed} candidates failed")
-    return t1 - t0, t2 - t1, task_s
+    return t1 - t0, t2 - t1, task_s, cpu_s / (t2 - t1)
 
 
 def _empty_tasks(executor, n: int = 200) -> float:
@@ -167,17 +171,17 @@ def main() -> None:
         ("local", lambda: LocalExecutor(2)),
     ):
         ex = make()
-        start, wall, task_s = _timed(ex, work, warm)
+        start, wall, task_s, cores = _timed(ex, work, warm)
         ex.close(cancel=False)
-        rows.append((label, ex.workers, start, wall, task_s))
+        rows.append((label, ex.workers, start, wall, task_s, cores))
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         t0 = time.perf_counter()
         ex = DaskExecutor(cluster.scheduler_address)
         connect = time.perf_counter() - t0
-        start, wall, task_s = _timed(ex, work, warm)
-        rows.append(("Dask LocalCluster", ex.workers, start + connect, wall, task_s))
+        start, wall, task_s, cores = _timed(ex, work, warm)
+        rows.append(("Dask LocalCluster", ex.workers, start + connect, wall, task_s, cores))
         dask_task = _empty_tasks(ex)
         ex.close(cancel=False)
     ex = LocalExecutor(2)
@@ -186,11 +190,11 @@ def main() -> None:
     store = _store_append()
 
     t = Table(title="twin expand: candidates (steady state, after the start-up)")
-    cols = ("path", "workers", "start-up s", "wall s", "task s", "cand/min", "vs 1 worker")
+    cols = ("path", "workers", "start-up s", "wall s", "task s", "cores used", "cand/min", "vs 1")
     for col in cols:
         t.add_column(col, justify="left" if col == "path" else "right")
     rate1 = n / rows[0][3] * 60
-    for label, w, start, wall, task_s in rows:
+    for label, w, start, wall, task_s, cores in rows:
         rate = n / wall * 60
         t.add_row(
             label,
@@ -198,6 +202,7 @@ def main() -> None:
             f"{start:.1f}",
             f"{wall:.1f}",
             f"{task_s:.2f}",
+            f"{cores:.2f}",
             f"{rate:.1f}",
             f"{rate / rate1:.2f}",
         )

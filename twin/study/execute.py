@@ -43,6 +43,7 @@ BASE_COLUMNS = {
     "status": "str",  # "ok" or "failed"
     "error": "str",
     "run_seconds": "float",
+    "cpu_seconds": "float",  # CPU time of the worker process on the task (wall >> cpu: no core)
     "worker": "str",
     "finished_utc": "str",
 }
@@ -63,7 +64,7 @@ def _one_line(exc: BaseException) -> str:
 
 def call_safely(fn: TaskFn, task: HasKey) -> dict:
     """Run ``fn(task)`` on a worker; an exception becomes a ``failed`` row with its message."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     # What identifies the task in its row even when it fails (e.g. a candidate's fields).
     ident = dict(task.identity()) if hasattr(task, "identity") else {}
     try:
@@ -73,6 +74,7 @@ def call_safely(fn: TaskFn, task: HasKey) -> dict:
         row = {**ident, "status": "failed", "error": _one_line(exc)}
     row["key"] = task.key
     row["run_seconds"] = time.perf_counter() - t0
+    row["cpu_seconds"] = time.process_time() - c0
     row["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     row["finished_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return row

@@ -43,7 +43,7 @@ from twin.study.execute import BASE_COLUMNS, RunCounts, TaskRunner, make_executo
 from twin.study.model import Study
 from twin.study.store import ResultTable, study_lock
 
-STUDY_FORMAT = 2  # bump when the tables' columns or meaning change
+STUDY_FORMAT = 3  # bump when the tables' columns or meaning change
 
 
 @dataclass(frozen=True)
