@@ -26,6 +26,13 @@ def is_charge_period(period: np.ndarray | int) -> np.ndarray:
     return np.isin(period, CHARGE_PERIODS)
 
 
+def last_discharge(plan: np.ndarray) -> np.ndarray:
+    """Per unit, the last row of a (steps, units) plan with a discharge; -1 if none."""
+    busy = plan < 0.0
+    last = plan.shape[0] - 1 - np.argmax(busy[::-1], axis=0)
+    return np.where(busy.any(axis=0), last, -1).astype(np.int64)
+
+
 class TimeOfUse(Strategy):
     """Charge in valley windows, discharge into the dearest hours between them.
 
@@ -50,8 +57,10 @@ class TimeOfUse(Strategy):
         self._plan_k0 = -1
         self._charge_end = -1
         self._charge_price = 0.0
-        self._replanned_empty = False
-        self._plan_last = -1  # last interval of the plan with a discharge
+        # Per unit, so that one unit's plan never moves another's: the last interval of
+        # its plan with a discharge, and whether a replan already found nothing to give.
+        self._plan_last = np.zeros(0, dtype=np.int64)
+        self._replanned_empty = np.zeros(0, dtype=bool)
 
     def _segment_len(self, obs: Observation, charging: bool) -> int:
         n = max(1, round(self.lookahead_h * 3600.0 / obs.park.step_s))
@@ -78,20 +87,23 @@ class TimeOfUse(Strategy):
         if self._plan is None or not (0 <= obs.k - self._plan_k0 < len(self._plan)):
             self._plan = self._plan_discharge(obs, e_now, dt_h)
             self._plan_k0 = obs.k
-            self._replanned_empty = False
+            self._plan_last = last_discharge(self._plan)
+            self._replanned_empty = np.zeros(park.n_units, dtype=bool)
         i = obs.k - self._plan_k0
-        row = self._plan[i]
-        if not self._replanned_empty and i > self._plan_last:
-            # The plan's intervals are over, but the units delivered less than planned
-            # (their power falls near the bottom of the window): what is left goes into the
-            # dearest intervals still ahead in this span.
-            left_kwh = (obs.soc - park.soc_min) * e_now
-            if np.any(left_kwh > 0.01 * e_now):
-                self._plan = self._plan_discharge(obs, e_now, dt_h)
-                self._plan_k0 = obs.k
-                row = self._plan[0]
-                self._replanned_empty = self._plan_last < 0
-        return row.copy()
+        # A unit whose planned intervals are over but which delivered less than planned
+        # (its power falls near the bottom of the window) puts what is left into the
+        # dearest intervals still ahead in this span; the other units keep their plans.
+        left_kwh = (obs.soc - park.soc_min) * e_now
+        todo = ~self._replanned_empty & (i > self._plan_last) & (left_kwh > 0.01 * e_now)
+        if np.any(todo):
+            new = self._plan_discharge(obs, e_now, dt_h)[: len(self._plan) - i]
+            self._plan[i:, todo] = 0.0
+            self._plan[i : i + len(new), todo] = new[:, todo]
+            new_last = last_discharge(new)
+            found = todo & (new_last >= 0)
+            self._plan_last[found] = new_last[found] + i
+            self._replanned_empty[todo & (new_last < 0)] = True
+        return self._plan[i].copy()
 
     def _plan_discharge(self, obs: Observation, e_now: np.ndarray, dt_h: float) -> np.ndarray:
         park = obs.park
@@ -112,8 +124,6 @@ class TimeOfUse(Strategy):
             left -= give
             if not np.any(left > 1e-9):
                 break
-        busy = np.flatnonzero(plan.any(axis=1))
-        self._plan_last = int(busy[-1]) if len(busy) else -1  # last interval with a discharge
         return plan
 
     def _below_month_peak(self, obs: Observation, p: np.ndarray) -> np.ndarray:
