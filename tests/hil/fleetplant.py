@@ -10,30 +10,11 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from devices import Fleet, load_unit_params
-
-
-@dataclass
-class View:
-    unit_names: tuple[str, ...]
-    meter_names: tuple[str, ...]
-    t_s: float = 0.0
-    soc: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    soh: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    p_ac_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    q_ac_kvar: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    p_aux_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    temp_c: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    pcs_state: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    p_set_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    pcc_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    pcc_kvar: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    period: int = 2
-    price: float = 0.7
+from twin.engine import PlantView
 
 
 class Setpoints:
@@ -78,7 +59,7 @@ class FleetPlant:
 
     def run(self, until_s: float | None = None) -> None:
         n = len(self.params)
-        view = View(self.names, ("xinsheng",))
+        view = PlantView(self.names, ("xinsheng",), price=0.7)
         t0 = time.monotonic()
         while not self._stop.is_set() and (until_s is None or self.t_s < until_s - 1e-9):
             with self.ext.lock:
