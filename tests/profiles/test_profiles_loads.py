@@ -45,7 +45,9 @@ def test_same_seed_same_series_other_seed_other_series() -> None:
 def test_a_window_is_a_slice_of_the_year(
     industry: str, start_h: int, step_s: float, n: int
 ) -> None:
-    year = load_kw(industry, dt.date(2024, 1, 1), YEAR_2024, 900, 9e6, 1800.0, seed=1)
+    # The reference runs 300 h past 2024 (the longest window), so a window crossing into
+    # 2025 is compared with the series' continuation, not with a truncated slice.
+    year = load_kw(industry, dt.date(2024, 1, 1), YEAR_2024 + 1200, 900, 9e6, 1800.0, seed=1)
     start = dt.datetime(2024, 1, 1) + dt.timedelta(hours=start_h)
     win = load_kw(industry, start, n, step_s, 9e6, 1800.0, seed=1)
     # The window's energy equals the year's over the same span (the year is on 15 min).
@@ -175,3 +177,12 @@ def test_fast_variation_keeps_the_15min_means(industry: str, step_s: float) -> N
         seed=1,
     )
     assert np.array_equal(win, fine[k : k + 50])
+
+
+def test_a_window_across_new_year_continues_the_series() -> None:
+    # Found by hypothesis (ci profile): a 300-h window from hour 8485 of 2024 ends in 2025.
+    year = load_kw("magnets", dt.date(2024, 1, 1), YEAR_2024 + 1200, 900, 9e6, 1800.0, seed=1)
+    start = dt.datetime(2024, 1, 1) + dt.timedelta(hours=8485)
+    win = load_kw("magnets", start, 300, 3600.0, 9e6, 1800.0, seed=1)
+    t0 = 8485 * 4
+    assert win.sum() * 4 == pytest.approx(year[t0 : t0 + 1200].sum(), rel=1e-9)
