@@ -15,6 +15,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from parktwin.errors import InputError
+from parktwin.files import read_user_text
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -71,17 +72,7 @@ def parse_toml(text: str, source: str) -> dict:
 
 def load_toml(path: str | Path, model: type[M]) -> M:
     """Read a user's TOML file and validate it into `model`."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise InputError(f"{path}: is a directory, expected a TOML file") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text") from exc
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    text = read_user_text(path, "a TOML file")
     return validate(parse_toml(text, str(path)), model, str(path))
 
 

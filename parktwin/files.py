@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from parktwin.errors import InputError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -38,3 +40,21 @@ def write_text(path: str | Path, text: str) -> None:
 def write_json(path: str | Path, obj: object) -> None:
     """Write `obj` as indented, key-sorted JSON atomically (stable bytes for equal data)."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def read_user_text(path: str | Path, expected: str, encoding: str = "utf-8") -> str:
+    """Text of a user's file, or a one-line InputError naming it (missing, a folder, not text).
+
+    `expected` names what the file should be, for the message (``"a CSV file"``).
+    """
+    path = Path(path)
+    try:
+        return path.read_text(encoding=encoding)
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise InputError(f"{path}: is a directory, expected {expected}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc

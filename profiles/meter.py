@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from parktwin.errors import InputError
+from parktwin.files import read_user_text
 from profiles.timebase import (
     DAY_S,
     TZ,
@@ -144,16 +145,7 @@ def read_meter_csv(
     src = str(path)
     if label not in ("start", "end"):
         raise InputError(f"label: expected 'start' or 'end', got {label!r}")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise InputError(f"{src}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise InputError(f"{src}: is a directory, expected a CSV file") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{src}: not UTF-8 text") from exc
-    except OSError as exc:
-        raise InputError(f"{src}: cannot read: {exc.strerror}") from exc
+    text = read_user_text(path, "a CSV file", encoding="utf-8-sig")  # -sig: Excel's BOM
 
     rows = list(csv.reader(text.splitlines()))
     if not rows or not any(c.strip() for c in rows[0]):
