@@ -1,4 +1,4 @@
-"""nox sessions: tests, tests without the JIT, lint, benchmarks."""
+"""nox sessions: tests, tests without the JIT, lint, the docs site, benchmarks."""
 
 import nox
 
@@ -27,6 +27,19 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.5")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The manual (mkdocs.yml, docs/) with its API reference, warnings as errors.
+
+    mkdocstrings reads the packages' source from the checkout, so only the `docs` extra is
+    installed. `nox -s docs -- --site-dir DIR` builds elsewhere; `mkdocs serve` previews.
+    """
+    extras = nox.project.load_toml("pyproject.toml")["project"]["optional-dependencies"]
+    session.install(*extras["docs"])
+    session.env["NO_MKDOCS_2_WARNING"] = "1"  # Material's banner about its successor
+    session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
 @nox.session
