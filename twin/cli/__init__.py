@@ -48,21 +48,28 @@ def _root() -> None:
 
 @app.command()
 def version() -> None:
-    """Print the versions of ParkTwin and of the libraries it stands on."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as dist_version
+    """Print the installed versions of ParkTwin and its libraries, and where each is imported from.
 
+    Exits non-zero, naming them, when a library ParkTwin needs is not installed or cannot
+    be imported.
+    """
     from rich.table import Table
 
     from twin.cli.common import console
+    from twin.versions import package_versions
 
+    found = package_versions()
     table = Table("package", "version", box=None)
-    for dist in ("parktwin", "numpy", "numba", "simpy", "pandapower", "pymodbus", "pysunspec2"):
-        try:
-            table.add_row(dist, dist_version(dist))
-        except PackageNotFoundError:
-            table.add_row(dist, "not installed")
-    console.print(table)
+    table.add_column("imported from", overflow="fold")  # a path is never cut short
+    for pkg in found:
+        where = str(pkg.location) if pkg.location is not None else "[red]not importable[/]"
+        table.add_row(pkg.distribution, pkg.version or "[red]not installed[/]", where)
+    console.print(table, soft_wrap=True)
+    # ParkTwin itself is running, so a checkout without an install is only reported.
+    missing = [p for p in found if p.missing and p.distribution != "parktwin"]
+    if missing:
+        names = ", ".join(p.distribution for p in missing)
+        raise ParkTwinError(f"missing: {names} (`pip install parktwin` installs them)")
 
 
 _register()
