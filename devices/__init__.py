@@ -14,6 +14,6 @@ package but `parktwin`. Layers (as pvlib): `kernels` (pure numba functions) and 
 
 from devices.fleet import Fleet, StepResult
 from devices.params import UnitParams, load_unit_params, unit_types
-from devices.state import PcsState
+from parktwin.pcs_states import PcsState
 
 __all__ = ["Fleet", "PcsState", "StepResult", "UnitParams", "load_unit_params", "unit_types"]

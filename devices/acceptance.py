@@ -17,10 +17,10 @@ from pydantic import Field, field_validator, model_validator
 
 from devices.fleet import Fleet, StepResult
 from devices.params import UnitParams, load_unit_params, unit_types
-from devices.state import PcsState
 from parktwin.config import Frozen, load_package_toml
 from parktwin.errors import InputError, SimulationError
 from parktwin.files import atomic_path, write_json
+from parktwin.pcs_states import PcsState
 
 SERIES_COLUMNS = (
     "t_s",

@@ -10,8 +10,9 @@ import numpy as np
 
 from devices import kernels as k
 from devices.params import UnitParams
-from devices.state import PcsState, initial_state, pack_params
+from devices.state import initial_state, pack_params
 from parktwin.errors import InputError
+from parktwin.pcs_states import PcsState
 
 STATE_VERSION = 1
 

@@ -31,9 +31,10 @@ import math
 import numpy as np
 
 from parktwin.jit import jit
+from parktwin.pcs_states import PcsState
 
-# PCS states (devices.state.PcsState mirrors these).
-OFF, STANDBY, STARTING, RUNNING, FAULT = 0, 1, 2, 3, 4
+# PCS state codes as plain ints: numba freezes module-level ints into the compiled code.
+OFF, STANDBY, STARTING, RUNNING, FAULT = (int(s) for s in PcsState)
 
 # Parameter rows of pv[P_*, i].
 P_CAP_AH = 0  # nameplate charge of the pack [Ah]

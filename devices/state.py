@@ -8,7 +8,6 @@ here, once); `initial_state` builds the state of fresh units. Row indices are th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 import numpy as np
 
@@ -17,16 +16,6 @@ from devices.params import UnitParams
 
 SECONDS_PER_MONTH = 30.0 * 86400.0
 UA_TABLE_POINTS = 101
-
-
-class PcsState(IntEnum):
-    """PCS operating state (codes as stored in the state arrays and on the HIL registers)."""
-
-    OFF = k.OFF
-    STANDBY = k.STANDBY
-    STARTING = k.STARTING
-    RUNNING = k.RUNNING
-    FAULT = k.FAULT
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import math
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -26,17 +25,7 @@ from parktwin.config import (
     load_toml,
 )
 from parktwin.errors import InputError
-
-Industry = Literal[
-    "magnets",
-    "auto_parts",
-    "auto_lamps",
-    "bearings",
-    "machining",
-    "robotics",
-    "textiles",
-    "new_materials",
-]
+from parktwin.industries import Industry
 
 #: Nominal LV voltage of the enterprises' low-voltage buses [kV] (380 V three-phase, GB/T 156).
 LV_NOMINAL_KV = 0.38

@@ -30,11 +30,11 @@ from hil.server import ModbusEndpoint
 from hil.vendor import load_vendor_file
 from parktwin.config import Frozen
 from parktwin.errors import InputError
+from parktwin.tariff_periods import PERIOD_CODES
 
 UNIT_ID_FIRST = 1
 METER_ID_FIRST = 101
 SITE_ID = 200
-PERIOD_CODES = {"deep_valley": 0, "valley": 1, "flat": 2, "peak": 3, "sharp": 4}
 
 
 class BenchConfig(Frozen):

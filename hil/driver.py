@@ -36,6 +36,7 @@ from hil.registers import Point, RegisterImage
 from hil.vendor import load_vendor_file, vendor_map
 from parktwin.config import Frozen
 from parktwin.errors import InputError, ProtocolError
+from parktwin.pcs_states import PcsState
 
 log = logging.getLogger("parktwin.hil.driver")
 
@@ -413,7 +414,7 @@ class _TwinDecider:
         o.soc = np.array([m.get("soc") if m.get("soc") is not None else 0.5])
         o.soh = np.ones(1)
         o.temp_c = np.full(1, 25.0)
-        o.pcs_state = np.full(1, 3)
+        o.pcs_state = np.full(1, int(PcsState.RUNNING))
         o.p_ac_kw = np.array([m.get("p_ac_kw") or 0.0])
         o.p_aux_kw = np.zeros(1)
         o.p_charge_max_kw = np.array([m.get("p_charge_max_kw") or o.park.p_max_kw[0]])

@@ -30,12 +30,24 @@ from hil import sunspec
 from hil.registers import Point, RegisterImage
 from hil.vendor import VendorMapFile, new_vendor_image
 from parktwin.config import load_package_toml
+from parktwin.pcs_states import PcsState
 
-# devices.PcsState codes (OFF, STANDBY, STARTING, RUNNING, FAULT) -> SunSpec enums
-_INV_ST = {0: 0, 1: 7, 2: 2, 3: 3, 4: 6}  # 701.InvSt: OFF, STANDBY, STARTING, RUNNING, FAULT
-_BAT_STATE = {0: 1, 1: 4, 2: 2, 3: 3, 4: 99}  # 802.State: DISCONNECTED, STANDBY, INIT, CONNECTED
-PCS_FAULT = 4
-PCS_RUNNING = 3
+# PcsState -> SunSpec enums: 701.InvSt (OFF, STANDBY, STARTING, RUNNING, FAULT) and
+# 802.State (DISCONNECTED, STANDBY, INITIALIZING, CONNECTED, FAULT)
+_INV_ST = {
+    PcsState.OFF: 0,
+    PcsState.STANDBY: 7,
+    PcsState.STARTING: 2,
+    PcsState.RUNNING: 3,
+    PcsState.FAULT: 6,
+}
+_BAT_STATE = {
+    PcsState.OFF: 1,
+    PcsState.STANDBY: 4,
+    PcsState.STARTING: 2,
+    PcsState.RUNNING: 3,
+    PcsState.FAULT: 99,
+}
 #: 802.Evt1 bit 1 OVER_TEMP_ALARM; vendor alarm word bits
 EVT1_OVER_TEMP = 1 << 1
 VENDOR_COMM, VENDOR_OVER_TEMP, VENDOR_TRIP = 1, 2, 4
@@ -257,7 +269,7 @@ class EmulatedUnit(_Served):
         r = self.r
         p = m["p_ac_kw"]
         qv = m.get("q_ac_kvar", 0.0)
-        state = int(m.get("pcs_state", PCS_RUNNING))
+        state = int(m.get("pcs_state", PcsState.RUNNING))
         soc = m["soc"]
         self.e_in_kwh += max(p, 0.0) * dt_s / 3600.0
         self.e_out_kwh += max(-p, 0.0) * dt_s / 3600.0
@@ -266,8 +278,8 @@ class EmulatedUnit(_Served):
         over_temp = self.over_temp
         if over_temp:
             temp = max(temp, 60.0)
-        fault = state == PCS_FAULT
-        running = state == PCS_RUNNING
+        fault = state == PcsState.FAULT
+        running = state == PcsState.RUNNING
         if not running:
             cha = 1
         elif soc >= r.soc_max - 1e-3:

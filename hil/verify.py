@@ -32,18 +32,17 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import Field, model_validator
 
-from hil.bench import METER_ID_FIRST, PERIOD_CODES, SITE_ID, UNIT_ID_FIRST, Bench, BenchConfig
+from hil.bench import METER_ID_FIRST, SITE_ID, UNIT_ID_FIRST, Bench, BenchConfig
 from hil.faults import BenchFault
 from parktwin import files
 from parktwin.config import Frozen, load_package_toml, load_toml
 from parktwin.errors import InputError
-
-PeriodName = Literal["deep_valley", "valley", "flat", "peak", "sharp"]
+from parktwin.tariff_periods import PERIOD_CODES, PeriodName
 
 
 class Limits(Frozen):

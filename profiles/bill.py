@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from parktwin.errors import InputError
-from profiles.tariff import PERIOD_KEYS, Period, TariffScheme, day_tables, tariff_for
+from parktwin.tariff_periods import PERIOD_KEYS, Period
+from profiles.tariff import TariffScheme, day_tables, tariff_for
 from profiles.timebase import (
     DAY_S,
     check_run,

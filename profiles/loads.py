@@ -32,6 +32,7 @@ from scipy.signal import lfilter
 
 from parktwin.config import Frozen, load_package_toml
 from parktwin.errors import InputError
+from parktwin.industries import INDUSTRIES
 from profiles import cn_calendar
 from profiles.timebase import (
     DAY_S,
@@ -43,16 +44,6 @@ from profiles.timebase import (
 )
 from profiles.weather import monthly_on_days
 
-INDUSTRIES = (
-    "magnets",
-    "auto_parts",
-    "auto_lamps",
-    "bearings",
-    "machining",
-    "robotics",
-    "textiles",
-    "new_materials",
-)
 STEP15_S = 900.0
 N15 = 96
 _TAG_DAY, _TAG_AR, _TAG_FAST = 201, 202, 203

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import IntEnum
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
@@ -23,39 +22,10 @@ from pydantic import Field, field_validator, model_validator
 
 from parktwin.config import Frozen, load_package_toml, load_toml
 from parktwin.errors import InputError
+from parktwin.tariff_periods import PERIOD_KEYS, Period, PeriodName
 from profiles import cn_calendar
 from profiles.timebase import DAY_S, date_of_day, day_index, step_starts_s
 
-
-class Period(IntEnum):
-    """Time-of-use period; JSON and TOML use the lower-case name (``deep_valley``)."""
-
-    DEEP_VALLEY = 0
-    VALLEY = 1
-    FLAT = 2
-    PEAK = 3
-    SHARP = 4
-
-    @property
-    def key(self) -> str:
-        """Lower-case name used in files and JSON."""
-        return self.name.lower()
-
-    @classmethod
-    def parse(cls, name: str | int | Period) -> Period:
-        """Period from its lower-case name, its value, or itself."""
-        if isinstance(name, str):
-            try:
-                return cls[name.upper()]
-            except KeyError as exc:
-                raise InputError(
-                    f"period: unknown {name!r}, expected one of {', '.join(PERIOD_KEYS)}"
-                ) from exc
-        return cls(int(name))
-
-
-PERIOD_KEYS = tuple(p.key for p in Period)
-PeriodName = Literal["deep_valley", "valley", "flat", "peak", "sharp"]
 Festival = Literal["spring_festival", "labour_day", "national_day"]
 SCHEME_FILES = ("tariff_zj_2021.toml", "tariff_zj_2024.toml", "tariff_zj_2026.toml")
 

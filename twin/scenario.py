@@ -23,8 +23,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from grid import StorageGroup
 from parktwin.config import Frozen, describe_validation_error, load_toml
 from parktwin.errors import InputError
-
-BUILTIN_STRATEGIES = ("tou", "peak_shaving", "lp", "idle", "external")
+from parktwin.strategy_names import BUILTIN_STRATEGIES
 
 
 class GuardConfig(Frozen):

@@ -21,11 +21,7 @@ from twin.strategies.peak_shaving import PeakShaving
 from twin.strategies.tou import TimeOfUse
 
 BUILTIN: dict[str, type[Strategy]] = {
-    "tou": TimeOfUse,
-    "peak_shaving": PeakShaving,
-    "lp": DayAheadLP,
-    "idle": Idle,
-    "external": ExternalSetpoints,
+    cls.name: cls for cls in (TimeOfUse, PeakShaving, DayAheadLP, Idle, ExternalSetpoints)
 }
 
 __all__ = [

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from parktwin.errors import InputError
+from parktwin.strategy_names import StrategyName
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ class Strategy:
 class Idle(Strategy):
     """Never dispatches: the baseline of a park with storage installed but unused."""
 
-    name = "idle"
+    name = StrategyName.IDLE.value
 
     def decide(self, obs: Observation) -> np.ndarray:
         return np.zeros(obs.park.n_units)

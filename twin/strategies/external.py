@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 
+from parktwin.strategy_names import StrategyName
 from twin.strategies.base import Observation, Strategy
 
 
@@ -16,7 +17,7 @@ class ExternalSetpoints(Strategy):
     latest values. Units never written stay at 0 kW.
     """
 
-    name = "external"
+    name = StrategyName.EXTERNAL.value
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -27,6 +27,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from parktwin.errors import SolverError
+from parktwin.strategy_names import StrategyName
 from twin.strategies.base import Observation, Strategy
 
 
@@ -134,7 +135,7 @@ class DayAheadLP(Strategy):
     energy by more than ``replan_tolerance`` of their capacity (the plan's efficiencies are
     a model: the units deliver a little more or less). `solves` counts the LPs solved."""
 
-    name = "lp"
+    name = StrategyName.LP.value
 
     def __init__(
         self,

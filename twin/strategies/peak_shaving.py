@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from parktwin.strategy_names import StrategyName
 from profiles import Period
 from twin.strategies.base import Observation, Strategy
 
@@ -24,7 +25,7 @@ NO_RECHARGE = (int(Period.PEAK), int(Period.SHARP))
 class PeakShaving(Strategy):
     """Discharge above the monthly target, recharge below it."""
 
-    name = "peak_shaving"
+    name = StrategyName.PEAK_SHAVING.value
 
     def __init__(
         self,

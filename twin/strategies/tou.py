@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from parktwin.strategy_names import StrategyName
 from profiles import Period
 from twin.strategies.base import Observation, Strategy
 
@@ -42,7 +43,7 @@ class TimeOfUse(Strategy):
     peak a little every day, and the month's demand would ratchet up).
     """
 
-    name = "tou"
+    name = StrategyName.TOU.value
 
     def __init__(
         self,
