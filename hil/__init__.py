@@ -1,13 +1,15 @@
 """Hardware-in-the-loop bench: register maps, emulated Modbus devices, driver, verdicts.
 
-The only package that imports pymodbus (pinned 3.16.*; the adapter is `hil.server`).
+The only package that imports pymodbus (pinned 3.16.*: clients, serial transport, RTU CRC).
 
 - `hil.codec`: typed values <-> 16-bit registers (byte/word order, scale, SunSpec sunssf).
 - `hil.registers`: `Point`, `RegisterMap`, `RegisterImage` (checked writes, Modbus
   exception codes).
 - `hil.sunspec`: SunSpec layouts from pysunspec2's model definitions (40000, "SunS").
 - `hil.vendor`: vendor flat register lists (点表) from TOML.
-- `hil.server`: `ModbusEndpoint`, our images behind a pymodbus TCP server.
+- `hil.pdu`: the requests a device answers and the exceptions it refuses with, by the spec.
+- `hil.framing`: MBAP (TCP) and RTU byte streams to request frames; resynchronisation.
+- `hil.server`: `ModbusEndpoint`, the images over Modbus TCP (a gateway) and RTU.
 - `hil.emulated`: a storage unit (PCS + BMS), a PCC meter, the site device; watchdog.
 - `hil.faults`: comm loss, frozen/noisy/delayed meter, PCS trip, over-temperature.
 - `hil.bench`: the devices over a running plant (the twin's step hook), trace, faults.
