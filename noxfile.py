@@ -23,10 +23,12 @@ def tests_nojit(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and format check."""
-    session.install("ruff>=0.5")
+    """ruff check and format check; the import rules (import-linter, contracts in pyproject)."""
+    session.install("ruff>=0.5", "import-linter>=2.0")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # lint-imports reads the packages from the working directory: no install needed.
+    session.run("lint-imports")
 
 
 @nox.session
