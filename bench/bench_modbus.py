@@ -174,8 +174,9 @@ def _intervals(stamps: list[float]) -> np.ndarray:
 def bench_jitter(seconds: float) -> None:
     import simpy.rt
 
-    from hil.bench import BenchConfig
-    from hil.serve import BenchRun, bench_scenario, coarse_inputs, simulation_bench
+    from hil.bench import Bench, BenchConfig
+    from hil.serve import BenchRun
+    from twin.hil_plant import bench_scenario, engine_plant
 
     # reference: bare simpy realtime at 10 Hz
     env = simpy.rt.RealtimeEnvironment(factor=0.1, strict=False)
@@ -191,11 +192,12 @@ def bench_jitter(seconds: float) -> None:
 
     t0 = time.perf_counter()
     sc = bench_scenario(step_s=0.1, days=1)
-    sim, bench, _ = simulation_bench(sc, BenchConfig(port=0), 1.0, inputs=coarse_inputs(sc))
+    plant = engine_plant(sc, 1.0)
+    bench = Bench(plant, BenchConfig(port=0))
     build_s = time.perf_counter() - t0
     twin: list[float] = []
-    sim.add_step_hook(lambda view: twin.append(time.perf_counter()))
-    with BenchRun(sim, bench, until_s=seconds) as run:
+    plant.add_step_hook(lambda sample: twin.append(time.perf_counter()))
+    with BenchRun(bench, until_s=seconds) as run:
         run.wait()
     table = Table(
         "plant",
@@ -223,7 +225,7 @@ def bench_jitter(seconds: float) -> None:
     console.print(table)
     console.print(
         f"plant build {build_s:.1f} s (pandapower's first solve compiles numba); "
-        f"max lag reported by the engine {getattr(sim, 'max_lag_s', 0.0) * 1e3:.1f} ms"
+        f"max lag reported by the engine {plant.max_lag_s * 1e3:.1f} ms"
     )
 
 

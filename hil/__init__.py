@@ -12,8 +12,10 @@ The only package that imports pymodbus (pinned 3.16.*: clients, serial transport
 - `hil.server`: `ModbusEndpoint`, the images over Modbus TCP (a gateway) and RTU.
 - `hil.emulated`: a storage unit (PCS + BMS), a PCC meter, the site device; watchdog.
 - `hil.faults`: comm loss, frozen/noisy/delayed meter, PCS trip, over-temperature.
-- `hil.bench`: the devices over a running plant (the twin's step hook), trace, faults.
-- `hil.serve`: the twin's `Simulation` in wall-clock time behind the bench.
+- `hil.plant`: what the bench needs of a plant (`Plant`, `PlantSample`, `UnitRatings`);
+  the twin's engine adapter is `twin.hil_plant` (hil never imports the twin).
+- `hil.bench`: the devices over a running plant (its step hook), trace, faults.
+- `hil.serve`: a plant readied, then served in wall-clock time behind the bench.
 - `hil.driver`: commanding a real PCS through a safety envelope.
 - `hil.verify`: a compressed day against a controller under test; verdicts, JUnit, figure.
 """

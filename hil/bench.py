@@ -1,11 +1,12 @@
 """The bench: emulated devices fed by a running plant, with faults, watchdogs and a trace.
 
-`Bench.on_step(view)` is the plant's step hook (called in the plant's thread after every
-step; `view` as `twin.engine.Simulation.add_step_hook` gives it): it applies queued
-commands to the fleet, starts and ends faults, runs each unit's watchdog, refreshes every
-register image and records the trace. Commands arrive from the Modbus thread through
-`setpoint` (straight to the twin's thread-safe `ExternalSetpoints`) and `command`
-(queued: the fleet is only touched from the plant's thread).
+`Bench(plant, config)` serves any `hil.plant.Plant`. `Bench.on_step(sample)` is the
+plant's step hook (called in the plant's thread after every interval): it applies queued
+commands and faults through the plant (`Plant.operate`, `Plant.fault`: the plant's own
+fault path and fault log), runs each unit's watchdog, refreshes every register image and
+records the trace. Commands arrive from the Modbus thread through `setpoint` (straight
+to the plant's thread-safe `Plant.set_setpoint`) and `command` (queued: the plant is only
+changed from its own thread).
 
 Unit ids on the bench port: storage units 1..N (park order), meters 101.. (enterprise
 order), the site-information device 200.
@@ -15,22 +16,21 @@ from __future__ import annotations
 
 import math
 import queue
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydantic import Field
 
-from hil.emulated import EmulatedMeter, EmulatedUnit, EventLog, SiteDevice, UnitRatings
-from hil.faults import METER_FAULTS, UNIT_FAULTS, BenchFault
+from hil.emulated import EmulatedMeter, EmulatedUnit, EventLog, SiteDevice
+from hil.faults import FAULT_KINDS, METER_FAULTS, UNIT_FAULTS, BenchFault
+from hil.plant import Plant, PlantSample, UnitAction
 from hil.server import ModbusEndpoint
 from hil.vendor import load_vendor_file
 from parktwin.config import Frozen
 from parktwin.errors import InputError
-from parktwin.tariff_periods import PERIOD_CODES
 
 UNIT_ID_FIRST = 1
 METER_ID_FIRST = 101
@@ -63,7 +63,7 @@ class _Sink:
     def setpoint(self, index: int, p_kw: float, q_kvar: float) -> None:
         self.bench._set(index, p_kw, q_kvar)
 
-    def command(self, index: int, action: str) -> None:
+    def command(self, index: int, action: UnitAction) -> None:
         self.bench._commands.put((index, action))
 
 
@@ -88,25 +88,19 @@ class Bench:
     """Emulated units, meters and site device over one plant."""
 
     def __init__(
-        self,
-        ratings: Sequence[UnitRatings],
-        meter_names: Sequence[str],
-        unit_meter: Sequence[int],
-        config: BenchConfig,
-        set_setpoint: Callable[[int, float, float], None],
-        fleet: Any = None,
-        clock: Callable[[], float] = time.monotonic,
+        self, plant: Plant, config: BenchConfig, clock: Callable[[], float] = time.monotonic
     ) -> None:
+        ratings = list(plant.ratings)
+        meter_names = list(plant.meter_names)
         if len(ratings) > METER_ID_FIRST - UNIT_ID_FIRST:
             raise InputError(f"bench: {len(ratings)} units, at most 100 fit unit ids 1..100")
         if len(meter_names) > SITE_ID - METER_ID_FIRST:
             raise InputError(f"bench: {len(meter_names)} meters, at most 99 fit unit ids 101..199")
+        self.plant = plant
         self.config = config
-        self.ratings = list(ratings)
-        self.unit_meter = list(unit_meter)
-        self.fleet = fleet
-        self._set_setpoint = set_setpoint
-        self._commands: queue.Queue[tuple[int, str]] = queue.Queue()
+        self.ratings = ratings
+        self.unit_meter = [int(j) for j in plant.unit_meter]
+        self._commands: queue.Queue[tuple[int, UnitAction]] = queue.Queue()
         self._injected: queue.Queue[BenchFault] = queue.Queue()
         self.log = EventLog(clock)
         vendor = load_vendor_file(config.vendor_map)
@@ -139,7 +133,7 @@ class Bench:
         self.meter_base_kw: Callable[[float, int], float | None] | None = None
         #: scripted tariff: f(t_s) -> (period code, price yuan/kWh) or None
         self.tariff: Callable[[float], tuple[int, float] | None] | None = None
-        self._lock = threading.Lock()
+        plant.add_step_hook(self.on_step)
 
     # -- serving ---------------------------------------------------------------------------
     def serve(self) -> int:
@@ -156,7 +150,7 @@ class Bench:
     # -- commands from the Modbus thread -----------------------------------------------------
     def _set(self, index: int, p_kw: float, q_kvar: float) -> None:
         self.p_cmd_kw[index] = p_kw
-        self._set_setpoint(index, p_kw, q_kvar)
+        self.plant.set_setpoint(index, p_kw, q_kvar)
 
     def inject(self, fault: BenchFault) -> None:
         """Start a fault now (on demand); thread-safe. `at_s` is taken as 'now'."""
@@ -165,14 +159,6 @@ class Bench:
 
     def _control(self, kind: int, target_id: int, duration_s: float, value: float) -> None:
         """A fault injected over Modbus (site device, bench-control points)."""
-        kinds = (
-            "comm_loss",
-            "frozen_meter",
-            "meter_noise",
-            "meter_delay",
-            "pcs_trip",
-            "over_temperature",
-        )
         if target_id == 0:
             target = "all"
         elif target_id in self.devices and target_id != SITE_ID:
@@ -181,7 +167,7 @@ class Bench:
             self.log.add("site", "reject", f"fault target {target_id}: no such device")
             return
         fault = BenchFault(
-            kind=kinds[kind - 1], target=target, duration_s=duration_s or None, value=value
+            kind=FAULT_KINDS[kind - 1], target=target, duration_s=duration_s or None, value=value
         )
         try:
             self.inject(fault)
@@ -208,10 +194,6 @@ class Bench:
             return list(self.meters)
         return [*self.units, *self.meters]
 
-    def _fleet(self, action: str, index: int) -> None:
-        if self.fleet is not None:
-            getattr(self.fleet, action)(index)
-
     def _apply_fault(self, f: BenchFault, on: bool) -> None:
         for dev in self._targets(f):
             if f.kind == "comm_loss":
@@ -223,20 +205,9 @@ class Bench:
             elif f.kind == "meter_delay":
                 dev.delay_s = f.value if on else 0.0
                 dev.response_delay_s = f.value / 10.0 if on else 0.0
-            elif f.kind == "pcs_trip":
-                dev.tripped = on
-                if on:
-                    self._fleet("trip", dev.index)
-                else:
-                    self._fleet("reset", dev.index)
-                    self._fleet("start", dev.index)
-            elif f.kind == "over_temperature":
-                dev.over_temp = on
-                if on:
-                    self._fleet("trip", dev.index)
-                else:
-                    self._fleet("reset", dev.index)
-                    self._fleet("start", dev.index)
+            else:  # a unit fault: the plant's fault path trips the PCS (and resets it after)
+                dev.faults[f.kind] = on
+                self.plant.fault(dev.index, f.kind, on)
             self.log.add(dev.name, "fault" if on else "clear", f"{f.kind}")
 
     def _faults_at(self, t_s: float) -> None:
@@ -253,47 +224,47 @@ class Bench:
                 self._apply_fault(f, False)
 
     # -- the plant's step hook -----------------------------------------------------------------
-    def on_step(self, view: Any) -> None:
-        """Called by the plant after every step (in the plant's thread)."""
-        t_s = float(view.t_s)
+    def on_step(self, s: PlantSample) -> None:
+        """Called by the plant after every interval (in the plant's thread)."""
+        t_s = float(s.t_s)
         dt_s = 0.0 if self._last_t is None else max(t_s - self._last_t, 0.0)
         self._last_t = t_s
         self.log.t_sim_s = t_s
         while not self._commands.empty():
             index, action = self._commands.get_nowait()
-            self._fleet(action, index)
+            self.plant.operate(index, action)
             self.log.add(self.units[index].name, "command", action)
         self._faults_at(t_s)
         n = len(self.units)
-        p_ac = np.asarray(view.p_ac_kw, dtype=float)[:n]
-        p_aux = np.asarray(getattr(view, "p_aux_kw", np.zeros(n)), dtype=float)[:n]
-        soc = np.asarray(view.soc, dtype=float)[:n]
-        state = np.asarray(view.pcs_state)[:n]
-        extra = self._fleet_limits(n)
         for i, u in enumerate(self.units):
             u.tick()
-            m = {
-                "p_ac_kw": p_ac[i],
-                "q_ac_kvar": float(view.q_ac_kvar[i]),
-                "soc": soc[i],
-                "soh": float(view.soh[i]),
-                "temp_c": float(view.temp_c[i]),
-                "pcs_state": int(state[i]),
-            }
-            for key, arr in extra.items():
-                m[key] = float(arr[i])
-            u.publish(t_s, dt_s, m)
-        pcc_true = np.asarray(view.pcc_kw, dtype=float)[: len(self.meters)].copy()
-        pcc_kvar = np.asarray(view.pcc_kvar, dtype=float)[: len(self.meters)]
+            u.publish(
+                t_s,
+                dt_s,
+                {
+                    "p_ac_kw": float(s.p_ac_kw[i]),
+                    "q_ac_kvar": float(s.q_ac_kvar[i]),
+                    "soc": float(s.soc[i]),
+                    "soh": float(s.soh[i]),
+                    "temp_c": float(s.temp_c[i]),
+                    "ambient_c": float(s.ambient_c),
+                    "pcs_state": int(s.pcs_state[i]),
+                    "p_charge_max_kw": float(s.p_charge_max_kw[i]),
+                    "p_discharge_max_kw": float(s.p_discharge_max_kw[i]),
+                },
+            )
+        p_ac = np.asarray(s.p_ac_kw, dtype=float)
+        pcc_true = np.array(s.pcc_kw, dtype=float)
         if self.meter_base_kw is not None:
+            p_own = p_ac + np.asarray(s.p_aux_kw, dtype=float)
             for j in range(len(self.meters)):
                 base = self.meter_base_kw(t_s, j)
                 if base is not None:
                     own = [i for i in range(n) if self.unit_meter[i] == j]
-                    pcc_true[j] = base + float(np.sum(p_ac[own] + p_aux[own]))
+                    pcc_true[j] = base + float(np.sum(p_own[own]))
         for j, meter in enumerate(self.meters):
-            meter.publish(t_s, dt_s, float(pcc_true[j]), float(pcc_kvar[j]))
-        code, price = self._tariff(t_s, view)
+            meter.publish(t_s, dt_s, float(pcc_true[j]), float(s.pcc_kvar[j]))
+        code, price = self._tariff(t_s, s)
         c = self.config
         soc_min = c.soc_min if c.soc_min is not None else max(r.soc_min for r in self.ratings)
         soc_max = c.soc_max if c.soc_max is not None else min(r.soc_max for r in self.ratings)
@@ -316,12 +287,12 @@ class Bench:
                 t_s=t_s,
                 wall_s=self.log.clock() - self.log.t0,
                 p_ac_kw=p_ac,
-                p_set_kw=np.asarray(view.p_set_kw, dtype=float)[:n],
+                p_set_kw=np.asarray(s.p_set_kw, dtype=float),
                 p_cmd_kw=self.p_cmd_kw,
-                soc=soc,
-                pcs_state=state,
-                p_charge_max_kw=extra.get("p_charge_max_kw", np.full(n, np.inf)),
-                p_discharge_max_kw=extra.get("p_discharge_max_kw", np.full(n, np.inf)),
+                soc=np.asarray(s.soc, dtype=float),
+                pcs_state=np.asarray(s.pcs_state),
+                p_charge_max_kw=np.asarray(s.p_charge_max_kw, dtype=float),
+                p_discharge_max_kw=np.asarray(s.p_discharge_max_kw, dtype=float),
                 reverted=np.array([u.reverted for u in self.units]),
                 link_up=np.array([u.link_up for u in self.units]),
                 pcc_kw=pcc_true,
@@ -330,31 +301,10 @@ class Bench:
                 price=price,
             )
 
-    def _fleet_limits(self, n: int) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        if self.fleet is None:
-            return out
-        for key, name in (
-            ("p_charge_max_kw", "p_charge_max_kw"),
-            ("p_discharge_max_kw", "p_discharge_max_kw"),
-        ):
-            fn = getattr(self.fleet, name, None)
-            if callable(fn):
-                try:
-                    out[key] = np.asarray(fn(), dtype=float)[:n]
-                except Exception:
-                    pass
-        return out
-
-    def _tariff(self, t_s: float, view: Any) -> tuple[int, float]:
+    def _tariff(self, t_s: float, s: PlantSample) -> tuple[int, float]:
         if self.tariff is not None:
             got = self.tariff(t_s)
             if got is not None:
                 return got
-        period = getattr(view, "period", "flat")
-        if isinstance(period, str):
-            code = PERIOD_CODES.get(period.lower().replace(" ", "_").replace("-", "_"), 2)
-        else:
-            code = int(period)
-        price = float(getattr(view, "price", 0.0))
-        return code, price if math.isfinite(price) else 0.0
+        price = float(s.price_yuan_per_kwh)
+        return int(s.period), price if math.isfinite(price) else 0.0

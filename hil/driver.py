@@ -20,7 +20,6 @@ both pymodbus sync clients; their exceptions become `ProtocolError`.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
 import time
@@ -36,7 +35,6 @@ from hil.registers import Point, RegisterImage
 from hil.vendor import load_vendor_file, vendor_map
 from parktwin.config import Frozen
 from parktwin.errors import InputError, ProtocolError
-from parktwin.pcs_states import PcsState
 
 log = logging.getLogger("parktwin.hil.driver")
 
@@ -74,6 +72,13 @@ class DriverConfig(Frozen):
         if self.soc_min >= self.soc_max:
             raise ValueError("soc_min must be below soc_max")
         return self
+
+
+#: decide(measurements by twin quantity, seconds since the start) -> setpoint [kW, + charging]
+Decide = Callable[[dict[str, float | None], float], float]
+#: a factory of deciders for strategy names the driver does not know itself:
+#: (config, rated power kW, energy kWh) -> Decide
+DeciderFactory = Callable[[DriverConfig, float, float], Decide]
 
 
 def envelope(
@@ -256,7 +261,7 @@ class ModbusDriver:
     # -- the loop --------------------------------------------------------------------------
     def run(
         self,
-        decide: Callable[[dict[str, float | None], float], float],
+        decide: Decide,
         stop: Callable[[], bool] = lambda: False,
     ) -> DriverLog:
         """Cycle until `duration_s`, `stop()`, or a communication loss longer than the timeout."""
@@ -339,13 +344,10 @@ def _range_kw(p: Point) -> tuple[float, float]:
 
 # ------------------------------------------------------------------------------ strategies
 def make_decider(
-    config: DriverConfig, p_max_kw: float, e_nom_kwh: float
-) -> Callable[[dict, float], float]:
-    """A decide(measurements, t_s) -> p_kw function for the driver's ``--strategy``.
-
-    ``idle`` (0 kW), ``hold:KW`` (a constant), or a twin strategy (``tou``, ``peak_shaving``,
-    ``lp``, "module:Class") run on a one-unit park with the Zhejiang tariff of today.
-    """
+    config: DriverConfig, p_max_kw: float, e_nom_kwh: float, more: DeciderFactory | None = None
+) -> Decide:
+    """The decide function of the driver's ``--strategy``: ``idle`` (0 kW), ``hold:KW`` (a
+    constant), or whatever `more` makes of the name (the twin's strategies)."""
     name = config.strategy
     if name == "idle":
         return lambda m, t: 0.0
@@ -355,87 +357,22 @@ def make_decider(
         except ValueError as exc:
             raise InputError(f"--strategy {name!r}: expected hold:KW") from exc
         return lambda m, t: value
-    return _TwinDecider(name, config.strategy_params, p_max_kw, e_nom_kwh, config)
+    if more is None:
+        raise InputError(f"--strategy {name!r}: expected idle or hold:KW")
+    return more(config, p_max_kw, e_nom_kwh)
 
 
-class _TwinDecider:
-    """Runs a twin strategy on observations of one real unit (15-min forecast intervals)."""
-
-    def __init__(
-        self, name: str, params: dict, p_max_kw: float, e_nom_kwh: float, config: DriverConfig
-    ) -> None:
-        import numpy as np
-
-        from profiles import tou_series
-        from twin.strategies import Forecast, Observation, ParkInfo, load_strategy
-
-        if not e_nom_kwh:
-            raise InputError(
-                f"--strategy {name}: needs the unit's energy (--e-nom-kwh or the map's rated_energy)"
-            )
-        self.strategy = load_strategy(name, params)
-        now = (
-            dt.datetime.now(dt.UTC)
-            .astimezone(dt.timezone(dt.timedelta(hours=8)))
-            .replace(tzinfo=None)
-        )
-        start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
-        self.start = start
-        n = 2 * 96
-        tou = tou_series(start, n, 900.0)
-        park = ParkInfo(
-            enterprise_names=("site",),
-            unit_names=("unit",),
-            unit_enterprise=np.zeros(1, int),
-            e_nom_kwh=np.array([e_nom_kwh]),
-            p_max_kw=np.array([p_max_kw]),
-            soc_min=np.array([config.soc_min]),
-            soc_max=np.array([config.soc_max]),
-            start=start,
-            step_s=900.0,
-            steps_per_day=96,
-            demand_yuan_per_kw_month=0.0,
-            month_start=np.zeros(n, dtype=np.int64),
-        )
-        zeros = np.zeros((n, 1))
-        self.forecast = Forecast(
-            np.asarray(tou.price_yuan_per_kwh, float), np.asarray(tou.period), zeros, zeros
-        )
-        self.obs = Observation(park=park, forecast=self.forecast)
-        self.np = np
-
-    def __call__(self, m: dict, t_s: float) -> float:
-        np = self.np
-        k = int(t_s // 900.0)
-        o = self.obs
-        o.k = k
-        o.t_s = t_s
-        self.forecast.k = k
-        o.soc = np.array([m.get("soc") if m.get("soc") is not None else 0.5])
-        o.soh = np.ones(1)
-        o.temp_c = np.full(1, 25.0)
-        o.pcs_state = np.full(1, int(PcsState.RUNNING))
-        o.p_ac_kw = np.array([m.get("p_ac_kw") or 0.0])
-        o.p_aux_kw = np.zeros(1)
-        o.p_charge_max_kw = np.array([m.get("p_charge_max_kw") or o.park.p_max_kw[0]])
-        o.p_discharge_max_kw = np.array([m.get("p_discharge_max_kw") or o.park.p_max_kw[0]])
-        o.pcc_kw = np.zeros(1)
-        o.pcc_kvar = np.zeros(1)
-        o.net_load_kw = np.zeros(1)
-        o.month_peak_kw = np.zeros(1)
-        o.period = int(self.forecast.period(1)[0])
-        o.price_yuan_per_kwh = float(self.forecast.price_yuan_per_kwh(1)[0])
-        out = self.strategy.decide(o)
-        p = out[0] if isinstance(out, tuple) else out
-        return float(np.asarray(p, float)[0])
-
-
-def drive(config: DriverConfig, stop: Callable[[], bool] = lambda: False) -> DriverLog:
+def drive(
+    config: DriverConfig,
+    stop: Callable[[], bool] = lambda: False,
+    strategies: DeciderFactory | None = None,
+) -> DriverLog:
     """Connect, learn the unit's rating, run the strategy inside the envelope, stop safely.
 
     The setpoint range is the narrowest of: the map's range, the rated power the device
     reports (a point bound to ``p_max_kw``), and ``--p-max-kw``; with none of the last two
-    the driver refuses to start (it will not guess a real PCS's rating).
+    the driver refuses to start (it will not guess a real PCS's rating). `strategies`
+    makes deciders for strategy names beyond ``idle`` and ``hold:KW``.
     """
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # our own messages say it once
     drv = ModbusDriver(config)
@@ -448,7 +385,7 @@ def drive(config: DriverConfig, stop: Callable[[], bool] = lambda: False) -> Dri
     cap = min(caps)
     drv.p_min_kw, drv.p_max_kw = max(drv.p_min_kw, -cap), min(drv.p_max_kw, cap)
     e_nom = config.e_nom_kwh or drv.read("e_nom_kwh") or 0.0
-    decide = make_decider(config, cap, e_nom)
+    decide = make_decider(config, cap, e_nom, strategies)
     log.info(
         "driving %s unit %d: %s, %.0f..%.0f kW, ramp %g kW/s%s",
         drv._where(),

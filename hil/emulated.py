@@ -27,6 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from hil import sunspec
+from hil.plant import UnitAction, UnitFault, UnitRatings
 from hil.registers import Point, RegisterImage
 from hil.vendor import VendorMapFile, new_vendor_image
 from parktwin.config import load_package_toml
@@ -57,35 +58,7 @@ class CommandSink(Protocol):
     """Where accepted commands go (the bench forwards them to the twin)."""
 
     def setpoint(self, index: int, p_kw: float, q_kvar: float) -> None: ...
-    def command(self, index: int, action: str) -> None: ...  # "start" | "stop" | "reset"
-
-
-@dataclass(frozen=True)
-class UnitRatings:
-    """What the register maps need to know of a unit (from devices.UnitParams)."""
-
-    name: str
-    unit_type: str
-    p_max_kw: float
-    s_max_kva: float
-    e_nom_kwh: float
-    soc_min: float
-    soc_max: float
-    ramp_kw_per_s: float
-    v_dc_nom_v: float = 1331.2  # 416 cells x 3.2 V
-
-    @property
-    def q_max_kvar(self) -> float:
-        return math.sqrt(max(self.s_max_kva**2 - self.p_max_kw**2, 0.0)) or 0.3 * self.s_max_kva
-
-    def limits(self) -> dict[str, float]:
-        return {
-            "p_max_kw": self.p_max_kw,
-            "s_max_kva": self.s_max_kva,
-            "q_max_kvar": self.q_max_kvar,
-            "hundred": 100.0,
-            "revert_max_s": 3600.0,
-        }
+    def command(self, index: int, action: UnitAction) -> None: ...
 
 
 @dataclass
@@ -168,8 +141,8 @@ class EmulatedUnit(_Served):
         self.revert_ena = True  # SunSpec WSetEnaRvrt
         self.last_rx = clock()
         self.reverted = False
-        self.over_temp = False
-        self.tripped = False
+        #: unit faults in force (set by the bench, which also trips the plant's PCS)
+        self.faults: dict[UnitFault, bool] = {"pcs_trip": False, "over_temperature": False}
         self.sunspec.update({"704.WSetRvrtTms": watchdog_s})
         self.e_in_kwh = 0.0
         self.e_out_kwh = 0.0
@@ -275,7 +248,7 @@ class EmulatedUnit(_Served):
         self.e_out_kwh += max(-p, 0.0) * dt_s / 3600.0
         s = math.hypot(p, qv)
         temp = m.get("temp_c", 25.0)
-        over_temp = self.over_temp
+        over_temp = self.faults["over_temperature"]
         if over_temp:
             temp = max(temp, 60.0)
         fault = state == PcsState.FAULT

@@ -21,6 +21,15 @@ from parktwin.config import Frozen
 FaultKind = Literal[
     "comm_loss", "frozen_meter", "meter_noise", "meter_delay", "pcs_trip", "over_temperature"
 ]
+#: in the order of the site device's ``fault_kind`` codes 1..6
+FAULT_KINDS: tuple[FaultKind, ...] = (
+    "comm_loss",
+    "frozen_meter",
+    "meter_noise",
+    "meter_delay",
+    "pcs_trip",
+    "over_temperature",
+)
 UNIT_FAULTS = ("pcs_trip", "over_temperature")
 METER_FAULTS = ("frozen_meter", "meter_noise", "meter_delay")
 

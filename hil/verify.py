@@ -3,9 +3,10 @@
 The scenario (`VerifySpec`, default ``hil/data/verify_day.toml``) sets the tariff periods
 the site device publishes, the host's load at its PCC (the bench's programmable load:
 the meter reads this load plus the storage behind it), scheduled faults and the limits.
-The plant is the twin's `Simulation` in wall-clock mode with its anti-backflow guard OFF
-(the controller under test is what is being judged; the PCS rating, ramp and the BMS's
-own SOC window stay, as they would on the real unit).
+The plant is any `hil.plant.Plant`; `twin hil verify` hands the twin's engine in
+wall-clock mode with its anti-backflow guard OFF (the controller under test is what is
+being judged; the PCS rating, ramp and the BMS's own SOC window stay, as they would on
+the real unit).
 
 Each requirement gets a verdict with its evidence (times are the plant's clock):
 
@@ -30,15 +31,18 @@ import shlex
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from hil.bench import METER_ID_FIRST, SITE_ID, UNIT_ID_FIRST, Bench, BenchConfig
+from hil.emulated import Event
 from hil.faults import BenchFault
+from hil.plant import Plant
+from hil.serve import BenchRun
 from parktwin import files
 from parktwin.config import Frozen, load_package_toml, load_toml
 from parktwin.errors import InputError
@@ -142,7 +146,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 def judge(
     tr: dict[str, np.ndarray],
-    events: list[Any],
+    events: list[Event],
     spec: VerifySpec,
     unit_names: list[str],
     p_max_kw: np.ndarray,
@@ -481,48 +485,21 @@ def _bench_config(spec: VerifySpec) -> BenchConfig:
     )
 
 
-def twin_plant(spec: VerifySpec) -> tuple[Any, Bench]:
-    """The twin's Simulation for a verify scenario and its bench (guards: no anti-backflow)."""
-    from hil.serve import coarse_inputs, simulation_bench
-    from twin.scenario import GuardConfig, default_scenario
-
-    sc = default_scenario().model_copy(
-        update={
-            "start": spec.start,
-            "days": 1,
-            "step_s": spec.step_s,
-            "control_s": None,
-            "grid_s": None,
-            "soc0": spec.soc0,
-            "seed": spec.seed,
-            "guards": GuardConfig(anti_backflow=False),
-            "strategy": "external",
-        }
-    )
-    sim, bench, _ = simulation_bench(
-        sc, _bench_config(spec), speed=spec.speed, inputs=coarse_inputs(sc)
-    )
-    return sim, bench
-
-
 def run_verify(
     spec: VerifySpec,
     controller: str,
     out_dir: str | Path,
+    plant: Plant,
     junit: str | Path | None = None,
-    plant: tuple[Any, Bench] | None = None,
-    progress: Any = None,
+    progress: Callable[[float], None] | None = None,
 ) -> VerifyResult:
-    """Serve `spec` on the twin, run `controller` against it, judge, write the outputs.
+    """Serve `spec` on `plant`, run `controller` against it, judge, write the outputs.
 
-    `plant` replaces the twin's Simulation (``(plant, bench)``, tests); `progress(t_s)`
-    is called about every 0.2 s while the run goes.
+    `progress(t_s)` is called about every 0.2 s while the run goes.
     """
-    from hil.serve import BenchRun
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    plant_obj, bench = plant if plant is not None else twin_plant(spec)
+    bench = Bench(plant, _bench_config(spec))
     names = [u.name for u in bench.units]
     meter_names = [m.name for m in bench.meters]
     if spec.enterprise not in meter_names:
@@ -535,7 +512,7 @@ def run_verify(
         raise InputError(f"enterprise: {spec.enterprise!r} hosts no storage unit")
     bench.meter_base_kw = lambda t_s, j: spec.load_at(t_s) if j == host else None
     bench.tariff = spec.tariff_at
-    run = BenchRun(plant_obj, bench, until_s=spec.duration_s)
+    run = BenchRun(bench, until_s=spec.duration_s)
     t0 = time.monotonic()
     port = run.start()
     env = {

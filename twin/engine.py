@@ -279,6 +279,19 @@ class Simulation:
         """Ask the run to end after the current interval (thread-safe)."""
         self._stop_flag.set()
 
+    def apply_fault(self, kind: str, unit: int, begin: bool) -> None:
+        """Begin or end a fault of `unit` now, by the path scenario faults take (one
+        `fault_log`). Call it from the simulation's thread, e.g. a step hook (the HIL bench)."""
+        self._unit_index(unit, 0)
+        self._fault_action(kind, unit, begin)()
+
+    def operate(self, unit: int, action: str) -> None:
+        """An operator's command to a unit's PCS: "start", "stop" or "reset" (FAULT -> STANDBY).
+        Call it from the simulation's thread, e.g. a step hook."""
+        if action not in ("start", "stop", "reset"):
+            raise InputError(f"operate: unknown action {action!r} (start, stop, reset)")
+        getattr(self.fleet, action)(self._unit_index(unit, 0))
+
     @property
     def t_s(self) -> float:
         """Simulated time [s] since the start."""
@@ -574,11 +587,16 @@ class Simulation:
             if now - self._last_lag_report > 5.0:
                 self._last_lag_report = now
                 log.warning(
-                    "wall-clock mode: %.3f s behind at t=%.1f s (%d intervals late so far)",
+                    "wall-clock mode: %.3f s behind at t=%.1f s (%d intervals late so far);"
+                    " carrying on from now",
                     self.lag_s,
                     self.t_s,
                     self.intervals_behind,
                 )
+            # never run faster than wall clock to catch up: the plant's next interval is due
+            # one interval from now (a late plant reports its lag, it does not sprint)
+            env.env_start = env.now
+            env.sync()
 
     def _fill_view(self, k: int) -> None:
         v, r, snap = self.view, self.last_step, self.snap

@@ -10,7 +10,7 @@ from pyModbusTCP.client import ModbusClient
 
 from hil.bench import METER_ID_FIRST, Bench, BenchConfig
 from hil.faults import BenchFault, parse_fault
-from hil.serve import BenchRun, ratings_of
+from hil.serve import BenchRun
 from parktwin.errors import InputError
 from tests.hil.fleetplant import FleetPlant
 
@@ -24,9 +24,7 @@ def _signed(r: int) -> int:
 
 
 def make(plant: FleetPlant, **cfg) -> Bench:
-    ratings = [ratings_of(p, n) for p, n in zip(plant.params, plant.names, strict=True)]
-    config = BenchConfig(port=0, record=True, **cfg)
-    return Bench(ratings, ("xinsheng",), [0] * len(ratings), config, plant.ext.set, plant.fleet)
+    return Bench(plant, BenchConfig(port=0, record=True, **cfg))
 
 
 def wait_until(pred, timeout=15.0):
@@ -41,7 +39,7 @@ def wait_until(pred, timeout=15.0):
 def test_setpoint_written_over_modbus_drives_the_plant():
     plant = FleetPlant(n=1, speed=4.0)
     bench = make(plant, watchdog_s=30.0)
-    with BenchRun(plant, bench) as run:
+    with BenchRun(bench) as run:
         c = ModbusClient(host="127.0.0.1", port=run.port, unit_id=1, auto_open=True, timeout=5)
         assert c.write_single_register(8194, 1)  # start
         assert c.write_single_register(8192, _s16(5000))  # discharge 500.0 kW
@@ -63,18 +61,18 @@ def test_setpoint_written_over_modbus_drives_the_plant():
 def test_watchdog_reverts_a_silent_unit_to_its_fallback():
     plant = FleetPlant(n=1, speed=2.0)
     bench = make(plant, watchdog_s=1.0)
-    with BenchRun(plant, bench) as run:
+    with BenchRun(bench) as run:
         c = ModbusClient(host="127.0.0.1", port=run.port, unit_id=1, auto_open=True, timeout=5)
         c.write_single_register(8194, 1)
         c.write_single_register(8192, _s16(-4000))  # charge 400 kW
-        assert wait_until(lambda: plant.ext.p[0] == pytest.approx(400.0), 2.0)
+        assert wait_until(lambda: plant.p[0] == pytest.approx(400.0), 2.0)
         # no more writes: after 1 s of silence the unit reverts to 0 kW
         assert wait_until(lambda: bench.units[0].reverted, 5.0)
-        assert plant.ext.p[0] == 0.0
+        assert plant.p[0] == 0.0
         assert bench.log.of("revert")
         # a new setpoint resumes control
         c.write_single_register(8192, _s16(-1000))
-        assert wait_until(lambda: plant.ext.p[0] == pytest.approx(100.0), 2.0)
+        assert wait_until(lambda: plant.p[0] == pytest.approx(100.0), 2.0)
         assert not bench.units[0].reverted
         c.close()
 
@@ -87,7 +85,7 @@ def test_scheduled_comm_loss_and_pcs_trip():
         BenchFault(kind="frozen_meter", target="xinsheng", at_s=1.0),
     )
     bench = make(plant, watchdog_s=30.0, faults=faults)
-    with BenchRun(plant, bench) as run:
+    with BenchRun(bench) as run:
         c1 = ModbusClient(host="127.0.0.1", port=run.port, unit_id=1, auto_open=True, timeout=5)
         c2 = ModbusClient(host="127.0.0.1", port=run.port, unit_id=2, auto_open=True, timeout=5)
         assert wait_until(lambda: plant.t_s > 1.5)
@@ -122,7 +120,7 @@ def test_fault_parsing_and_targets():
 def test_fault_on_demand_over_modbus():
     plant = FleetPlant(n=2, speed=4.0)
     bench = make(plant, watchdog_s=30.0)
-    with BenchRun(plant, bench) as run:
+    with BenchRun(bench) as run:
         site = ModbusClient(host="127.0.0.1", port=run.port, unit_id=200, auto_open=True, timeout=5)
         # pcs_trip on unit id 2 for 100 s: target, duration, value, then kind
         assert site.write_multiple_registers(101, [2, 100, 0])

@@ -16,6 +16,7 @@ from hil.serve import BenchRun
 from parktwin.errors import InputError, ProtocolError
 from tests.hil.fleetplant import FleetPlant
 from tests.hil.test_hil_bench import make, wait_until
+from twin.hil_decider import twin_decider
 
 kw = st.floats(-5000, 5000, allow_nan=False)
 
@@ -62,19 +63,19 @@ def _cfg(port: int, **kw) -> DriverConfig:
 def test_dry_run_logs_and_sends_nothing():
     plant = FleetPlant(n=1, speed=2.0)
     bench = make(plant, watchdog_s=30.0)
-    with BenchRun(plant, bench) as run:
+    with BenchRun(bench) as run:
         out = drive(_cfg(run.port, strategy="hold:-300", dry_run=True, duration_s=1.0))
     assert out.writes and not any(sent for *_, sent in out.writes)
     assert bench.units[0].vendor.write_count == 0
-    assert plant.ext.p[0] == 0.0
+    assert plant.p[0] == 0.0
 
 
 def test_drive_holds_a_setpoint_with_heartbeat_and_clamps_to_the_rating():
     plant = FleetPlant(n=1, speed=2.0)
     bench = make(plant, watchdog_s=30.0)
-    with BenchRun(plant, bench) as run:
+    with BenchRun(bench) as run:
         out = drive(_cfg(run.port, strategy="hold:-5000", duration_s=1.5))
-        assert plant.ext.p[0] == pytest.approx(-1118.0)  # rated power read from the device
+        assert plant.p[0] == pytest.approx(-1118.0)  # rated power read from the device
     names = {name for _, name, _, sent in out.writes if sent}
     assert names == {"p_set", "heartbeat"}
     assert out.clamps > 0
@@ -83,7 +84,7 @@ def test_drive_holds_a_setpoint_with_heartbeat_and_clamps_to_the_rating():
 def test_allowlist_refuses_before_sending():
     plant = FleetPlant(n=1)
     bench = make(plant)
-    with BenchRun(plant, bench) as run:
+    with BenchRun(bench) as run:
         drv = ModbusDriver(_cfg(run.port))
         drv.connect()
         with pytest.raises(ProtocolError, match="allowlist"):
@@ -103,14 +104,14 @@ def test_comm_loss_longer_than_the_timeout_stops_at_zero():
         watchdog_s=30.0,
         faults=(BenchFault(kind="comm_loss", target="all", at_s=1.0, duration_s=2.5),),
     )
-    with BenchRun(plant, bench) as run:
+    with BenchRun(bench) as run:
         t0 = time.monotonic()
         out = drive(_cfg(run.port, strategy="hold:200", duration_s=15.0))
         assert time.monotonic() - t0 < 10.0
         assert "communication lost" in out.stopped
         assert out.reconnects > 0
         assert out.writes[-1][1:] == ("p_set", 0.0, True)
-        assert wait_until(lambda: plant.ext.p[0] == 0.0, 2.0)
+        assert wait_until(lambda: plant.p[0] == 0.0, 2.0)
 
 
 def test_driver_config_needs_exactly_one_transport():
@@ -124,9 +125,10 @@ def test_driver_config_needs_exactly_one_transport():
 def test_twin_strategies_drive_a_unit_in_dry_run(strategy):
     plant = FleetPlant(n=1, speed=2.0)
     bench = make(plant, watchdog_s=30.0)
-    with BenchRun(plant, bench) as run:
+    with BenchRun(bench) as run:
         out = drive(
-            _cfg(run.port, strategy=strategy, dry_run=True, duration_s=1.0, ramp_kw_per_s=500.0)
+            _cfg(run.port, strategy=strategy, dry_run=True, duration_s=1.0, ramp_kw_per_s=500.0),
+            strategies=twin_decider,
         )
     sets = [(t, v) for t, name, v, _ in out.writes if name == "p_set"]
     assert len(sets) >= 3

@@ -9,7 +9,8 @@ import pytest
 from pyModbusTCP.client import ModbusClient
 from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP
 
-from hil.emulated import EmulatedMeter, EmulatedUnit, SiteDevice, UnitRatings
+from hil.emulated import EmulatedMeter, EmulatedUnit, SiteDevice
+from hil.plant import UnitRatings
 from hil.server import ModbusEndpoint
 from hil.vendor import load_vendor_file
 from parktwin.errors import ProtocolError

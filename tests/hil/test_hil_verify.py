@@ -13,6 +13,7 @@ import pytest
 from hil.emulated import Event
 from hil.verify import Verdict, judge, load_verify_spec, run_verify, write_junit
 from parktwin.errors import InputError
+from twin.hil_plant import engine_plant, verify_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SHORT = Path(__file__).parent / "data" / "short_day.toml"
@@ -152,7 +153,8 @@ def _verify(tmp_path, controller: str, spec_path=None, speed=None):
     if speed is not None:
         spec = spec.model_copy(update={"speed": speed})
     cmd = f"{sys.executable} {ROOT / 'examples' / 'controllers' / controller}"
-    return run_verify(spec, cmd, tmp_path / "out", tmp_path / "junit.xml")
+    plant = engine_plant(verify_scenario(spec), spec.speed)
+    return run_verify(spec, cmd, tmp_path / "out", plant, tmp_path / "junit.xml")
 
 
 @pytest.mark.slow

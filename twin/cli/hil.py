@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -10,6 +12,9 @@ from rich.table import Table
 from parktwin.config import validate
 from parktwin.errors import InputError
 from twin.cli.common import console
+
+if TYPE_CHECKING:
+    from hil.bench import Bench
 
 app = typer.Typer(
     help="HIL bench: emulated SunSpec/vendor Modbus devices backed by the twin, a safe "
@@ -58,7 +63,8 @@ def serve_cmd(
     (SunSpec 1 + 213), site information 200. Stop with Ctrl-C.
     """
     from hil.faults import parse_fault
-    from hil.serve import bench_scenario, serve
+    from hil.serve import serve
+    from twin.hil_plant import bench_scenario, serve_bench
     from twin.scenario import load_scenario
 
     if not 0.1 <= step <= 1.0:
@@ -76,6 +82,7 @@ def serve_cmd(
         seed=seed,
     )
     sc = bench_scenario(load_scenario(scenario) if scenario else None, step_s=step, days=days)
+    bench = _ready_bench(lambda: serve_bench(sc, config, speed))
 
     def ready(bench, bound: int) -> None:
         from hil.bench import METER_ID_FIRST, SITE_ID, UNIT_ID_FIRST
@@ -95,12 +102,24 @@ def serve_cmd(
             f"plant at {speed:g}x wall clock, step {step:g} s; watchdog {watchdog:g} s. Ctrl-C stops."
         )
 
-    summary = serve(sc, config, speed, duration, ready)
+    summary = serve(bench, duration, ready)
     console.print(
-        f"served {summary['t_s']:.0f} s of plant time; {summary['writes']:.0f} writes accepted, "
-        f"{summary['rejected']:.0f} refused, {summary['reverts']:.0f} watchdog reverts; "
-        f"max lag {summary['max_lag_s']:.3f} s"
+        f"served {summary.t_s:.0f} s of plant time; {summary.writes} writes accepted, "
+        f"{summary.rejected} refused, {summary.reverts} watchdog reverts; "
+        f"max lag {summary.max_lag_s:.3f} s"
     )
+
+
+def _ready_bench(build: Callable[[], Bench]) -> Bench:
+    """Build the bench and ready its plant (kernels compiled, first step taken) under a
+    spinner: the port opens only once every register holds a measurement."""
+    with console.status(
+        "building the park, compiling the kernels and taking the first step"
+        " (the first run after an install compiles for a few minutes)"
+    ):
+        bench = build()
+        bench.plant.prepare()
+    return bench
 
 
 @app.command("drive")
@@ -142,6 +161,7 @@ def drive_cmd(
     import logging
 
     from hil.driver import DriverConfig, drive
+    from twin.hil_decider import twin_decider
 
     cfg = validate(
         {
@@ -168,7 +188,7 @@ def drive_cmd(
         "twin hil drive",
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    out = drive(cfg)
+    out = drive(cfg, strategies=twin_decider)
     sent = sum(1 for *_, s in out.writes if s)
     console.print(
         f"{len(out.writes)} writes ({sent} sent{', dry run' if dry_run else ''}), "
@@ -206,12 +226,19 @@ def verify_cmd(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from hil.verify import load_verify_spec, run_verify
+    from twin.hil_plant import engine_plant, verify_scenario
 
     spec = load_verify_spec(scenario)
     if speed is not None:
         if not 0 < speed <= 100:
             raise InputError(f"--speed: expected 0 < speed <= 100, got {speed}")
         spec = spec.model_copy(update={"speed": speed})
+    with console.status(
+        "building the park, compiling the kernels and taking the first step"
+        " (the first run after an install compiles for a few minutes)"
+    ):
+        plant = engine_plant(verify_scenario(spec), spec.speed)
+        plant.prepare()
     with Progress(
         TextColumn("verify"),
         BarColumn(),
@@ -222,7 +249,7 @@ def verify_cmd(
     ) as bar:
         task = bar.add_task("run", total=spec.duration_s)
         result = run_verify(
-            spec, controller, out, junit, progress=lambda t_s: bar.update(task, completed=t_s)
+            spec, controller, out, plant, junit, lambda t_s: bar.update(task, completed=t_s)
         )
     t = Table("requirement", "verdict", "evidence", title=f"HIL verify: {controller}")
     for v in result.verdicts:
