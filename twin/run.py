@@ -3,7 +3,10 @@
 Output folder: ``summary.json`` (KPIs, the comparison with the published figures, the
 assumptions), ``units/<unit>.parquet`` and ``meters/<meter>.parquet`` (time series),
 ``park.parquet`` (voltages, loadings, losses), ``monthly_savings.parquet``, and PNG
-figures (see `twin.figures`). Every file is written atomically.
+figures (see `twin.figures`). The folder is written as one unit (`parktwin.files.staged_dir`:
+a staging folder beside it, swapped in at the end), so it never mixes two runs and an
+interrupted run leaves the previous one as it was; ``summary.json``'s ``run`` names the run
+(`Scenario.identity`: scenario hash, version, seed).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from parktwin.files import atomic_path, write_json
+from parktwin.files import atomic_path, staged_dir, write_json
 from twin.assumptions import assumptions
 from twin.economics import HostBills, host_bills
 from twin.engine import Simulation
@@ -285,12 +288,16 @@ def _clean(obj):
 
 
 def write_outputs(result: RunResult, out: Path) -> None:
-    """summary.json, Parquet per unit / meter / park, monthly savings, PNG figures."""
+    """summary.json, Parquet per unit / meter / park, monthly savings, PNG figures; staged."""
+    with staged_dir(out) as stage:
+        _write_folder(result, stage)
+
+
+def _write_folder(result: RunResult, out: Path) -> None:
     import pandas as pd
 
     from twin.figures import write_figures
 
-    out.mkdir(parents=True, exist_ok=True)
     s = result.series
     time_index = pd.to_datetime(s["time"])
     for i, name in enumerate(result.unit_names):
@@ -317,7 +324,7 @@ def write_outputs(result: RunResult, out: Path) -> None:
     if result.monthly:
         _parquet(pd.DataFrame(result.monthly), out / "monthly_savings.parquet")
     write_figures(result, out)
-    write_json(out / "summary.json", _clean(result.summary))
+    write_json(out / "summary.json", {**_clean(result.summary), "run": result.scenario.identity()})
 
 
 def _parquet(df, path: Path) -> None:

@@ -94,7 +94,8 @@ class Scenario(Frozen):
     strategy_params: dict[str, Any] = Field(default_factory=dict)
     forecast: Literal["perfect", "persistence"] = "persistence"
     """What forecasting strategies see of load and PV: the actual series, or the day before."""
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
+    """Of every random draw (numpy's seeds are non-negative)."""
     load_growth_per_year: Annotated[float, Field(ge=-0.5, le=2.0)] = 0.0
     soc0: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
     basic_charge: Literal["capacity", "demand"] | None = None
@@ -129,6 +130,9 @@ class Scenario(Frozen):
             ratio = value / self.step_s
             if abs(ratio - round(ratio)) > 1e-9 * max(1.0, ratio) or round(ratio) < 1:
                 raise ValueError(f"{name} ({value} s) must be a whole multiple of step_s")
+        from profiles.coverage import check_covered
+
+        check_covered(self.start, self.days, "start")
         total = self.days * 86400.0 / self.step_s
         if abs(total - round(total)) > 1e-6:
             raise ValueError(f"a day must hold a whole number of steps (step_s={self.step_s})")
@@ -159,6 +163,28 @@ class Scenario(Frozen):
     def end_s(self) -> float:
         """Length of the run [s]."""
         return self.days * 86400.0
+
+    def identity(self) -> dict[str, Any]:
+        """What identifies a run of this scenario in its output folder's summary.json.
+
+        ``scenario_sha256``: of the scenario's canonical JSON and, for a user's site file,
+        of that file's bytes (the same path with other content is another run);
+        ``version``: ParkTwin's; ``seed``.
+        """
+        import hashlib
+        import json
+        from importlib.metadata import PackageNotFoundError, version
+
+        h = hashlib.sha256(
+            json.dumps(self.model_dump(mode="json"), sort_keys=True, default=str).encode()
+        )
+        if self.site is not None and self.site.is_file():
+            h.update(self.site.read_bytes())
+        try:
+            ours = version("parktwin")
+        except PackageNotFoundError:  # a source tree without an install
+            ours = "unknown"
+        return {"scenario_sha256": h.hexdigest(), "version": ours, "seed": self.seed}
 
     def revalidated(self) -> Scenario:
         """This scenario validated again (``model_copy(update=...)`` skips validation)."""

@@ -155,3 +155,68 @@ def test_bad_scheduler_address_is_one_line() -> None:
 
     with pytest.raises(InputError, match="--scheduler"):
         make_executor(scheduler="tcp://127.0.0.1:1", connect_timeout_s=1.0)
+
+
+def _alive(pid: int) -> bool:
+    """A live process (a zombie awaiting its reaper counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+_ORPHAN_SCRIPT = """
+import sys, time, multiprocessing.resource_tracker as rt
+sys.path.insert(0, sys.argv[1])
+from tests.twin.test_study_execute import CheapTask, cheap
+from twin.study.execute import LocalExecutor
+ex = LocalExecutor(2)
+ex.submit(cheap, CheapTask(0), key="warm").result()  # the workers are up and working
+futs = [ex.submit(cheap, CheapTask(i, sleep_s=600.0), key=str(i)) for i in range(2)]
+time.sleep(0.5)
+print(*[p.pid for p in ex._pool._processes.values()], rt._resource_tracker._pid, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_workers_and_resource_tracker_die_with_the_driver(sig) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _ORPHAN_SCRIPT, str(ROOT)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        pids = [int(x) for x in proc.stdout.readline().split()]
+        assert len(pids) == 3 and all(_alive(p) for p in pids)
+    finally:
+        proc.send_signal(sig)  # the driver only: not its process group
+        proc.wait()
+    time.sleep(5.0)
+    left = [p for p in pids if _alive(p)]
+    for p in left:  # don't leave them to the next test either
+        os.kill(p, signal.SIGKILL)
+    assert left == [], f"processes outlived their driver: {left}"
+
+
+def test_scheduler_address_is_checked_without_a_hang() -> None:
+    from parktwin.errors import InputError
+
+    for bad in ("bogus", "tcp://", "tcp://host", "http://127.0.0.1:8786", "tcp://h:99999"):
+        t0 = time.monotonic()
+        with pytest.raises(InputError, match=r"^--scheduler: .*expected tcp://HOST:PORT"):
+            make_executor(scheduler=bad)
+        assert time.monotonic() - t0 < 0.5
+    with pytest.raises(InputError, match="cannot reach a Dask scheduler"):
+        make_executor(scheduler="tcp://127.0.0.1:1", connect_timeout_s=1.0)
+
+
+def test_a_stop_does_not_wait_for_running_tasks() -> None:
+    ex = LocalExecutor(1)
+    fut = ex.submit(cheap, CheapTask(0, sleep_s=60.0), key="0")
+    time.sleep(1.0)
+    pids = [p.pid for p in ex._pool._processes.values()]
+    t0 = time.monotonic()
+    ex.close(cancel=True)
+    assert time.monotonic() - t0 < 10.0
+    assert fut.done() and not any(_alive(p) for p in pids)

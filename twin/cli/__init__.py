@@ -7,13 +7,26 @@ code; no traceback reaches the user.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import warnings
 
-import typer
 
-from parktwin.errors import ParkTwinError
-from twin.cli.common import err_console
+def _interrupted_early(signum, frame) -> None:
+    """Ctrl-C or SIGTERM while the CLI is still starting up: nothing is written yet."""
+    os.write(2, b"interrupted; nothing written\n")
+    os._exit(130)
+
+
+# Before the imports below (a second or more): `main` installs the handlers of a command.
+signal.signal(signal.SIGINT, _interrupted_early)
+signal.signal(signal.SIGTERM, _interrupted_early)
+
+import typer  # noqa: E402
+
+from parktwin.errors import ParkTwinError  # noqa: E402
+from twin.cli.common import err_console, forget_outputs, interrupted_line  # noqa: E402
 
 app = typer.Typer(
     name="twin",
@@ -21,13 +34,15 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # help as written: rich would read "[s]", "[kW]" as markup
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
 
 def _register() -> None:
     """Attach the command groups (imported here so `twin --help` lists all of them)."""
     # One line per command group; each module defines `app` (a group) or a command.
+    # fmt: off
     from twin.cli import unit
 
     app.add_typer(unit.app, name="unit")
@@ -39,6 +54,21 @@ def _register() -> None:
     from twin.cli import run as run_cli; app.command("run")(run_cli.run)  # noqa: E702, I001
     from twin.cli import expand as expand_cli; app.add_typer(expand_cli.app)  # noqa: E702, I001
     from twin.cli import hil as hil_cli; app.add_typer(hil_cli.app, name="hil")  # noqa: E702, I001
+    # fmt: on
+    _plain_help(app)
+
+
+def _plain_help(group: typer.Typer) -> None:
+    """Help of every command group as plain text, paragraphs rewrapped to the terminal.
+
+    Rich's help renderer reads square brackets as markup and drops the units written in
+    them ("Time step [s]" became "Time step "); click's renderer keeps them and wraps
+    sentences whole.
+    """
+    group.rich_markup_mode = None
+    for info in group.registered_groups:
+        if info.typer_instance is not None:
+            _plain_help(info.typer_instance)
 
 
 @app.callback()
@@ -75,10 +105,38 @@ def version() -> None:
 _register()
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM ends a command as Ctrl-C does: staged outputs are dropped, workers stopped."""
+    raise KeyboardInterrupt
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C, also when it surfaced as another exception: a signal that lands inside a
+    compiled numba call comes out as ``SystemError: ... returned a result with an exception
+    set`` whose cause is the KeyboardInterrupt; click turns it into Abort."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt | typer.Abort):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _interrupted() -> int:
+    # A second Ctrl-C must not cut the message (the outputs are already cleaned up).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    err_console.print(f"[red]{interrupted_line()}[/]", highlight=False, soft_wrap=True)
+    return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `twin` console script; returns the exit code."""
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    forget_outputs()
+    previous_term = signal.signal(signal.SIGTERM, _terminate)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         # standalone_mode=False: click returns typer.Exit's code instead of exiting.
         returned = app(args=argv, standalone_mode=False)
@@ -87,17 +145,19 @@ def main(argv: list[str] | None = None) -> int:
     except typer.TyperException as exc:  # click's usage errors (typer vendors click)
         exc.show()
         code = exc.exit_code
-    except typer.Abort:
-        err_console.print("[red]aborted[/]")
-        code = 130
-    except KeyboardInterrupt:
-        err_console.print("[red]interrupted[/]")
-        code = 130
     except ParkTwinError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         code = exc.exit_code
+    except BaseException as exc:
+        if not _is_interrupt(exc):
+            raise
+        code = _interrupted()
     else:
-        code = returned if isinstance(returned, int) else 0
+        # typer turns a KeyboardInterrupt into 130 returned (our commands never return it)
+        code = _interrupted() if returned == 130 else returned if isinstance(returned, int) else 0
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
     if argv is None:
         sys.exit(code)
     return code

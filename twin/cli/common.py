@@ -1,15 +1,21 @@
-"""What every CLI command shares: the consoles and the parsing of common option values."""
+"""What every CLI command shares: the consoles, the parsing of common option values, and
+the output targets a command declares before it starts work."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 
 from parktwin.errors import InputError
+from parktwin.files import check_output_dir, check_output_file
 
 console = Console()
 err_console = Console(stderr=True)
+
+SEED_MAX = 2**32 - 1  # numpy's SeedSequence takes non-negative integers; 32 bits is plenty
 
 
 def parse_date(value: str, option: str) -> dt.date:
@@ -18,3 +24,69 @@ def parse_date(value: str, option: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
         raise InputError(f"{option}: expected a date YYYY-MM-DD, got {value!r}") from exc
+
+
+def check_seed(value: int | None, option: str = "--seed") -> int | None:
+    """A seed in 0 .. 2**32-1, or an InputError naming the option."""
+    if value is not None and not 0 <= value <= SEED_MAX:
+        raise InputError(f"{option}: expected an integer 0..{SEED_MAX}, got {value}")
+    return value
+
+
+def check_range(
+    value: float | None, option: str, low: float, high: float, unit: str = "", *, above=False
+) -> None:
+    """`value` in low..high (strictly above `low` with `above`), else one line naming it."""
+    if value is None:
+        return
+    inside = (value > low if above else value >= low) and value <= high
+    if not inside:  # NaN is never inside
+        span = f"> {low:g} and <= {high:g}" if above else f"{low:g} .. {high:g}"
+        raise InputError(f"{option}: expected {span}{unit}, got {value:g}")
+
+
+@dataclass(frozen=True)
+class Output:
+    """An output target a command writes: a staged folder, a resumable study folder, a file."""
+
+    path: Path
+    kind: str  # "staged", "resumable" or "file"
+    existed: bool
+
+
+_outputs: list[Output] = []
+
+
+def output_dir(path: Path, option: str, need_bytes: float = 0.0, resumable=False) -> Path:
+    """Check an output folder before any work (one line if it cannot be written) and note it
+    for the message of an interrupt."""
+    check_output_dir(path, option, need_bytes)
+    _outputs.append(Output(path, "resumable" if resumable else "staged", path.exists()))
+    return path
+
+
+def output_file(path: Path, option: str) -> Path:
+    """Check an output file before any work; noted for the message of an interrupt."""
+    check_output_file(path, option)
+    _outputs.append(Output(path, "file", path.exists()))
+    return path
+
+
+def interrupted_line() -> str:
+    """What an interrupt left: previous results untouched, or a study's rows kept."""
+    if not _outputs:
+        return "interrupted; nothing written"
+    parts = []
+    for o in _outputs:
+        if o.kind == "resumable":
+            parts.append(f"finished tasks kept in {o.path}: the same command resumes")
+        elif o.existed:
+            parts.append(f"previous results in {o.path} untouched")
+        else:
+            parts.append(f"nothing written to {o.path}")
+    return "interrupted; " + "; ".join(parts)
+
+
+def forget_outputs() -> None:
+    """Start a new command (tests call `main` several times in one process)."""
+    _outputs.clear()

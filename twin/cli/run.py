@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from twin.cli.common import console, parse_date
+from twin.cli.common import check_range, check_seed, console, output_dir, parse_date
 
 
 def run(
@@ -24,17 +24,27 @@ def run(
     ),
     seed: int | None = typer.Option(None, "--seed", help="Seed of every random draw."),
     out: Path = typer.Option(Path("twin-run"), "--out", help="Output folder."),
+    max_memory: float = typer.Option(
+        2.0, "--max-memory", help="Refuse a run estimated to need more memory than this [GB]."
+    ),
 ) -> None:
     """Run the twin: storage physics, feeders and tariff in closed loop under a strategy.
 
     With no options: the built-in park with its first storage project (3 units at
     Xinsheng), 2025 at 15-min steps, time-of-use strategy; the result is printed beside the
     published figures and written to OUT (summary.json, Parquet series, PNG figures).
+    OUT is replaced as a whole at the end: an interrupted or failed run leaves the previous
+    OUT as it was.
     """
+    from twin.budget import check_run_memory
     from twin.report import print_run
     from twin.run import run_scenario
     from twin.scenario import default_scenario, load_scenario
 
+    check_seed(seed)
+    check_range(days, "--days", 1, 366 * 30)
+    check_range(step, "--step", 0.1, 3600.0, " s")
+    check_range(max_memory, "--max-memory", 0.0, 1e6, " GB", above=True)
     sc = load_scenario(scenario) if scenario is not None else default_scenario()
     update: dict = {}
     if site is not None:
@@ -43,11 +53,16 @@ def run(
             update["storage_groups"] = None  # a user's site: all of its storage
     if start is not None:
         update["start"] = parse_date(start, "--start")
+        from profiles.coverage import check_covered
+
+        check_covered(update["start"], days or sc.days, "--start")
     for key, value in (("days", days), ("step_s", step), ("strategy", strategy), ("seed", seed)):
         if value is not None:
             update[key] = value
     if update:
         sc = sc.model_copy(update=update).revalidated()
-    progress = sc.n_steps // sc.plant_every > 5000
+    size = check_run_memory(sc, max_memory)
+    output_dir(out, "--out", need_bytes=size.output_bytes)
+    progress = size.intervals > 5000
     result = run_scenario(sc, out_dir=out, progress=progress)
     print_run(result, out, console)

@@ -7,6 +7,12 @@ worker still cannot lose a result (the table is on disk; the study resumes). ``s
 rather than ``fork`` because the driver runs threads (rich's refresh, pyarrow) that a
 fork would copy in whatever state they hold.
 
+No local worker outlives the driver: each worker asks the kernel for SIGKILL when its
+parent dies (``prctl(PR_SET_PDEATHSIG)`` on Linux; elsewhere a thread polls the parent's
+pid), so a driver killed by any signal, SIGKILL included, takes its workers with it, and
+the multiprocessing resource tracker exits when the last of them has closed its pipe.
+Workers ignore SIGINT: Ctrl-C reaches the driver, which stops them.
+
 Dask (``--scheduler tcp://HOST:PORT``): a `distributed.Client` on that scheduler. The same
 task function and task objects are submitted unchanged; Dask does the scheduling, moves
 the data, and re-runs a task whose worker died (``distributed.scheduler.allowed-failures``)
@@ -28,11 +34,13 @@ import queue
 import socket
 import time
 import traceback
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from parktwin.errors import InputError, SimulationError
+from parktwin.lifeline import exit_with_parent
 from twin.study.store import ResultTable
 
 TaskFn = Callable[[Any], dict]
@@ -142,8 +150,13 @@ class LocalExecutor(_DoneQueue):
         self.workers = workers or max(1, os.cpu_count() or 1)
         if self.workers < 1:
             raise InputError(f"--workers: needs at least 1 (got {self.workers})")
+        # The parent-death signal is tied to the thread that forks the worker: the pool
+        # starts all of its workers now, from this thread (and never replaces one).
         self._pool = cf.ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=exit_with_parent,
+            initargs=(os.getpid(),),
         )
         # One BLAS/OpenMP thread per worker, as Dask's nanny does for its workers: a worker
         # is one core's worth of work, and N workers x N library threads on N cores spin
@@ -166,13 +179,20 @@ class LocalExecutor(_DoneQueue):
             ) from exc
 
     def close(self, cancel: bool) -> None:
-        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+        if cancel:
+            # A stop (Ctrl-C, an error) does not wait for running candidates to finish:
+            # their rows are not saved and the resume runs them again.
+            for proc in list((self._pool._processes or {}).values()):
+                with contextlib.suppress(OSError):
+                    proc.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=cancel)
 
 
 class DaskExecutor(_DoneQueue):
     """Tasks on an existing Dask distributed cluster (`address`, e.g. ``tcp://10.0.0.5:8786``)."""
 
     def __init__(self, address: str, connect_timeout_s: float = 10.0) -> None:
+        check_scheduler_address(address, connect_timeout_s)
         from distributed import Client
 
         super().__init__()
@@ -196,6 +216,40 @@ class DaskExecutor(_DoneQueue):
 
     def close(self, cancel: bool) -> None:
         self._client.close()
+
+
+_SCHEMES = ("tcp", "tls")
+
+
+def parse_scheduler_address(address: str) -> tuple[str, int]:
+    """``tcp://HOST:PORT`` -> (host, port), or a one-line InputError naming ``--scheduler``."""
+    expected = "expected tcp://HOST:PORT (or tls://HOST:PORT)"
+    parts = urllib.parse.urlsplit(address)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in _SCHEMES or not parts.hostname or port is None or port == 0:
+        raise InputError(f"--scheduler: {address!r}: {expected}")
+    return parts.hostname, port
+
+
+def check_scheduler_address(address: str, timeout_s: float = 3.0) -> tuple[str, int]:
+    """A well-formed address with something listening there, or a one-line InputError.
+
+    Checked with a plain TCP connect before Dask's client is made: its own failure path
+    waits out its timeout and then prints warnings of its own background tasks.
+    """
+    host, port = parse_scheduler_address(address)
+    try:
+        with socket.create_connection((host, port), timeout=min(timeout_s, 3.0)):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(
+            f"--scheduler: cannot reach a Dask scheduler at {address} ({reason})"
+        ) from exc
+    return host, port
 
 
 def make_executor(

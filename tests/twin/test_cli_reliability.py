@@ -1,0 +1,147 @@
+"""Nothing lost, nothing left behind: refusals before any work, staged output folders,
+interrupts, the run's identity in its folder (real `twin` processes where signals matter)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from twin.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICK = 'days = 2\nnetwork = "copper_plate"\nstart = 2025-04-07\n'
+
+
+def _previous(out: Path) -> dict[str, str]:
+    """A folder standing for an earlier run's results."""
+    (out / "units").mkdir(parents=True)
+    (out / "summary.json").write_text('{"run": "earlier"}')
+    (out / "units" / "gone-unit.parquet").write_text("earlier")
+    return _tree(out)
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): p.read_bytes().hex()[:64]
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _one_error_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["--seed", "-1"], "--seed: expected an integer 0..4294967295, got -1"),
+        (["--start", "2100-01-01"], "--start: 2100-01-01 is outside the data's coverage"),
+        (["--start", "1999-12-31"], "the tariff data 2000-01-01 onwards"),
+        (["--step", "1", "--days", "365"], r"--step 1: 31,536,000 intervals .* GB of memory"),
+        (["--step", "0.1"], "--step 1 or more"),
+        (["--step", "-5"], "--step: expected 0.1 .. 3600 s, got -5"),
+        (["--days", "0"], "--days: expected 1 .. "),
+        (["--out", "README.md"], "--out: README.md is a file, expected a folder"),
+    ],
+)
+def test_run_refuses_bad_values_before_any_work(tmp_path, capsys, monkeypatch, args, match):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "README.md").write_text("not a folder")
+    code = main(["run", "--days", "1", "--out", "o", *args])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2
+    assert __import__("re").search(match, line), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md"]  # nothing written
+
+
+def _twin(args: list[str], cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    return subprocess.Popen(
+        [sys.executable, "-c", "from twin.cli import main; main()", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize(
+    "sig,after_s",
+    [
+        (signal.SIGINT, 1.0),  # importing, building the model
+        (signal.SIGINT, 4.0),  # compiling or inside the compiled loop
+        (signal.SIGINT, 8.0),
+        (signal.SIGTERM, 4.0),
+    ],
+)
+def test_interrupt_exits_130_and_leaves_the_previous_results(tmp_path, sig, after_s) -> None:
+    (tmp_path / "sc.toml").write_text(QUICK.replace("days = 2", "days = 120"))
+    out = tmp_path / "out"
+    before = _previous(out)
+    proc = _twin(["run", "--scenario", "sc.toml", "--out", "out"], tmp_path)
+    time.sleep(after_s)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    line = _one_error_line(err)
+    # before the options are read the command does not know its output yet
+    assert line in (
+        "interrupted; previous results in out untouched",
+        "interrupted; nothing written",
+    )
+    assert _tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "sc.toml"]
+
+
+def test_a_run_replaces_its_folder_whole_and_names_itself(tmp_path) -> None:
+    (tmp_path / "sc.toml").write_text(QUICK)
+    out = tmp_path / "out"
+    _previous(out)
+    old = os.umask(0o022)
+    try:
+        proc = _twin(["run", "--scenario", "sc.toml", "--out", "out", "--seed", "7"], tmp_path)
+        _, err = proc.communicate(timeout=600)
+    finally:
+        os.umask(old)
+    assert proc.returncode == 0, err
+    names = set(_tree(out))
+    assert "units/gone-unit.parquet" not in names  # nothing of the earlier run is left
+    summary = json.loads((out / "summary.json").read_text())
+    run = summary["run"]
+    assert run["seed"] == 7 and len(run["scenario_sha256"]) == 64 and run["version"]
+    units = {f"units/{u}.parquet" for u in summary["units"]}
+    assert units <= names and {n for n in names if n.startswith("units/")} == units
+    for p in out.rglob("*"):  # the user's umask, not tempfile's 0600
+        want = 0o755 if p.is_dir() else 0o644
+        assert stat.S_IMODE(p.stat().st_mode) == want, p
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "sc.toml"]
+
+
+def test_an_interrupt_inside_a_compiled_call_is_still_an_interrupt() -> None:
+    from twin.cli import _is_interrupt
+
+    # what a signal landing inside a numba call surfaces as
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as inner:
+            raise SystemError("CPUDispatcher(...) returned a result with an exception set") from (
+                inner
+            )
+    except SystemError as exc:
+        assert _is_interrupt(exc)
+    assert not _is_interrupt(SystemError("a real bug"))
