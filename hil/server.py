@@ -33,12 +33,14 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from pydantic import Field
 
 from hil.framing import FramingError, MbapFramer, RtuFramer
 from hil.pdu import WRITES, answer, exception
 from hil.registers import GATEWAY_NO_RESPONSE, RegisterImage
+from parktwin.config import Frozen
 from parktwin.errors import ProtocolError
 
 log = logging.getLogger(__name__)
@@ -57,24 +59,16 @@ class Served(Protocol):
     response_delay_s: float  # added latency (noise/delay fault)
 
 
-@dataclass(frozen=True)
-class RtuConfig:
-    """A serial port to serve Modbus RTU on (a device such as /dev/ttyUSB0, or a pty)."""
+class RtuConfig(Frozen):
+    """A serial port to serve Modbus RTU on (a device such as /dev/ttyUSB0, or a pty).
 
-    port: str
-    baudrate: int = 9600
+    8 data bits; the serial line spec's default is even parity, many PCS ship with N.
+    """
+
+    port: str = Field(min_length=1, description="serial device path or pyserial URL")
+    baudrate: int = Field(9600, gt=0)
     parity: Literal["N", "E", "O"] = "N"
     stopbits: Literal[1, 2] = 1
-
-    def __post_init__(self) -> None:
-        if not self.port:
-            raise ProtocolError("RTU port: empty name")
-        if self.baudrate <= 0:
-            raise ProtocolError(f"RTU baud rate: must be > 0, got {self.baudrate}")
-        if self.parity not in ("N", "E", "O"):
-            raise ProtocolError(f"RTU parity: expected N, E or O, got {self.parity!r}")
-        if self.stopbits not in (1, 2):
-            raise ProtocolError(f"RTU stop bits: expected 1 or 2, got {self.stopbits}")
 
     @property
     def silence_s(self) -> float:
