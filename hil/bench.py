@@ -27,7 +27,7 @@ from pydantic import Field
 from hil.emulated import EmulatedMeter, EmulatedUnit, EventLog, SiteDevice
 from hil.faults import FAULT_KINDS, METER_FAULTS, UNIT_FAULTS, BenchFault
 from hil.plant import Plant, PlantSample, UnitAction
-from hil.server import ModbusEndpoint
+from hil.server import ModbusEndpoint, RtuConfig
 from hil.vendor import load_vendor_file
 from parktwin.config import Frozen
 from parktwin.errors import InputError
@@ -54,6 +54,7 @@ class BenchConfig(Frozen):
     soc_max: float | None = Field(None, ge=0.0, le=1.0)
     record: bool = False
     fault_control: bool = Field(True, description="serve the site device's fault-injection points")
+    rtu: RtuConfig | None = Field(None, description="also serve Modbus RTU on this serial port")
 
 
 class _Sink:
@@ -139,7 +140,11 @@ class Bench:
     def serve(self) -> int:
         """Start the Modbus endpoint; returns its port."""
         self.endpoint = ModbusEndpoint(
-            self.devices, self.config.host, self.config.port, self.config.allow_remote
+            self.devices,
+            self.config.host,
+            self.config.port,
+            self.config.allow_remote,
+            rtu=self.config.rtu,
         )
         return self.endpoint.start()
 

@@ -167,3 +167,67 @@ def test_a_serial_port_that_does_not_exist_is_one_clear_error():
     with pytest.raises(ProtocolError, match="/dev/does-not-exist-parktwin"):
         ep.start()
     assert time.monotonic() - t0 < 5
+
+
+def test_the_bench_serves_its_plant_over_rtu_beside_tcp():
+    from pyModbusTCP.client import ModbusClient
+
+    from hil.bench import Bench, BenchConfig
+    from hil.serve import BenchRun
+    from tests.hil.fleetplant import FleetPlant
+
+    plant = FleetPlant(n=1, speed=2.0)
+    with PtyPair() as pty:
+        bench = Bench(plant, BenchConfig(port=0, watchdog_s=30.0, rtu=RtuConfig(port=pty.a)))
+        with BenchRun(bench) as run:
+            c = ModbusSerialClient(pty.b, framer=FramerType.RTU, timeout=1, retries=0)
+            assert c.connect()
+            try:
+                assert not c.write_register(8192, 0x10000 - 3000, device_id=1).isError()
+                assert plant.p[0] == pytest.approx(300.0)  # -300.0 kW discharge = charge
+                sunspec = c.read_holding_registers(40000, count=2, device_id=1)
+                assert sunspec.registers == [0x5375, 0x6E53]  # "SunS"
+            finally:
+                c.close()
+            # the same image over TCP
+            tcp = ModbusClient(host="127.0.0.1", port=run.port, unit_id=1, auto_open=True)
+            assert tcp.read_holding_registers(8192, 1) == [0x10000 - 3000]
+            tcp.close()
+
+
+@pytest.mark.slow
+def test_twin_hil_serve_rtu_end_to_end():
+    """`twin hil serve --rtu PTY`: the real plant, a pymodbus serial client on the other end."""
+    import os
+    import subprocess
+    import sys
+
+    twin = os.path.join(os.path.dirname(sys.executable), "twin")
+    with PtyPair() as pty:
+        proc = subprocess.Popen(
+            [twin, "hil", "serve", "--rtu", pty.a, "--port", "0", "--duration", "600"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            lines = []
+            for line in proc.stdout:  # the plant is built before the ports open
+                lines.append(line)
+                if "Ctrl-C" in line:
+                    break
+            assert any(f"Modbus RTU on {pty.a}" in ln for ln in lines), "".join(lines)
+            c = ModbusSerialClient(pty.b, framer=FramerType.RTU, timeout=2, retries=1)
+            assert c.connect()
+            try:
+                assert c.read_holding_registers(40000, count=2, device_id=1).registers == [
+                    0x5375,
+                    0x6E53,
+                ]
+                rr = c.read_holding_registers(40000, count=2, device_id=101)  # a meter
+                assert rr.registers == [0x5375, 0x6E53]
+            finally:
+                c.close()
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=30)

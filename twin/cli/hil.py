@@ -56,8 +56,17 @@ def serve_cmd(
         None, "--fault", help="KIND:TARGET@AT[+DURATION][=VALUE], repeatable."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of meter noise."),
+    rtu: str = typer.Option(
+        None,
+        "--rtu",
+        help="Also serve Modbus RTU on this serial port (e.g. /dev/ttyUSB0, or a pty of socat).",
+    ),
+    baudrate: int = typer.Option(9600, "--baudrate", help="RTU baud rate."),
+    parity: str = typer.Option("N", "--parity", help="RTU parity: N, E or O (8 data bits)."),
+    stopbits: int = typer.Option(1, "--stopbits", help="RTU stop bits: 1 or 2."),
 ) -> None:
-    """Run the twin's plant in wall-clock time and serve every unit and meter over Modbus TCP.
+    """Run the twin's plant in wall-clock time and serve every unit and meter over Modbus TCP
+    (and RTU with --rtu).
 
     Unit ids: storage units 1..N (SunSpec at 40000, vendor map at 4096..), meters 101..
     (SunSpec 1 + 213), site information 200. Stop with Ctrl-C.
@@ -71,6 +80,8 @@ def serve_cmd(
         raise InputError(f"--step: expected 0.1 .. 1 s, got {step}")
     if speed <= 0:
         raise InputError(f"--speed: must be > 0, got {speed}")
+    if rtu is not None and "://" not in rtu and not Path(rtu).exists():
+        raise InputError(f"--rtu: no serial port {rtu}")
     config = _bench_config(
         host=host,
         port=port,
@@ -80,6 +91,9 @@ def serve_cmd(
         vendor_map=vendor_map,
         faults=[parse_fault(f) for f in fault or []],
         seed=seed,
+        rtu=None
+        if rtu is None
+        else {"port": rtu, "baudrate": baudrate, "parity": parity, "stopbits": stopbits},
     )
     sc = bench_scenario(load_scenario(scenario) if scenario else None, step_s=step, days=days)
     bench = _ready_bench(lambda: serve_bench(sc, config, speed))
@@ -98,6 +112,12 @@ def serve_cmd(
             t.add_row(str(METER_ID_FIRST + j), f"PCC meter {m.name}", "SunSpec 1/213 @40000")
         t.add_row(str(SITE_ID), "site information", "clock, tariff period, price, limits @0")
         console.print(t)
+        if config.rtu is not None:
+            r = config.rtu
+            console.print(
+                f"Modbus RTU on {r.port}, {r.baudrate} Bd 8{r.parity}{r.stopbits}: the same unit "
+                "ids, each a device on the bus"
+            )
         console.print(
             f"plant at {speed:g}x wall clock, step {step:g} s; watchdog {watchdog:g} s. Ctrl-C stops."
         )
