@@ -109,6 +109,7 @@ def _cell(text: str) -> object:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # the study is 35 candidates x 3 years: minutes on two cores
 @pytest.mark.parametrize("case", list(CASES))
 def test_figures_are_pinned(case: str, tmp_path: Path) -> None:
     out = produce(case, tmp_path / case)
