@@ -153,7 +153,7 @@ class Clients:
 
 def bench_throughput(n: int, rounds: int, client_counts: list[int]) -> None:
     ratings = UnitRatings(
-        "xinsheng-ess-1", "lfp280-2236kwh", 1118.0, 1250.0, 2236.0, 0.05, 0.95, 1250.0
+        "xinsheng-ess-1", "lfp280-2236kwh", 1118.0, 1250.0, 2236.0, 0.05, 0.95, 1250.0, 1331.2
     )
     unit = EmulatedUnit(0, ratings, _Sink(), vendor=load_vendor_file(), watchdog_s=0.0)
     stop = threading.Event()
@@ -171,7 +171,10 @@ def bench_throughput(n: int, rounds: int, client_counts: list[int]) -> None:
                     "soc": 0.5,
                     "soh": 0.99,
                     "temp_c": 28.0,
+                    "ambient_c": 25.0,
                     "pcs_state": 3,
+                    "p_charge_max_kw": 1118.0,
+                    "p_discharge_max_kw": 1118.0,
                 },
             )
             time.sleep(0.1)

@@ -107,11 +107,21 @@ class Bench:
         vendor = load_vendor_file(config.vendor_map)
         sink = _Sink(self)
         self.units = [
-            EmulatedUnit(i, r, sink, vendor, config.watchdog_s, config.fallback_kw, self.log, clock)
+            EmulatedUnit(
+                i,
+                r,
+                sink,
+                vendor,
+                config.watchdog_s,
+                config.fallback_kw,
+                self.log,
+                clock,
+                address=UNIT_ID_FIRST + i,
+            )
             for i, r in enumerate(ratings)
         ]
         self.meters = [
-            EmulatedMeter(name, j, seed=config.seed * 1000 + j)
+            EmulatedMeter(name, j, seed=config.seed * 1000 + j, address=METER_ID_FIRST + j)
             for j, name in enumerate(meter_names)
         ]
         self.site = SiteDevice(self._control if config.fault_control else None)

@@ -20,6 +20,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from devices import UnitParams
+
 #: faults of a unit that stop its PCS (the plant's fault path, one fault log)
 UnitFault = Literal["pcs_trip", "over_temperature"]
 #: operator commands to a unit's PCS
@@ -38,7 +40,7 @@ class UnitRatings:
     soc_min: float
     soc_max: float
     ramp_kw_per_s: float
-    v_dc_nom_v: float = 1331.2  # 416 cells x 3.2 V
+    v_dc_nom_v: float  # the pack's nominal DC voltage (802 AHRtg = WHRtg / V)
 
     @property
     def q_max_kvar(self) -> float:
@@ -51,10 +53,24 @@ class UnitRatings:
             "p_max_kw": self.p_max_kw,
             "s_max_kva": self.s_max_kva,
             "q_max_kvar": self.q_max_kvar,
-            "e_nom_kwh": self.e_nom_kwh,
             "hundred": 100.0,
             "revert_max_s": 3600.0,
         }
+
+
+def ratings_of(params: UnitParams, name: str) -> UnitRatings:
+    """The register maps' view of a unit type's parameters, for the unit `name`."""
+    return UnitRatings(
+        name=name,
+        unit_type=str(params.name),
+        p_max_kw=float(params.p_max_kw),
+        s_max_kva=float(params.pcs_kva),
+        e_nom_kwh=float(params.e_nom_kwh),
+        soc_min=float(params.soc_min),
+        soc_max=float(params.soc_max),
+        ramp_kw_per_s=float(params.ramp_kw_per_s),
+        v_dc_nom_v=float(params.v_nom),
+    )
 
 
 @dataclass(eq=False)

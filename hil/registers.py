@@ -25,6 +25,7 @@ from pydantic import Field, model_validator
 
 from hil.codec import (
     INT_RANGE,
+    CodecError,
     DataType,
     Order,
     decode_raw,
@@ -70,6 +71,9 @@ class Point(Frozen):
     min: float | None = None
     max: float | None = None
     symbols: tuple[int, ...] = Field((), description="allowed raw values of an enum")
+    reserved: int | None = Field(
+        None, description="raw value no measurement may take (SunSpec's 'not implemented')"
+    )
     description: str = ""
 
     @model_validator(mode="after")
@@ -220,9 +224,36 @@ class RegisterImage:
             return encode_raw(str(value), "string", p.size, p.byte_order, name=p.name)
         raw = to_raw(value, p.dtype, p.scale, self._sf_of(p), name=p.name)
         if p.dtype not in ("f32", "f64"):
-            lo, hi = INT_RANGE[p.dtype]
+            lo, hi = self._raw_range(p)
             raw = min(max(raw, lo), hi)  # a measurement past full scale reads full scale
         return encode_raw(raw, p.dtype, p.size, p.byte_order, p.word_order, name=p.name)
+
+    @staticmethod
+    def _raw_range(p: Point) -> tuple[int, int]:
+        """Raw values a measurement may take: the type's range less the reserved marker."""
+        lo, hi = INT_RANGE[p.dtype]
+        if p.reserved == hi:
+            hi -= 1
+        elif p.reserved == lo:
+            lo += 1
+        return lo, hi
+
+    def check_fits(self, p: Point, value: float) -> None:
+        """Raise CodecError unless `value` encodes in `p` as itself: within the type's range
+        at the point's scale, and not the not-implemented marker (no silent clamp)."""
+        if p.dtype in ("f32", "f64", "string"):
+            return
+        sf = self._sf_of(p)
+        raw = to_raw(value, p.dtype, p.scale, sf, name=p.name)
+        lo, hi = self._raw_range(p)
+        if not lo <= raw <= hi:
+            scale = f"scale factor {sf}" if p.sf else f"scale {p.scale:g}"
+            raise CodecError(
+                f"{self.map.source}: {p.name} (register {p.address}) cannot show "
+                f"{value:.10g} {p.unit}: {p.dtype} at {scale} holds "
+                f"{to_physical(lo, p.scale, sf):.10g}..{to_physical(hi, p.scale, sf):.10g}"
+                " (choose a larger scale)"
+            )
 
     def decode(self, p: Point, regs: list[int]) -> float | int | str:
         """Physical value of point `p` from its registers."""

@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import Field
 
 from hil.codec import DataType
-from hil.registers import Point, RegisterImage, RegisterMap
+from hil.registers import Point, RegisterImage, RegisterMap, WriteCallback
 from parktwin.config import Frozen, load_package_toml
 from parktwin.errors import InputError
 
@@ -61,6 +61,7 @@ class DeviceLayout(Frozen):
     static: dict[str, int | float | str] = Field(default_factory=dict)
     bind: dict[str, tuple[str, float]] = Field(default_factory=dict)
     limits: dict[str, tuple[str, float]] = Field(default_factory=dict)
+    upper: dict[str, tuple[str, float]] = Field(default_factory=dict)
 
 
 class SunSpecLayouts(Frozen):
@@ -128,6 +129,7 @@ def model_points(model_id: int, address: int) -> tuple[list[Point], dict[str, in
                 unit=str(pd.get("units", "")),
                 access="rw" if pd.get("access") == "RW" else "r",
                 symbols=symbols,
+                reserved=None if isinstance(not_impl, str | float) else not_impl,
                 description=str(pd.get("desc", pd.get("label", ""))),
             )
         )
@@ -140,11 +142,16 @@ def device_map(
     kind: Literal["unit", "meter"],
     ratings: Mapping[str, float],
     base: int = BASE_ADDRESS,
+    writable: frozenset[str] = frozenset(),
 ) -> tuple[RegisterMap, dict[str, int | float | str]]:
     """The SunSpec map of a unit or a meter, and the raw values to start its image with.
 
-    `ratings` gives the quantities named in the layout's ``limits`` (e.g. ``p_max_kw``):
-    a writable point bound to a rating accepts ``-gain*rating .. +gain*rating``.
+    `ratings` gives the quantities named in the layout's ``limits`` and ``upper`` (e.g.
+    ``p_max_kw``): a writable point bound to a rating accepts ``-gain*rating ..
+    +gain*rating`` (``limits``) or ``0 .. gain*rating`` (``upper``). Only points bound to a
+    quantity in `writable` (what the emulated device acts on) stay writable; every other
+    point the model defines as RW is served read-only, so a write to it is refused
+    (ILLEGAL DATA ADDRESS) instead of being echoed and ignored.
     """
     lay = getattr(layouts(), kind)
     points: list[Point] = [
@@ -165,7 +172,7 @@ def device_map(
     initial["end.ID"] = END_MODEL_ID
     initial["end.L"] = 0
     by_name = {p.name: p for p in points}
-    for key in (*lay.bind, *lay.static, *lay.limits):
+    for key in (*lay.bind, *lay.static, *lay.limits, *lay.upper):
         if key not in by_name:
             raise InputError(f"hil/data/sunspec.toml: {kind}: no SunSpec point {key!r}")
     out: list[Point] = []
@@ -174,21 +181,27 @@ def device_map(
         if p.name in lay.bind:
             q, gain = lay.bind[p.name]
             update.update(bind=q, gain=gain)
-        if p.name in lay.limits:
-            q, gain = lay.limits[p.name]
-            if q not in ratings:
-                raise InputError(f"SunSpec {kind}: {p.name}: rating {q!r} not given")
-            bound = abs(gain * ratings[q])
-            update.update(min=-bound, max=bound)
+        for table, lower in ((lay.limits, -1.0), (lay.upper, 0.0)):
+            if p.name in table:
+                q, gain = table[p.name]
+                if q not in ratings:
+                    raise InputError(f"SunSpec {kind}: {p.name}: rating {q!r} not given")
+                bound = abs(gain * ratings[q])
+                update.update(min=lower * bound, max=bound)
+        if p.access == "rw" and update.get("bind") not in writable:
+            update.update(access="r", min=None, max=None)
         out.append(p.model_copy(update=update) if update else p)
     return RegisterMap(out, source=f"SunSpec {kind}"), initial
 
 
 def new_image(
-    kind: Literal["unit", "meter"], ratings: Mapping[str, float], on_write=None
+    kind: Literal["unit", "meter"],
+    ratings: Mapping[str, float],
+    on_write: WriteCallback | None = None,
+    writable: frozenset[str] = frozenset(),
 ) -> RegisterImage:
     """A register image of a SunSpec unit or meter with its static values in place."""
-    regmap, initial = device_map(kind, ratings)
+    regmap, initial = device_map(kind, ratings, writable=writable)
     img = RegisterImage(regmap, on_write=on_write)
     for name, raw in initial.items():
         img.set_raw(name, raw)

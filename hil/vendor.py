@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import Field
 
 from hil.codec import DataType, Order
-from hil.registers import Point, RegisterImage, RegisterMap
+from hil.registers import Point, RegisterImage, RegisterMap, WriteCallback
 from parktwin.config import Frozen, load_package_toml, load_toml
 from parktwin.errors import InputError
 
@@ -104,7 +104,30 @@ def vendor_map(
 
 
 def new_vendor_image(
-    spec: VendorMapFile, ratings: Mapping[str, float], on_write=None, source: str = "vendor map"
+    spec: VendorMapFile,
+    ratings: Mapping[str, float],
+    on_write: WriteCallback | None = None,
+    source: str = "vendor map",
+    writable: frozenset[str] | None = None,
 ) -> RegisterImage:
-    """A register image of a vendor map, all registers 0 until the plant publishes."""
-    return RegisterImage(vendor_map(spec, ratings, source), on_write=on_write)
+    """A register image of a vendor map, all registers 0 until the plant publishes.
+
+    `writable`: the quantities the emulated device acts on; a writable (rw) point bound to
+    anything else is an error (the device would accept the write and ignore it).
+    """
+    regmap = vendor_map(spec, ratings, source)
+    if writable is not None:
+        for p in regmap.bound("rw"):
+            if p.bind not in writable:
+                raise InputError(
+                    f"{source}: point {p.name!r} (register {p.address}) is writable but bound to"
+                    f" {p.bind!r}, which the device cannot act on"
+                    f" (it acts on: {', '.join(sorted(writable))})"
+                )
+        for p in regmap.points:
+            if p.access == "rw" and p.bind is None:
+                raise InputError(
+                    f"{source}: point {p.name!r} (register {p.address}) is writable but bound"
+                    " to nothing: make it read-only or bind it"
+                )
+    return RegisterImage(regmap, on_write=on_write)

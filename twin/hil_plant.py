@@ -12,29 +12,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from devices import UnitParams
 from hil.bench import Bench, BenchConfig
-from hil.plant import PlantSample, StepHook, UnitAction, UnitFault, UnitRatings
+from hil.plant import PlantSample, StepHook, UnitAction, UnitFault, UnitRatings, ratings_of
 from hil.verify import VerifySpec
 from parktwin.errors import SimulationError
 from twin.engine import PlantView, Simulation, site_of
 from twin.inputs import Inputs, build_inputs, month_starts
 from twin.scenario import GuardConfig, Scenario, default_scenario
 from twin.strategies import ExternalSetpoints
-
-
-def ratings_of(params: UnitParams, name: str) -> UnitRatings:
-    """The register maps' view of a unit's parameters."""
-    return UnitRatings(
-        name=name,
-        unit_type=str(params.name),
-        p_max_kw=float(params.p_max_kw),
-        s_max_kva=float(params.pcs_kva),
-        e_nom_kwh=float(params.e_nom_kwh),
-        soc_min=float(params.soc_min),
-        soc_max=float(params.soc_max),
-        ramp_kw_per_s=float(params.ramp_kw_per_s),
-    )
 
 
 class EnginePlant:

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from devices import Fleet, load_unit_params
-from hil.plant import PlantSample, StepHook, UnitAction, UnitFault, UnitRatings
+from hil.plant import PlantSample, StepHook, UnitAction, UnitFault, ratings_of
 
 
 class FleetPlant:
@@ -33,19 +33,7 @@ class FleetPlant:
         self.params = [load_unit_params(unit_type)] * n
         self.fleet = Fleet(self.params, soc0=soc0, temp0_c=ambient_c)
         self.names = tuple(f"xinsheng-{k + 1}" for k in range(n))
-        self.ratings = tuple(
-            UnitRatings(
-                name=name,
-                unit_type=str(p.name),
-                p_max_kw=float(p.p_max_kw),
-                s_max_kva=float(p.pcs_kva),
-                e_nom_kwh=float(p.e_nom_kwh),
-                soc_min=float(p.soc_min),
-                soc_max=float(p.soc_max),
-                ramp_kw_per_s=float(p.ramp_kw_per_s),
-            )
-            for p, name in zip(self.params, self.names, strict=True)
-        )
+        self.ratings = tuple(ratings_of(p, n) for p, n in zip(self.params, self.names, strict=True))
         self.meter_names = ("xinsheng",)
         self.unit_meter = (0,) * n
         self.lock = threading.Lock()

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hil import sunspec
+from hil.emulated import UNIT_WRITABLE
 from hil.registers import (
     ILLEGAL_ADDRESS,
     ILLEGAL_VALUE,
@@ -53,7 +54,7 @@ def test_sunspec_layout_matches_the_specification(kind):
 
 
 def test_static_and_scaled_values():
-    img = sunspec.new_image("unit", RATINGS)
+    img = sunspec.new_image("unit", RATINGS, writable=UNIT_WRITABLE)
     assert img.get("1.Mn") == "ParkTwin"
     assert img.get_raw("701.W_SF") == 2
     img.set("701.W", -800_000.0)
@@ -64,7 +65,7 @@ def test_static_and_scaled_values():
 
 
 def test_writes_are_checked_point_by_point():
-    img = sunspec.new_image("unit", RATINGS)
+    img = sunspec.new_image("unit", RATINGS, writable=UNIT_WRITABLE)
     p = img.map.by_name["704.WSet"]
     with pytest.raises(RegisterError) as e:
         img.write(p.address, [0x0000, 0x0000, 0x0000])  # WSet then half of WSetRvrt
@@ -90,7 +91,7 @@ def test_writes_are_checked_point_by_point():
 @given(st.integers(-1_250_000, 1_250_000))
 def test_any_in_range_setpoint_is_accepted_and_reads_back(w):
     seen = []
-    img = sunspec.new_image("unit", RATINGS, on_write=seen.append)
+    img = sunspec.new_image("unit", RATINGS, on_write=seen.append, writable=UNIT_WRITABLE)
     p = img.map.by_name["704.WSet"]
     regs = [(w >> 16) & 0xFFFF, w & 0xFFFF]
     img.write(p.address, regs)

@@ -15,7 +15,9 @@ from hil.server import ModbusEndpoint
 from hil.vendor import load_vendor_file
 from parktwin.errors import ProtocolError
 
-RATINGS = UnitRatings("xinsheng-1", "lfp280-2236kwh", 1250.0, 1250.0, 2236.0, 0.05, 0.95, 625.0)
+RATINGS = UnitRatings(
+    "xinsheng-1", "lfp280-2236kwh", 1250.0, 1250.0, 2236.0, 0.05, 0.95, 625.0, 1331.2
+)
 
 
 class Sink:
@@ -42,7 +44,10 @@ def bench():
             "soc": 0.605,
             "soh": 0.99,
             "temp_c": 28.3,
+            "ambient_c": 31.5,
             "pcs_state": 3,
+            "p_charge_max_kw": 1100.0,
+            "p_discharge_max_kw": 1050.0,
         },
     )
     meter = EmulatedMeter("xinsheng", 0)

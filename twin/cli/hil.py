@@ -287,6 +287,7 @@ def map_cmd(
 ) -> None:
     """Print a register map: address, point, type, scale, unit, access, bound quantity."""
     from hil import sunspec
+    from hil.emulated import UNIT_WRITABLE
     from hil.vendor import load_vendor_file, vendor_map
 
     ratings = {
@@ -297,7 +298,8 @@ def map_cmd(
         "revert_max_s": 3600.0,
     }
     if kind in ("unit", "meter"):
-        regmap, _ = sunspec.device_map(kind, ratings)
+        writable = UNIT_WRITABLE if kind == "unit" else frozenset()
+        regmap, _ = sunspec.device_map(kind, ratings, writable=writable)
     elif kind == "vendor":
         regmap = vendor_map(load_vendor_file(map_file), ratings, str(map_file or "vendor_pcs.toml"))
     else:
