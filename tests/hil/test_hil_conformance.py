@@ -244,7 +244,7 @@ def test_702_wmax_caps_the_achieved_power_and_the_points_say_why() -> None:
             dev.close()
     tr = rec.since(t0)
     assert tr[:, 1].max() <= 500.0 + 1e-6  # never above WMax
-    assert tr[-1, 1] == pytest.approx(500.0, abs=1.0)  # and there at the end
+    assert tr[-1, 1] == pytest.approx(500.0, rel=0.01)  # and there at the end
 
 
 def test_702_charge_and_discharge_rate_caps() -> None:
@@ -295,21 +295,22 @@ def test_704_wmaxlimpct_caps_only_while_enabled_and_varsetena_gates_reactive_pow
             ctl.VarSet.cvalue = -200_000.0  # absorb 200 kvar, but VarSetEna is 0
             ctl.write()
             t0 = plant.t_s
-            assert wait_until(lambda: plant.t_s > t0 + 2.0)
+            assert wait_until(lambda: plant.t_s > t0 + 4.0)
+            t_off = plant.t_s  # before the next write
             ctl.WMaxLimPctEna.value = 1
             ctl.VarSetEna.value = 1
             ctl.write()
             t1 = plant.t_s
-            assert wait_until(lambda: plant.t_s > t1 + 2.0)
+            assert wait_until(lambda: plant.t_s > t1 + 4.0)
         finally:
             dev.close()
     off, on = rec.since(t0), rec.since(t1)
-    off = off[off[:, 0] < t1]
+    off = off[off[:, 0] <= t_off]
     cap = 0.4 * plant.ratings[0].p_max_kw
-    assert off[-1, 1] == pytest.approx(800.0, abs=1.0)  # not enabled: no cap
+    assert off[-1, 1] == pytest.approx(800.0, rel=0.01)  # not enabled: no cap
     assert np.abs(off[:, 2]).max() < 1.0  # VarSetEna 0: no reactive power
-    assert on[-1, 1] == pytest.approx(cap, abs=1.0)  # enabled: 40 % of WMax
-    assert on[-1, 2] == pytest.approx(200.0, abs=1.0)  # enabled: the VarSet acts
+    assert on[-1, 1] == pytest.approx(cap, rel=0.01)  # enabled: 40 % of WMax
+    assert on[-1, 2] == pytest.approx(200.0, rel=0.01)  # enabled: the VarSet acts
 
 
 def test_802_soc_reserve_holds_discharge_and_charge() -> None:
@@ -328,7 +329,7 @@ def test_802_soc_reserve_holds_discharge_and_charge() -> None:
             ctl.WSet.cvalue = 500_000.0  # discharge 500 kW
             ctl.write()
             t0 = plant.t_s
-            assert wait_until(lambda: plant.t_s > t0 + 2.0)
+            assert wait_until(lambda: plant.t_s > t0 + 4.0)
             assert bench.units[0].vendor.get("ctrl_status") & WHY_SOC_RESERVE
             ctl.read()
             assert ctl.WSet.cvalue == 0.0
@@ -337,7 +338,7 @@ def test_802_soc_reserve_holds_discharge_and_charge() -> None:
             ctl.WSet.cvalue = -500_000.0  # charge 500 kW
             ctl.write()
             t1 = plant.t_s
-            assert wait_until(lambda: plant.t_s > t1 + 2.0)
+            assert wait_until(lambda: plant.t_s > t1 + 4.0)
         finally:
             dev.close()
     held = rec.since(t0)
@@ -360,10 +361,10 @@ def test_wsetpct_acts_in_percent_mode() -> None:
             ctl.WSetPct.cvalue = -50.0  # absorb 50 % of WMax
             ctl.write()
             t0 = plant.t_s
-            assert wait_until(lambda: plant.t_s > t0 + 2.0)
+            assert wait_until(lambda: plant.t_s > t0 + 4.0)
         finally:
             dev.close()
-    assert rec.since(t0)[-1, 1] == pytest.approx(0.5 * plant.ratings[0].p_max_kw, abs=1.0)
+    assert rec.since(t0)[-1, 1] == pytest.approx(0.5 * plant.ratings[0].p_max_kw, rel=0.01)
 
 
 def test_after_a_watchdog_revert_the_points_show_the_fallback_and_why() -> None:

@@ -14,8 +14,9 @@ from pymodbus.client import ModbusSerialClient
 from pymodbus.framer import FramerType
 
 from hil.driver import DriverConfig, ModbusDriver
-from hil.emulated import EmulatedUnit, UnitRatings
+from hil.emulated import EmulatedUnit
 from hil.framing import crc16
+from hil.plant import UnitRatings
 from hil.server import ModbusEndpoint, RtuConfig
 from hil.vendor import load_vendor_file
 from tests.hil.modbus_device import Device
@@ -115,7 +116,9 @@ def test_pymodbus_serial_client_reads_and_writes(bus):
         c.close()
 
 
-RATINGS = UnitRatings("xinsheng-1", "lfp280-2236kwh", 1250.0, 1250.0, 2236.0, 0.05, 0.95, 625.0)
+RATINGS = UnitRatings(
+    "xinsheng-1", "lfp280-2236kwh", 1250.0, 1250.0, 2236.0, 0.05, 0.95, 625.0, 1331.2
+)
 
 
 class Sink:
@@ -142,7 +145,10 @@ def test_the_drivers_rtu_path_commands_an_emulated_unit():
             "soc": 0.605,
             "soh": 0.99,
             "temp_c": 28.3,
+            "ambient_c": 25.0,
             "pcs_state": 3,
+            "p_charge_max_kw": 1118.0,
+            "p_discharge_max_kw": 1118.0,
         },
     )
     with (
