@@ -145,3 +145,79 @@ def test_an_interrupt_inside_a_compiled_call_is_still_an_interrupt() -> None:
     except SystemError as exc:
         assert _is_interrupt(exc)
     assert not _is_interrupt(SystemError("a real bug"))
+
+
+def _meter_1s(path: Path) -> None:
+    import datetime as dt
+
+    t0 = dt.datetime(2025, 3, 3)
+    rows = [f"{t0 + dt.timedelta(seconds=i):%Y-%m-%d %H:%M:%S},{100 + i % 60}" for i in range(3600)]
+    path.write_text("timestamp,power_kw\n" + "\n".join(rows) + "\n")
+
+
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["unit", "test", "--dt", "0.001"], r"--dt 0.001: about [\d,]+ steps recorded, [\d.]+ GB"),
+        (["unit", "test", "--out", "README.md"], "--out: README.md is a file, expected a folder"),
+        (["profiles", "show", "--seed", "-1"], "--seed: expected an integer"),
+        (["profiles", "show", "--png", "folder"], "--png: folder is a folder, expected a file"),
+        (["profiles", "show", "--start", "2100-01-01"], "outside the data's coverage"),
+        (["grid", "export", "--out", "folder"], "--out: folder is a folder, expected a file"),
+        (["hil", "serve", "--duration", "-5"], "--duration: expected > 0"),
+        (["hil", "serve", "--host", "0.0.0.0"], "needs --allow-remote"),
+        (["hil", "serve", "--seed", "-1"], "--seed: expected an integer"),
+        (["hil", "verify", "--controller", "x", "--out", "README.md"], "--out: README.md is a"),
+        (["hil", "verify", "--controller", "x", "--junit", "folder"], "--junit: folder is a"),
+        (["expand", "STUDY", "--out", "e", "--workers", "0"], "--workers: expected 1 .. "),
+        (["expand", "STUDY", "--out", "e", "--scheduler", "bogus"], "expected tcp://HOST:PORT"),
+        (["expand", "STUDY", "--out", "README.md"], "--out: README.md is a file"),
+        (["expand", "STUDY", "--out", "e", "--days", "0"], "--days: expected 1 .. 366"),
+    ],
+)
+def test_refusals_are_one_line_and_write_nothing(tmp_path, capsys, monkeypatch, args, match):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "README.md").write_text("not a folder")
+    (tmp_path / "folder").mkdir()
+    args = [str(ROOT / "examples" / "study-next-20mwh.toml") if a == "STUDY" else a for a in args]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    t0 = time.monotonic()
+    code = main(args)
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2 and __import__("re").search(match, line), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert time.monotonic() - t0 < 30.0  # refused before the work, no hang
+
+
+def test_port_in_use_is_refused_in_our_words(capsys) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["hil", "serve", "--port", str(port), "--duration", "1"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2
+    assert line == (
+        f"error: --port {port}: 127.0.0.1:{port} is already in use by another program; "
+        "choose another --port (0: any free port)"
+    )
+
+
+def test_profiles_check_of_a_one_second_file_speaks_in_seconds(tmp_path, capsys) -> None:
+    _meter_1s(tmp_path / "m.csv")
+    assert main(["profiles", "check", str(tmp_path / "m.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "resolution 1 s, 3600 intervals" in out and "(15-min mean)" in out
+
+
+def test_help_keeps_units_in_brackets(capsys) -> None:
+    for args, words in (
+        (["unit", "test"], ["Time step [s] (0 < dt <= 900)", "Test power [kW]", "[kVA]"]),
+        (["hil", "drive"], ["Ramp limit [kW/s]", "Control period [s]"]),
+    ):
+        assert main([*args, "--help"]) == 0
+        text = " ".join(capsys.readouterr().out.split())  # as one line: wrapping aside
+        for w in words:
+            assert w in text, (w, text)

@@ -41,8 +41,8 @@ def check_range(
         return
     inside = (value > low if above else value >= low) and value <= high
     if not inside:  # NaN is never inside
-        span = f"> {low:g} and <= {high:g}" if above else f"{low:g} .. {high:g}"
-        raise InputError(f"{option}: expected {span}{unit}, got {value:g}")
+        span = f"> {low:,.10g} and <= {high:,.10g}" if above else f"{low:,.10g} .. {high:,.10g}"
+        raise InputError(f"{option}: expected {span}{unit}, got {value:,.10g}")
 
 
 @dataclass(frozen=True)
@@ -90,3 +90,38 @@ def interrupted_line() -> str:
 def forget_outputs() -> None:
     """Start a new command (tests call `main` several times in one process)."""
     _outputs.clear()
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def check_listen_address(host: str, port: int, allow_remote: bool) -> None:
+    """A server's address: loopback unless ``--allow-remote``, a valid port not in use."""
+    import socket
+
+    if host not in LOOPBACK and not allow_remote:
+        raise InputError(
+            f"--host {host}: not a loopback address; a bench can trip real units, so serving"
+            " off this machine needs --allow-remote"
+        )
+    check_range(port, "--port", 0, 65535)
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise InputError(f"--host {host}: unknown host ({exc.strerror})") from exc
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(addr)
+        except PermissionError as exc:
+            raise InputError(
+                f"--port {port}: binding below 1024 needs privileges; use a port >= 1024"
+            ) from exc
+        except OSError as exc:
+            raise InputError(
+                f"--port {port}: {host}:{port} is already in use by another program; choose"
+                " another --port (0: any free port)"
+            ) from exc

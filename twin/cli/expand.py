@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from twin.cli.common import console, err_console
+from twin.cli.common import check_range, console, err_console, output_dir
 
 app = typer.Typer(add_completion=False)
 
@@ -37,15 +37,22 @@ def expand(
     """Run an expansion study: every candidate a closed-loop twin run over the years; rank them."""
     from parktwin.errors import InputError
     from twin.study import load_study, plan_study
+    from twin.study.execute import check_scheduler_address
     from twin.study.progress import StudyProgress
     from twin.study.report import candidates_table, failures, hosting_table
     from twin.study.runner import run_plan
 
-    if days is not None and not 1 <= days <= 366:
-        raise InputError(f"--days: expected 1..366, got {days}")
+    # Everything is checked before anything is written: a refused start leaves no trace
+    # that would make the corrected command look like a resume with other settings.
+    check_range(days, "--days", 1, 366)
+    check_range(workers, "--workers", 1, 4096)
+    check_range(top, "--top", 0, 1_000_000)
     if workers is not None and scheduler is not None:
         raise InputError("--workers: not with --scheduler (the Dask cluster has its workers)")
+    if scheduler is not None:
+        check_scheduler_address(scheduler)
     plan = plan_study(load_study(study_file).with_days(days))
+    output_dir(out, "--out", resumable=True)
     where = f"the Dask cluster at {scheduler}" if scheduler else "local workers"
     err_console.print(
         f"[bold]{plan.study.study.name}[/]: {len(plan.candidates)} candidates, "

@@ -160,6 +160,8 @@ def export(
 ) -> None:
     """Write the park's pandapower net (peak-load snapshot) as JSON for other tools."""
     from grid.network import export_json
+    from twin.cli.common import output_file
 
+    output_file(out, "--out")
     path = export_json(_site(site), out)
     console.print(f"wrote {path} (load with pandapower.from_json)")

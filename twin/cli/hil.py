@@ -11,7 +11,14 @@ from rich.table import Table
 
 from parktwin.config import validate
 from parktwin.errors import InputError
-from twin.cli.common import console
+from twin.cli.common import (
+    check_listen_address,
+    check_range,
+    check_seed,
+    console,
+    output_dir,
+    output_file,
+)
 
 if TYPE_CHECKING:
     from hil.bench import Bench
@@ -82,6 +89,11 @@ def serve_cmd(
         raise InputError(f"--speed: must be > 0, got {speed}")
     if rtu is not None and "://" not in rtu and not Path(rtu).exists():
         raise InputError(f"--rtu: no serial port {rtu}")
+    check_range(duration, "--duration", 0.0, 366 * 86400.0, " s", above=True)
+    check_range(days, "--days", 1, 366)
+    check_range(watchdog, "--watchdog", 0.0, 86400.0, " s")
+    check_seed(seed)
+    check_listen_address(host, port, allow_remote)
     config = _bench_config(
         host=host,
         port=port,
@@ -246,6 +258,7 @@ def verify_cmd(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from hil.verify import load_verify_spec, run_verify
+    from parktwin.files import staged_dir
     from twin.hil_plant import engine_plant, verify_scenario
 
     spec = load_verify_spec(scenario)
@@ -253,6 +266,9 @@ def verify_cmd(
         if not 0 < speed <= 100:
             raise InputError(f"--speed: expected 0 < speed <= 100, got {speed}")
         spec = spec.model_copy(update={"speed": speed})
+    output_dir(out, "--out")
+    if junit is not None:
+        output_file(junit, "--junit")
     with console.status(
         "building the park, compiling the kernels and taking the first step"
         " (the first run after an install compiles for a few minutes)"
@@ -268,14 +284,15 @@ def verify_cmd(
         transient=True,
     ) as bar:
         task = bar.add_task("run", total=spec.duration_s)
-        result = run_verify(
-            spec, controller, out, plant, junit, lambda t_s: bar.update(task, completed=t_s)
-        )
+        with staged_dir(out) as stage:  # the folder is replaced whole, at the end
+            result = run_verify(
+                spec, controller, stage, plant, junit, lambda t_s: bar.update(task, completed=t_s)
+            )
     t = Table("requirement", "verdict", "evidence", title=f"HIL verify: {controller}")
     for v in result.verdicts:
         t.add_row(v.requirement, "[green]PASS[/]" if v.passed else "[bold red]FAIL[/]", v.evidence)
     console.print(t)
-    console.print(f"outputs in {result.out_dir}" + (f", JUnit {junit}" if junit else ""))
+    console.print(f"outputs in {out}" + (f", JUnit {junit}" if junit else ""))
     if not result.passed:
         raise typer.Exit(1)
 

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from parktwin.errors import InputError
-from twin.cli.common import console, parse_date
+from twin.cli.common import check_seed, console, output_file, parse_date
 
 app = typer.Typer(help="Enterprise load and PV profiles; meter-file checks.", no_args_is_help=True)
 
@@ -32,6 +32,12 @@ def show(
     if not 60 <= step <= 3600:
         raise InputError(f"--step: expected 60..3600 s, got {step:g}")
     first = parse_date(start, "--start")
+    check_seed(seed)
+    from profiles.coverage import check_covered
+
+    check_covered(first, days, "--start")
+    if png is not None:
+        output_file(png, "--png")
     the_site = grid.load_site(site) if site is not None else grid.default_site()
     n = round(days * 86400 / step)
     with console.status("computing profiles..."):
@@ -80,11 +86,13 @@ def check(
     from profiles.meter import read_meter_csv
 
     m = read_meter_csv(file, label=label)
+    res = f"{m.resolution_s / 60:g} min" if m.resolution_s >= 60 else f"{m.resolution_s:g} s"
+    mean = "15-min" if m.resolution_s <= 900 else res  # the peak is of 15-min means
     console.print(
-        f"{file}: resolution {m.resolution_s / 60:g} min, {m.n_steps} intervals, "
+        f"{file}: resolution {res}, {m.n_steps} intervals, "
         f"{m.start:%Y-%m-%d %H:%M} to {m.end:%Y-%m-%d %H:%M} local "
         f"({m.span_s / 86400:.2f} days); import {m.energy_kwh:,.1f} kWh, export "
-        f"{m.export_kwh:,.1f} kWh; peak {m.peak_kw:,.1f} kW (15-min mean)",
+        f"{m.export_kwh:,.1f} kWh; peak {m.peak_kw:,.1f} kW ({mean} mean)",
         highlight=False,
         soft_wrap=True,
     )

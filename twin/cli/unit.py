@@ -9,7 +9,11 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from parktwin.errors import InputError
-from twin.cli.common import console
+from twin.cli.common import console, output_dir
+
+STEP_BYTES = 13 * 40.0
+"""Memory per recorded step of the unit test: 13 columns, each a Python float in a list
+(24 bytes + an 8-byte slot) and, at the end, in an array (8 bytes)."""
 
 app = typer.Typer(
     help="Storage-unit physics: the acceptance test of one unit (battery cabin + PCS).",
@@ -39,6 +43,9 @@ def test_cmd(
     rest_s: float = typer.Option(600.0, "--rest-s", help="Rest after each phase [s]."),
     pcs_kva: float = typer.Option(None, "--pcs-kva", help="Override the PCS rating [kVA]."),
     out: Path = typer.Option(None, "--out", help="Write summary.json + timeseries.parquet here."),
+    max_memory: float = typer.Option(
+        2.0, "--max-memory", help="Refuse a test estimated to need more memory than this [GB]."
+    ),
 ) -> None:
     """Charge at rated power from the SOC floor to full, rest, discharge to empty, rest; N cycles.
 
@@ -46,6 +53,7 @@ def test_cmd(
     auxiliaries and the losses by cause (GB/T 36548 style).
     """
     from devices.acceptance import AcceptanceConfig, run_acceptance, write_results
+    from parktwin.files import staged_dir
 
     options = {
         "unit_type": unit_type,
@@ -64,7 +72,18 @@ def test_cmd(
         name = _OPTION.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else "option"
         got = options.get(str(err["loc"][0])) if err["loc"] else None
         raise InputError(f"{name}: {err['msg']} (got {got!r})") from exc
-    with console.status("running the unit test..."):
+    steps = _expected_steps(cfg)
+    need = steps * STEP_BYTES
+    if need > max_memory * 1e9:
+        dt_ok = cfg.dt_s * need / (max_memory * 1e9)
+        raise InputError(
+            f"--dt {cfg.dt_s:g}: about {steps:,.0f} steps recorded, {need / 1e9:,.1f} GB of memory"
+            f" (limit {max_memory:g} GB, --max-memory); use --dt {_round_up(dt_ok):g} or more,"
+            " or fewer --cycles"
+        )
+    if out is not None:
+        output_dir(out, "--out", need_bytes=steps * 13 * 8.0)
+    with console.status(f"running the unit test ({steps:,.0f} steps of {cfg.dt_s:g} s)..."):
         summary, series = run_acceptance(cfg)
     console.print(summary_table(summary))
     if len(summary["per_cycle"]) > 1:
@@ -72,8 +91,32 @@ def test_cmd(
     if summary.get("aging"):
         console.print(aging_table(summary["aging"]))
     if out is not None:
-        paths = write_results(out, summary, series)
-        console.print("wrote " + ", ".join(str(p) for p in paths))
+        with staged_dir(out) as stage:
+            names = [p.name for p in write_results(stage, summary, series)]
+        console.print("wrote " + ", ".join(str(out / n) for n in names))
+
+
+def _expected_steps(cfg) -> float:
+    """Steps the test will record: per cycle a charge and a discharge of about the SOC
+    window's energy at the test power, and two rests."""
+    from devices import load_unit_params
+
+    p = load_unit_params(cfg.unit_type, pcs_kva=cfg.pcs_kva)
+    power = p.p_max_kw if cfg.power_kw is None else cfg.power_kw
+    e_window = (p.soc_max - p.soc_min) * p.e_nom_kwh
+    per_cycle_s = 2.0 * e_window / max(power, 1e-9) * 3600.0 + 2.0 * cfg.rest_s
+    return cfg.cycles * per_cycle_s / cfg.dt_s
+
+
+def _round_up(dt_s: float) -> float:
+    """The next step of 1, 2, 5 x 10^k at or above `dt_s`."""
+    import math
+
+    k = math.floor(math.log10(dt_s))
+    for m in (1, 2, 5, 10):
+        if m * 10.0**k >= dt_s * (1 - 1e-12):
+            return m * 10.0**k
+    return 10.0 ** (k + 1)
 
 
 def summary_table(s: dict) -> Table:

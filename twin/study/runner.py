@@ -230,12 +230,17 @@ def run_plan(
     study = plan.study
     out = Path(out_dir)
     with study_lock(out):
-        _check_folder(out, study, plan.limits)
+        # the executor first: a refused --workers/--scheduler must not leave study.json
+        executor = make_executor(workers=workers, scheduler=scheduler)
+        try:
+            _check_folder(out, study, plan.limits)
+        except BaseException:
+            executor.close(cancel=True)
+            raise
         tabs = tables(out)
         if retry_failed:
             for t in tabs.values():
                 t.drop({r["key"] for r in t.rows() if r["status"] == "failed"})
-        executor = make_executor(workers=workers, scheduler=scheduler)
         progress = progress_factory() if progress_factory is not None else None
         runner = TaskRunner(executor)
         try:
