@@ -51,7 +51,7 @@ def _one_error_line(err: str) -> str:
         (["--start", "1999-12-31"], "the tariff data 2000-01-01 onwards"),
         (["--step", "1", "--days", "365"], r"--step 1: 31,536,000 intervals .* GB of memory"),
         (["--step", "0.1"], "--step 1 or more"),
-        (["--step", "-5"], "--step: expected 0.1 .. 3600 s, got -5"),
+        (["--step", "-5"], "--step: expected 0.1 .. 3,600 s, got -5"),
         (["--days", "0"], "--days: expected 1 .. "),
         (["--out", "README.md"], "--out: README.md is a file, expected a folder"),
     ],
