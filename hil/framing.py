@@ -15,7 +15,8 @@ first), frames separated by >= 3.5 character times of silence. A request of a kn
 function code has a length that its own bytes tell, so a frame is taken as soon as it
 is complete and its CRC checks; bytes whose CRC does not check are dropped one at a
 time until a frame checks again (resynchronisation after noise). A frame of an unknown
-function code is taken at the silence after it, if its CRC checks.
+function code is taken at the silence after it, if its CRC checks; at the silence the
+bytes left are searched for frames once more (noise may have announced a long frame).
 """
 
 from __future__ import annotations
@@ -148,13 +149,26 @@ class RtuFramer:
         return crc16(buf[off : off + size - 2]) == buf[off + size - 2 : off + size]
 
     def silence(self) -> list[tuple[int, bytes]]:
-        """The line went quiet (>= 3.5 characters): what is left is one frame if its CRC
-        checks (e.g. an unknown function code, or a truncated request), else noise."""
-        buf, self._buf = bytes(self._buf), bytearray()
-        if len(buf) >= 4 and crc16(buf[:-2]) == buf[-2:]:
-            return [(buf[0], buf[1:-2])]
-        self.dropped += len(buf)
-        return []
+        """The line went quiet (>= 3.5 characters): what is left holds frames only if CRCs
+        check: whole frames of known length anywhere in it (after noise, or after a noise
+        byte that announced a long frame), else its tail from some byte on as one frame
+        (an unknown function code, a truncated request). The rest is noise."""
+        buf, self._buf = self._buf, bytearray()
+        frames: list[tuple[int, bytes]] = []
+        off = 0
+        while len(buf) - off >= 4:
+            if self._whole(buf, off):
+                size = _rtu_request_size(buf, off) or 0
+                frames.append((buf[off], bytes(buf[off + 1 : off + size - 2])))
+                off += size
+            elif crc16(buf[off:-2]) == buf[-2:]:
+                frames.append((buf[off], bytes(buf[off + 1 : -2])))
+                off = len(buf)
+            else:
+                off += 1
+                self.dropped += 1
+        self.dropped += len(buf) - off
+        return frames
 
     @property
     def pending(self) -> int:

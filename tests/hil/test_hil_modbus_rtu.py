@@ -16,11 +16,11 @@ from pymodbus.framer import FramerType
 from hil.driver import DriverConfig, ModbusDriver
 from hil.emulated import EmulatedUnit
 from hil.framing import crc16
-from hil.plant import UnitRatings
 from hil.server import ModbusEndpoint, RtuConfig
 from hil.vendor import load_vendor_file
 from tests.hil.modbus_device import Device
 from tests.hil.ptypair import PtyPair
+from tests.hil.test_hil_server import RATINGS, Sink
 
 H = bytes.fromhex
 QUIET_S = 0.3  # no answer within this: the device stayed silent
@@ -114,22 +114,6 @@ def test_pymodbus_serial_client_reads_and_writes(bus):
         assert rr.isError() and rr.exception_code == 2
     finally:
         c.close()
-
-
-RATINGS = UnitRatings(
-    "xinsheng-1", "lfp280-2236kwh", 1250.0, 1250.0, 2236.0, 0.05, 0.95, 625.0, 1331.2
-)
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.calls: list[tuple] = []
-
-    def setpoint(self, index, p_kw, q_kvar):
-        self.calls.append(("setpoint", index, p_kw, q_kvar))
-
-    def command(self, index, action):
-        self.calls.append(("command", index, action))
 
 
 def test_the_drivers_rtu_path_commands_an_emulated_unit():
