@@ -266,14 +266,6 @@ class ModbusEndpoint:
             raise ProtocolError(f"server on {self.host}:{self.port} did not start")
         return self.port
 
-    def readdress(self, old_id: int, new_id: int) -> None:
-        """Serve the device at `old_id` at `new_id` from the next request on."""
-        if not 1 <= new_id <= 247:
-            raise ProtocolError(f"unit id {new_id}: expected 1..247")
-        if new_id != old_id and new_id in self.devices:
-            raise ProtocolError(f"unit id {new_id} is already served")
-        self.devices[new_id] = self.devices.pop(old_id)
-
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
