@@ -217,6 +217,8 @@ class _RtuLink(_Link):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if exc is not None:  # an adapter unplugged, the other end of a pty closed
+            log.warning("Modbus RTU: serial port lost (%s); serving TCP only", exc)
         super().connection_lost(exc)
 
 
