@@ -32,7 +32,12 @@ def _loc(loc: tuple) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            # a key from the user's file may hold anything, a line break included: quoted
+            # unless plain, so the message stays one line
+            key = str(part)
+            if not key.isprintable() or not key.strip() or key != key.strip():
+                key = repr(key)
+            out += ("." if out else "") + key
     return out or "(top level)"
 
 

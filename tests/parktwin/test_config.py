@@ -61,3 +61,17 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
 def test_more_errors_are_counted() -> None:
     with pytest.raises(InputError, match=r"\(and 1 more\)"):
         validate({"units": [{"name": "a", "p_kw": -1}, {"name": "b", "p_kw": 0}]}, Site, "x")
+
+
+def test_an_unknown_key_with_a_line_break_stays_one_line(tmp_path) -> None:
+    # found by tests/twin/test_fuzz_inputs.py: a TOML key may hold any character
+    class Model(Frozen):
+        days: int = 1
+
+    path = tmp_path / "s.toml"
+    path.write_text('"\\n" = false\ndays = 2\n')
+    with pytest.raises(InputError) as info:
+        load_toml(path, Model)
+    assert "\n" not in str(info.value) and "'\\n': Extra inputs are not permitted" in str(
+        info.value
+    )

@@ -123,6 +123,20 @@ def _is_interrupt(exc: BaseException) -> bool:
     return False
 
 
+def _usage_error(exc: Exception) -> int:
+    """A bad option or argument as one line, like our own errors (help on a bare group)."""
+    from typer._click.exceptions import NoArgsIsHelpError
+
+    if isinstance(exc, NoArgsIsHelpError) or not hasattr(exc, "format_message"):
+        exc.show()
+        return getattr(exc, "exit_code", 2)
+    where = f" (see {exc.ctx.command_path} -h)" if getattr(exc, "ctx", None) else ""
+    err_console.print(
+        f"[bold red]error:[/] {exc.format_message()}{where}", highlight=False, soft_wrap=True
+    )
+    return exc.exit_code
+
+
 def _interrupted() -> int:
     # A second Ctrl-C must not cut the message (the outputs are already cleaned up).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -143,8 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.TyperException as exc:  # click's usage errors (typer vendors click)
-        exc.show()
-        code = exc.exit_code
+        code = _usage_error(exc)
     except ParkTwinError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         code = exc.exit_code

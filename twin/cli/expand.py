@@ -33,6 +33,9 @@ def expand(
         False, "--retry-failed", help="Run candidates that failed before again."
     ),
     top: int = typer.Option(20, "--top", help="Rows of the ranked table to print."),
+    check: bool = typer.Option(
+        False, "--check", help="Check the study file, options and OUT; run nothing."
+    ),
 ) -> None:
     """Run an expansion study: every candidate a closed-loop twin run over the years; rank them."""
     from parktwin.errors import InputError
@@ -53,6 +56,13 @@ def expand(
         check_scheduler_address(scheduler)
     plan = plan_study(load_study(study_file).with_days(days))
     output_dir(out, "--out", resumable=True)
+    if check:
+        console.print(
+            f"ok: {plan.study.study.name}: {len(plan.candidates)} candidates,"
+            f" {len(plan.hosting)} hosting bisections -> {out}",
+            highlight=False,
+        )
+        return
     where = f"the Dask cluster at {scheduler}" if scheduler else "local workers"
     err_console.print(
         f"[bold]{plan.study.study.name}[/]: {len(plan.candidates)} candidates, "

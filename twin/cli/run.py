@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from twin.cli.common import check_range, check_seed, console, output_dir, parse_date
+from twin.cli.common import (
+    check_range,
+    check_seed,
+    console,
+    err_console,
+    output_dir,
+    parse_date,
+)
 
 
 def run(
@@ -26,6 +33,11 @@ def run(
     out: Path = typer.Option(Path("twin-run"), "--out", help="Output folder."),
     max_memory: float = typer.Option(
         2.0, "--max-memory", help="Refuse a run estimated to need more memory than this [GB]."
+    ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Check the scenario, options and OUT; print the run's size; run nothing.",
     ),
 ) -> None:
     """Run the twin: storage physics, feeders and tariff in closed loop under a strategy.
@@ -63,6 +75,21 @@ def run(
         sc = sc.model_copy(update=update).revalidated()
     size = check_run_memory(sc, max_memory)
     output_dir(out, "--out", need_bytes=size.output_bytes)
+    if check:
+        console.print(
+            f"ok: {sc.days} days from {sc.start} at {size.interval_s:g} s, {size.intervals:,}"
+            f" intervals, about {size.memory_bytes / 1e9:.1f} GB of memory and"
+            f" {size.output_bytes / 1e6:,.0f} MB of output at most -> {out}",
+            highlight=False,
+        )
+        return
+    # A line from the first second: building the grid model, the inputs and (first time)
+    # compiling the kernels take a while before the progress bar of the run itself.
+    err_console.print(
+        f"twin run: {sc.days} days at {size.interval_s:g} s ({size.intervals:,} intervals,"
+        f" about {size.memory_bytes / 1e9:.1f} GB); building the park and its inputs...",
+        highlight=False,
+    )
     progress = size.intervals > 5000
     result = run_scenario(sc, out_dir=out, progress=progress)
     print_run(result, out, console)
