@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from devices.fleet import Fleet, StepResult
-from devices.params import UnitParams, load_unit_params, unit_types
+from devices.params import UnitParams, load_unit_params
 from parktwin.config import Frozen, load_package_toml
 from parktwin.errors import InputError, SimulationError
 from parktwin.files import atomic_path, write_json
@@ -90,8 +90,10 @@ class AcceptanceConfig(Frozen):
     @field_validator("unit_type")
     @classmethod
     def _known_unit(cls, name: str) -> str:
-        if name not in unit_types():
-            raise ValueError(f"unknown unit type; shipped: {', '.join(unit_types())}")
+        try:
+            load_unit_params(name)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
         return name
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from parktwin.config import Frozen, load_package_toml
+from parktwin.config import Frozen, load_package_toml, load_toml
 from parktwin.errors import InputError
 
 _PKG = "devices"
@@ -299,18 +301,52 @@ def unit_types() -> tuple[str, ...]:
     return tuple(sorted(f.name[:-5] for f in folder.iterdir() if f.name.endswith(".toml")))
 
 
+def is_unit_type_file(ref: str) -> bool:
+    """True when `ref` names a unit-type file (ends in ``.toml`` or holds a path separator)
+    rather than a shipped unit type."""
+    return ref.endswith(".toml") or "/" in ref or os.sep in ref
+
+
 @cache
 def _load(name: str) -> UnitParams:
     return load_package_toml(_PKG, f"units/{name}.toml", UnitParams)
 
 
+@cache
+def _load_file(path: str, mtime_ns: int) -> UnitParams:
+    # keyed on the modification time: a unit-type file rewritten by `twin calibrate` is re-read
+    return load_toml(path, UnitParams)
+
+
+def _resolve(ref: str) -> UnitParams:
+    if is_unit_type_file(ref):
+        path = Path(ref).expanduser()
+        try:
+            mtime_ns = path.stat().st_mtime_ns
+        except OSError:
+            mtime_ns = -1  # load_toml names what is wrong (missing, a folder)
+        return _load_file(str(path.resolve()), mtime_ns)
+    if ref not in unit_types():
+        raise InputError(
+            f"unit type {ref!r}: unknown; shipped: {', '.join(unit_types())}, "
+            "or the path of a unit-type .toml file"
+        )
+    p = _load(ref)
+    if p.name != ref:
+        raise InputError(f"devices/data/units/{ref}.toml: name: must equal the file name")
+    return p
+
+
 def load_unit_params(name: str, pcs_kva: float | None = None) -> UnitParams:
-    """Validated, frozen parameters of the unit type `name`; `pcs_kva` overrides the PCS rating."""
-    if name not in unit_types():
-        raise InputError(f"unit type {name!r}: unknown; shipped: {', '.join(unit_types())}")
-    p = _load(name)
-    if p.name != name:
-        raise InputError(f"devices/data/units/{name}.toml: name: must equal the file name")
+    """Validated, frozen parameters of a unit type; `pcs_kva` overrides the PCS rating.
+
+    `name` is a shipped unit type (`unit_types`) or the path of a unit-type TOML file (the
+    shipped files' layout, e.g. written by `twin calibrate`); a relative path is taken from
+    the current directory.
+    """
+    if not isinstance(name, str) or not name:
+        raise InputError(f"unit type: expected a name or a file path (got {name!r})")
+    p = _resolve(name)
     if pcs_kva is not None:
         if not (isinstance(pcs_kva, int | float) and math.isfinite(pcs_kva) and pcs_kva > 0):
             raise InputError(f"pcs_kva: must be a positive number of kVA (got {pcs_kva!r})")

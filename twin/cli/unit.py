@@ -34,7 +34,11 @@ _OPTION = {
 
 @app.command("test")
 def test_cmd(
-    unit_type: str = typer.Option("lfp280-2236kwh", "--unit-type", help="Shipped unit type."),
+    unit_type: str = typer.Option(
+        "lfp280-2236kwh",
+        "--unit-type",
+        help="Shipped unit type or the path of a unit-type .toml file.",
+    ),
     dt: float = typer.Option(1.0, "--dt", help="Time step [s] (0 < dt <= 900)."),
     power_kw: float = typer.Option(None, "--power-kw", help="Test power [kW]; default rated."),
     cycles: int = typer.Option(3, "--cycles", help="Charge/discharge cycles (GB/T 36548: 3)."),
