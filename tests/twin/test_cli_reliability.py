@@ -223,3 +223,71 @@ def test_help_keeps_units_in_brackets(capsys) -> None:
         text = " ".join(capsys.readouterr().out.split())  # as one line: wrapping aside
         for w in words:
             assert w in text, (w, text)
+
+
+def _children(pid: int) -> list[int]:
+    """Every descendant of `pid` (from /proc)."""
+    parents: dict[int, int] = {}
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat_file.read_text()
+        except OSError:
+            continue
+        parents[int(stat_file.parent.name)] = int(text.rsplit(")", 1)[1].split()[1])
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        found += kids
+        todo += kids
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return text.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+TINY_STUDY = """
+[study]
+name = "tiny"
+years = 1
+days = 30
+[[candidates]]
+enterprises = ["xinsheng", "xunchi", "cathode", "diecast"]
+unit_type = "lfp314-5016kwh"
+units = 1
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_a_stopped_study_leaves_no_process_behind(tmp_path, sig) -> None:
+    (tmp_path / "tiny.toml").write_text(TINY_STUDY)
+    proc = _twin(["expand", "tiny.toml", "--out", "e", "--workers", "2"], tmp_path)
+    deadline = time.monotonic() + 120.0
+    workers: list[int] = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = _children(proc.pid)
+        if len(workers) >= 3:  # two workers and the resource tracker
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None and len(workers) >= 3, "the study's workers never started"
+    time.sleep(2.0)  # the workers are at work
+    workers = _children(proc.pid)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    if sig != signal.SIGKILL:
+        assert proc.returncode == 130, err
+        assert err.strip().splitlines()[-1] == (
+            "interrupted; finished tasks kept in e: the same command resumes"
+        )
+        assert "Traceback" not in err
+    time.sleep(5.0)
+    left = [p for p in workers if _alive(p)]
+    for p in left:
+        os.kill(p, signal.SIGKILL)
+    assert left == [], f"outlived the study: {left}"
