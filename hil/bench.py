@@ -125,7 +125,9 @@ class Bench:
             for j, name in enumerate(meter_names)
         ]
         self.site = SiteDevice(self._control if config.fault_control else None)
-        self.devices: dict[int, Any] = {UNIT_ID_FIRST + i: u for i, u in enumerate(self.units)}
+        self.devices: dict[int, EmulatedUnit | EmulatedMeter | SiteDevice] = {
+            UNIT_ID_FIRST + i: u for i, u in enumerate(self.units)
+        }
         self.devices.update({METER_ID_FIRST + j: m for j, m in enumerate(self.meters)})
         self.devices[SITE_ID] = self.site
         for dev in self.devices.values():

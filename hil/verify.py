@@ -8,19 +8,21 @@ wall-clock mode with its anti-backflow guard OFF (the controller under test is w
 being judged; the PCS rating, ramp and the BMS's own SOC window stay, as they would on
 the real unit).
 
-Each requirement gets a verdict with its evidence (times are the plant's clock):
+Each requirement gets a verdict with its evidence (times are the plant's clock). A
+requirement whose situation never arose is **not exercised**, and that fails it (and the
+overall verdict): a controller that never writes passes nothing vacuously.
 
-| id | requirement |
-| --- | --- |
-| ``anti_backflow`` | no export at the PCC beyond the limit for longer than `export_max_s` |
-| ``soc_window`` | every unit's SOC inside the site window |
-| ``demand_target`` | the host's import, averaged over `demand_window_s`, never above the target |
-| ``response_time`` | each setpoint step: 90 % of it within `response_s`, settled within `settling_s` |
-| ``ramp_rate`` | achieved power never changes faster than the PCS ramp rating |
-| ``comm_loss_fallback`` | on each communication loss the units revert to the fallback in time |
-| ``heartbeat`` | the watchdog never had to revert a unit while its link was up |
-| ``legal_writes`` | no write refused with a Modbus exception |
-| ``controller_alive`` | the controller ran until the end of the scenario |
+| id | requirement | exercised when |
+| --- | --- | --- |
+| ``anti_backflow`` | no export at the PCC beyond the limit for longer than `export_max_s` | the units discharged while the PCC import was below `export_risk_kw` |
+| ``soc_window`` | every unit's SOC inside the site window | a unit moved toward a bound within `soc_approach` of it |
+| ``demand_target`` | the host's import, averaged over `demand_window_s`, never above the target | the host's load without storage was above the target |
+| ``response_time`` | each setpoint step: 90 % of it within `response_s`, settled within `settling_s` | a setpoint step could be judged |
+| ``ramp_rate`` | achieved power never changes faster than the PCS ramp rating | a setpoint step larger than one step's ramp while running |
+| ``comm_loss_fallback`` | on each communication loss the units revert to the fallback in time | a loss cut a unit that was under control away from the fallback |
+| ``heartbeat`` | the watchdog never had to revert a unit while its link was up | the controller wrote |
+| ``legal_writes`` | no write refused with a Modbus exception | the controller wrote |
+| ``controller_alive`` | the controller ran until the end of the scenario | always |
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ class Limits(Frozen):
     soc_min: float = Field(0.10, ge=0.0, le=1.0)
     soc_max: float = Field(0.90, ge=0.0, le=1.0)
     soc_tolerance: float = Field(0.002, ge=0.0)
+    soc_approach: float = Field(0.03, gt=0.0, description="closer to a bound: SOC exercised")
+    export_risk_kw: float = Field(
+        300.0, gt=0.0, description="PCC import below this while discharging: export risk"
+    )
     demand_target_kw: float = Field(5000.0, gt=0.0)
     demand_window_s: float = Field(60.0, gt=0.0)
     response_s: float = Field(2.0, gt=0.0)
@@ -127,13 +133,26 @@ def load_verify_spec(path: str | Path | None = None) -> VerifySpec:
 
 @dataclass
 class Verdict:
+    """One requirement's verdict. Not exercised (its situation never arose) fails it."""
+
     id: str
     requirement: str
     passed: bool
     evidence: str
+    exercised: bool = True
 
     def __post_init__(self) -> None:
-        self.passed = bool(self.passed)  # numpy bools are not JSON
+        self.exercised = bool(self.exercised)
+        self.passed = bool(self.passed) and self.exercised  # numpy bools are not JSON
+        if not self.exercised and not self.evidence.startswith("not exercised"):
+            self.evidence = f"not exercised: {self.evidence}"
+
+    @property
+    def status(self) -> str:
+        """ "pass", "fail" or "not exercised"."""
+        if not self.exercised:
+            return "not exercised"
+        return "pass" if self.passed else "fail"
 
 
 # ----------------------------------------------------------------------------- judging
@@ -179,7 +198,23 @@ def judge(
         )
         + f"lowest PCC import {pcc.min():.0f} kW (limit -{lim.export_limit_kw:g} kW for {lim.export_max_s:g} s)"
     )
-    out.append(Verdict("anti_backflow", "no export at the PCC beyond the limit for > 2 s", ok, ev))
+    p_units = tr["p_ac_kw"][:, units].sum(axis=1)
+    p_max_host = float(np.max(p_max_kw[units]))
+    risk = (p_units < -lim.step_min_fraction * p_max_host) & (pcc < lim.export_risk_kw)
+    if not risk.any():
+        ev = (
+            f"the units never discharged while the PCC import was below"
+            f" {lim.export_risk_kw:g} kW (lowest import {pcc.min():.0f} kW)"
+        )
+    out.append(
+        Verdict(
+            "anti_backflow",
+            "no export at the PCC beyond the limit for > 2 s",
+            ok,
+            ev,
+            exercised=bool(risk.any()),
+        )
+    )
 
     # SOC window
     soc = tr["soc"][:, units]
@@ -193,7 +228,16 @@ def judge(
     ev = f"SOC {smin:.3f} ({unit_names[units[k_lo[1]]]}, t={t[k_lo[0]]:.0f} s) .. {smax:.3f}; window {lim.soc_min:g}..{lim.soc_max:g}"
     if len(bad):
         ev += f"; outside from t={t[bad[0]]:.1f} s for {len(bad) * dt_s:.0f} s"
-    out.append(Verdict("soc_window", "SOC inside the site window", ok, ev))
+    p_u = tr["p_ac_kw"][:, units]
+    moving = lim.step_min_fraction * p_max_kw[units] / 10.0
+    near = ((p_u < -moving) & (soc < lim.soc_min + lim.soc_approach)) | (
+        (p_u > moving) & (soc > lim.soc_max - lim.soc_approach)
+    )
+    if not near.any():
+        ev = f"no unit moved toward a bound within {lim.soc_approach:g} of it; " + ev
+    out.append(
+        Verdict("soc_window", "SOC inside the site window", ok, ev, exercised=bool(near.any()))
+    )
 
     # demand target: rolling mean import over the demand window
     n = max(1, round(lim.demand_window_s / dt_s))
@@ -206,7 +250,23 @@ def judge(
         peak, t_peak = float(pcc.mean()), float(t[-1])
     ok = peak <= lim.demand_target_kw
     ev = f"highest {lim.demand_window_s:g}-s mean import {peak:.0f} kW (ending t={t_peak:.0f} s), target {lim.demand_target_kw:.0f} kW"
-    out.append(Verdict("demand_target", "demand target held at the host PCC", ok, ev))
+    load = pcc - p_units  # the host's load without its storage
+    if len(load) >= n:
+        c = np.cumsum(np.r_[0.0, load])
+        load_peak = float(np.max((c[n:] - c[:-n]) / n))
+    else:
+        load_peak = float(load.mean())
+    if load_peak <= lim.demand_target_kw:
+        ev = f"the load without storage never averaged above the target ({load_peak:.0f} kW); {ev}"
+    out.append(
+        Verdict(
+            "demand_target",
+            "demand target held at the host PCC",
+            ok,
+            ev,
+            exercised=load_peak > lim.demand_target_kw,
+        )
+    )
 
     # response and settling of setpoint steps
     cmd = tr["p_cmd_kw"]
@@ -249,14 +309,22 @@ def judge(
                 fails.append(
                     f"{unit_names[i]} t={t[k0]:.1f} s {p0:.0f}->{p1:.0f} kW: {resp:.1f}/{settle:.1f} s"
                 )
-    ok = n_steps > 0 and not fails
+    ok = not fails
     if n_steps == 0:
         ev = "no setpoint step of the controller could be judged (none held >= settling time while running)"
     else:
         ev = f"{n_steps} steps, worst response {worst_r:.1f} s (<= {lim.response_s:g}), worst settling {worst_s:.1f} s (<= {lim.settling_s:g})"
         if fails:
             ev += f"; {len(fails)} too slow, first: {fails[0]}"
-    out.append(Verdict("response_time", "setpoint response <= 2 s, settling <= 3 s", ok, ev))
+    out.append(
+        Verdict(
+            "response_time",
+            "setpoint response <= 2 s, settling <= 3 s",
+            ok,
+            ev,
+            exercised=n_steps > 0,
+        )
+    )
 
     # achieved ramp rate while running
     rate = np.abs(np.diff(p_ac[:, units], axis=0)) / dt_s
@@ -266,7 +334,13 @@ def judge(
     k = np.unravel_index(np.argmax(ratio), ratio.shape) if ratio.size else (0, 0)
     ok = bool(ratio.size == 0 or ratio[k] <= 1.0)
     ev = f"fastest change {rate[k]:.0f} kW/s ({unit_names[units[k[1]]]}, t={t[k[0]]:.1f} s), rating {ramp_kw_per_s[units[k[1]]]:.0f} kW/s"
-    out.append(Verdict("ramp_rate", "achieved power within the PCS ramp limit", ok, ev))
+    jumps = np.abs(np.diff(cmd[:, units], axis=0)) > ramp_kw_per_s[units] * dt_s
+    steep = bool((jumps & running).any())
+    if not steep:
+        ev = "no setpoint step steeper than the ramp rating while running; " + ev
+    out.append(
+        Verdict("ramp_rate", "achieved power within the PCS ramp limit", ok, ev, exercised=steep)
+    )
 
     # fallback on communication loss
     wd_sim = lim.watchdog_s * spec.speed
@@ -276,14 +350,26 @@ def judge(
                 "comm_loss_fallback",
                 "fallback on communication loss",
                 False,
-                "scenario has no communication loss: not exercised",
+                "the scenario has no communication loss",
+                exercised=False,
             )
         )
     else:
-        notes, ok = [], True
+        notes, ok, judged = [], True, 0
         for a, b, affected in comm_windows:
             for i in (x for x in affected if x in units):
                 ks = np.flatnonzero((t >= a) & (t < b))
+                k_a = ks[0] if len(ks) else None
+                if (
+                    k_a is None
+                    or tr["reverted"][max(k_a - 1, 0), i]
+                    or abs(p_ac[max(k_a - 1, 0), i] - lim.fallback_kw) <= 0.02 * p_max_kw[i]
+                ):
+                    notes.append(
+                        f"{unit_names[i]} was not under control away from the fallback at t={a:.0f} s"
+                    )
+                    continue
+                judged += 1
                 rev = ks[tr["reverted"][ks, i]] if len(ks) else ks
                 if len(rev) == 0:
                     ok = False
@@ -304,7 +390,15 @@ def judge(
             + "; ".join(notes[:3])
             + (f" (+{len(notes) - 3} more)" if len(notes) > 3 else "")
         )
-        out.append(Verdict("comm_loss_fallback", "fallback on communication loss", ok, ev))
+        out.append(
+            Verdict(
+                "comm_loss_fallback",
+                "fallback on communication loss",
+                ok,
+                ev,
+                exercised=judged > 0,
+            )
+        )
 
     # heartbeat: no revert while the link was up
     def in_loss(ts: float) -> bool:
@@ -319,7 +413,12 @@ def judge(
             f"{len(reverts)} reverts while the link was up, first {reverts[0].device} at t={reverts[0].t_s:.1f} s ({reverts[0].detail})"
         )
     )
-    out.append(Verdict("heartbeat", "heartbeat/setpoints kept the watchdog fed", ok, ev))
+    wrote = any(e.kind == "write" for e in events)
+    if not wrote:
+        ev = "the controller never wrote; " + ev
+    out.append(
+        Verdict("heartbeat", "heartbeat/setpoints kept the watchdog fed", ok, ev, exercised=wrote)
+    )
 
     # writes refused with a Modbus exception
     rejects = [e for e in events if e.kind == "reject"]
@@ -332,7 +431,10 @@ def judge(
             f"{len(rejects)} refused of {n_writes + len(rejects)}; first at t={rejects[0].t_s:.1f} s: {rejects[0].detail}"
         )
     )
-    out.append(Verdict("legal_writes", "no illegal writes", ok, ev))
+    tried = n_writes + len(rejects) > 0
+    if not tried:
+        ev = "the controller never wrote"
+    out.append(Verdict("legal_writes", "no illegal writes", ok, ev, exercised=tried))
 
     out.append(Verdict("controller_alive", "controller ran the whole scenario", *controller_ok))
     return out
@@ -362,8 +464,9 @@ def write_junit(
         if v.passed:
             ET.SubElement(case, "system-out").text = v.evidence
         else:
+            kind = "RequirementFailed" if v.exercised else "RequirementNotExercised"
             ET.SubElement(
-                case, "failure", message=v.evidence, type="RequirementFailed"
+                case, "failure", message=v.evidence, type=kind
             ).text = f"{v.requirement}: {v.evidence}"
     root = ET.Element("testsuites", tests=str(len(verdicts)), failures=str(fails))
     root.append(suite)
@@ -378,7 +481,7 @@ def plot_run(
     host: int,
     units: list[int],
     unit_names: list[str],
-    comm_windows,
+    comm_windows: list[tuple[float, float, list[int]]],
     verdicts: list[Verdict],
 ) -> None:
     """PNG: PCC import with margin and target, unit powers, SOC with the window; tariff shaded."""

@@ -290,7 +290,10 @@ def verify_cmd(
             )
     t = Table("requirement", "verdict", "evidence", title=f"HIL verify: {controller}")
     for v in result.verdicts:
-        t.add_row(v.requirement, "[green]PASS[/]" if v.passed else "[bold red]FAIL[/]", v.evidence)
+        mark = {"pass": "[green]PASS[/]", "fail": "[bold red]FAIL[/]"}.get(
+            v.status, "[bold red]NOT EXERCISED[/]"
+        )
+        t.add_row(v.requirement, mark, v.evidence)
     console.print(t)
     console.print(f"outputs in {out}" + (f", JUnit {junit}" if junit else ""))
     if not result.passed:
