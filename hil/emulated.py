@@ -155,6 +155,11 @@ def quantity_ranges(r: UnitRatings) -> dict[str, tuple[float, float]]:
     out: dict[str, tuple[float, float]] = {}
     for q in ("p_ac_kw", "p_set_kw", "p_revert_kw", "p_dc_kw", "q_ac_kvar", "q_set_kvar"):
         out[q] = (-s, s)
+    for q in ("p_phase_kw", "q_phase_kvar"):
+        out[q] = (-s / 3.0, s / 3.0)
+    out["s_phase_kva"] = (0.0, s / 3.0)
+    out["i_max_a"] = (0.0, i_max)
+    out["a_cha_max_a"] = out["a_dis_max_a"] = (0.0, p * 1000.0 / r.v_dc_nom_v)
     for q in ("s_ac_kva", "s_max_kva"):
         out[q] = (0.0, s)
     for q in ("p_max_kw", "w_max_kw", "w_cha_max_kw", "w_dis_max_kw"):
@@ -262,6 +267,8 @@ class EmulatedUnit(_Served):
         self.faults: dict[UnitFault, bool] = {"pcs_trip": False, "over_temperature": False}
         self.e_in_kwh = 0.0
         self.e_out_kwh = 0.0
+        self.e_var_inj_kvarh = 0.0
+        self.e_var_abs_kvarh = 0.0
         ranges = quantity_ranges(ratings)
         for img in self.images:
             check_ranges(img, ranges)
@@ -279,6 +286,7 @@ class EmulatedUnit(_Served):
             "soc_max": ratings.soc_max,
             "ah_rtg": ratings.e_nom_kwh * 1000.0 / ratings.v_dc_nom_v,
             "ramp_pct_per_s": 100.0 * ratings.ramp_kw_per_s / ratings.p_max_kw,
+            "i_max_a": ratings.s_max_kva * 1000.0 / (math.sqrt(3) * V_AC_NOM_V),
         }
         with self._lock:
             static |= self._settings()
@@ -451,6 +459,8 @@ class EmulatedUnit(_Served):
         self._send()
         self.e_in_kwh += max(p, 0.0) * dt_s / 3600.0
         self.e_out_kwh += max(-p, 0.0) * dt_s / 3600.0
+        self.e_var_abs_kvarh += max(qv, 0.0) * dt_s / 3600.0
+        self.e_var_inj_kvarh += max(-qv, 0.0) * dt_s / 3600.0
         s = math.hypot(p, qv)
         temp = m["temp_c"]
         over_temp = self.faults["over_temperature"]
@@ -499,6 +509,19 @@ class EmulatedUnit(_Served):
             "i_ac_a": s * 1000.0 / (math.sqrt(3) * V_AC_NOM_V),
             "e_ac_in_kwh": self.e_in_kwh,
             "e_ac_out_kwh": self.e_out_kwh,
+            "e_var_inj_kvarh": self.e_var_inj_kvarh,
+            "e_var_abs_kvarh": self.e_var_abs_kvarh,
+            # a balanced three-phase converter: a third per phase
+            "p_phase_kw": p / 3.0,
+            "q_phase_kvar": qv / 3.0,
+            "s_phase_kva": s / 3.0,
+            "e_ac_in_phase_kwh": self.e_in_kwh / 3.0,
+            "e_ac_out_phase_kwh": self.e_out_kwh / 3.0,
+            "e_var_inj_phase_kvarh": self.e_var_inj_kvarh / 3.0,
+            "e_var_abs_phase_kvarh": self.e_var_abs_kvarh / 3.0,
+            "i_max_a": r.s_max_kva * 1000.0 / (math.sqrt(3) * V_AC_NOM_V),
+            "a_cha_max_a": ch_max * 1000.0 / r.v_dc_nom_v,
+            "a_dis_max_a": dis_max * 1000.0 / r.v_dc_nom_v,
             "temp_c": temp,
             "ambient_c": m["ambient_c"],
             "throttle_pct": min(100.0 * cap / r.p_max_kw, 100.0),
