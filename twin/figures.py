@@ -47,13 +47,13 @@ def write_figures(result, out: Path) -> list[Path]:
     paths = []
     if n == 0:
         return paths
-    interval_s = result.summary["interval_s"]
+    interval_s = result.summary.interval_s
     per_day = max(1, round(86400.0 / interval_s))
     out_kwh = units["e_ac_out_kwh"].sum(axis=1)
     n_days = n // per_day
     daily = out_kwh[: n_days * per_day].reshape(n_days, per_day).sum(axis=1) if n_days else out_kwh
     w = typical_week(n, per_day, daily)
-    hosts = [result.meter_names.index(h) for h in result.summary["hosts"]]
+    hosts = [result.meter_names.index(h) for h in result.summary.host_names]
 
     # 1. a typical week: meters, storage power, price, SOC
     fig, ax = plt.subplots(3, 1, figsize=(11, 8), sharex=True)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from twin.summary import RunSummary
 
 LABELS = {
     "nameplate_kwh": ("nameplate", "kWh"),
@@ -15,33 +19,33 @@ LABELS = {
 }
 
 
-def published_note(summary: dict) -> list[str]:
+def published_note(summary: RunSummary) -> list[str]:
     """Sentences that explain each deviation beyond the target (empty if none, or no data)."""
     from twin.assumptions import assumptions
 
-    pub = summary.get("published") or {}
-    if not pub:
+    pub = summary.published
+    if pub is None:
         return []
-    if not pub.get("comparable", True):
-        sc = summary["scenario"]
+    if not pub.comparable:
+        sc = summary.scenario
         return [
-            f"This run is not the published project's year ({summary['days']:g} days from"
-            f" {sc['start']}, strategy {sc['strategy']}, {len(summary['units'])} units): the"
-            " deviations above are no check of the twin; run `twin run` without options."
+            f"This run is not the published project's year ({summary.days:g} days from"
+            f" {sc.start.isoformat()}, strategy {sc.strategy}, {len(summary.unit_names)} units):"
+            " the deviations above are no check of the twin; run `twin run` without options."
         ]
-    target = pub["target_deviation"]
+    target = pub.target_deviation
     eta = assumptions().economics.one_way_efficiency
     notes = []
-    sav = pub["savings_yuan_per_year"]
-    dis = pub["discharge_kwh_per_day"]
-    out_per_year = dis["twin"] * 365.0
-    if abs(sav["deviation"]) > target and out_per_year > 0:
-        gross = summary["gross_discharge_value_yuan_per_year"]
-        pub_per_kwh = sav["published"] / (dis["published"] * 365.0)
-        net_per_kwh = sav["twin"] / out_per_year
+    sav = pub.savings_yuan_per_year
+    dis = pub.discharge_kwh_per_day
+    out_per_year = dis.twin * 365.0
+    if abs(sav.deviation) > target and out_per_year > 0:
+        gross = summary.gross_discharge_value_yuan_per_year
+        pub_per_kwh = sav.published / (dis.published * 365.0)
+        net_per_kwh = sav.twin / out_per_year
         gross_per_kwh = gross / out_per_year
-        scale = dis["published"] / dis["twin"]
-        between = sav["twin"] * scale < sav["published"] <= gross * scale * 1.15
+        scale = dis.published / dis.twin
+        between = sav.twin * scale < sav.published <= gross * scale * 1.15
         reading = (
             " the published number reads like a gross figure (discharge x peak price), not a"
             " bill difference."
@@ -49,29 +53,29 @@ def published_note(summary: dict) -> list[str]:
             else " the published number matches neither."
         )
         notes.append(
-            f"Savings are {sav['deviation']:+.0%} from the published 'nearly 4 M yuan'. That"
+            f"Savings are {sav.deviation:+.0%} from the published 'nearly 4 M yuan'. That"
             f" figure is {pub_per_kwh:.2f} yuan per kWh discharged (at 10,000 kWh/day). The"
             f" twin bills the host with and without storage: its saving is"
             f" {net_per_kwh:.2f} yuan/kWh, net of the valley energy bought to charge and of the"
             f" losses, while its discharged energy is worth {gross_per_kwh:.2f} yuan/kWh at the"
             f" price in force. At the published throughput the gross value would be"
-            f" {gross * scale / 1e6:.2f} M yuan/yr ({gross * scale / sav['published'] - 1:+.0%})"
-            f" and the bill saving {sav['twin'] * scale / 1e6:.2f} M"
-            f" ({sav['twin'] * scale / sav['published'] - 1:+.0%}):{reading} Prices: the"
+            f" {gross * scale / 1e6:.2f} M yuan/yr ({gross * scale / sav.published - 1:+.0%})"
+            f" and the bill saving {sav.twin * scale / 1e6:.2f} M"
+            f" ({sav.twin * scale / sav.published - 1:+.0%}):{reading} Prices: the"
             f" 2024-2026 Zhejiang agency-purchase tariff (profiles/data, low-confidence"
-            f" prices); basic charge by {summary['basic_charge']}."
+            f" prices); basic charge by {summary.basic_charge}."
         )
     for key in ("charge_kwh_per_day", "discharge_kwh_per_day"):
-        row = pub[key]
-        if abs(row["deviation"]) > target:
+        row = pub.figure(key)
+        if abs(row.deviation) > target:
             label = LABELS[key][0]
-            dod = dis["published"] / (2.0 * pub["nameplate_kwh"]["twin"] * eta)
+            dod = dis.published / (2.0 * pub.nameplate_kwh.twin * eta)
             notes.append(
-                f"{label[0].upper() + label[1:]} is {row['deviation']:+.0%} from the published"
+                f"{label[0].upper() + label[1:]} is {row.deviation:+.0%} from the published"
                 f" ~10,000 kWh/day. The twin cycles twice a day through the cabins' whole"
-                f" 5-95 % SOC window at their 0.5 C limit: {pub['charge_kwh_per_day']['twin']:,.0f}"
-                f" kWh in, {dis['twin']:,.0f} kWh out (round trip"
-                f" {summary['round_trip_efficiency']:.1%}). 10,000 kWh out a day would be a"
+                f" 5-95 % SOC window at their 0.5 C limit: {pub.charge_kwh_per_day.twin:,.0f}"
+                f" kWh in, {dis.twin:,.0f} kWh out (round trip"
+                f" {summary.round_trip_efficiency:.1%}). 10,000 kWh out a day would be a"
                 f" usable depth of ~{dod:.0%} per cycle (10,000 / (2 x nameplate x"
                 f" {eta:.2f})): a narrower window in operation, or days with one cycle. The twin"
                 f" keeps the datasheet window and does not tune it to the figure."
@@ -86,57 +90,55 @@ def print_run(result, out: Path | None, console: Console) -> None:
     kpi.add_column("key", style="bold")
     kpi.add_column("value", justify="right")
     sc = result.scenario
-    kpi.add_row("period", f"{sc.start} + {s['days']:g} days at {s['interval_s']:g} s")
+    kpi.add_row("period", f"{sc.start} + {s.days:g} days at {s.interval_s:g} s")
     kpi.add_row(
         "strategy / storage",
-        f"{sc.strategy} / {len(s['units'])} units, "
-        f"{s['nameplate_kwh']:,.0f} kWh at {', '.join(s['hosts'])}",
+        f"{sc.strategy} / {len(s.unit_names)} units, "
+        f"{s.nameplate_kwh:,.0f} kWh at {', '.join(s.host_names)}",
     )
     kpi.add_row(
         "charged / discharged per day",
-        f"{s['charge_kwh_per_day']:,.0f} / {s['discharge_kwh_per_day']:,.0f} kWh",
+        f"{s.charge_kwh_per_day:,.0f} / {s.discharge_kwh_per_day:,.0f} kWh",
     )
     kpi.add_row(
         "savings per year (energy + basic)",
-        f"{s['savings_yuan_per_year']:,.0f} yuan "
-        f"({s['savings_energy_yuan_per_year']:,.0f} + {s['savings_demand_yuan_per_year']:,.0f})",
+        f"{s.savings_yuan_per_year:,.0f} yuan "
+        f"({s.savings_energy_yuan_per_year:,.0f} + {s.savings_demand_yuan_per_year:,.0f})",
     )
     kpi.add_row(
         "round trip (AC / with aux)",
-        f"{s['round_trip_efficiency']:.1%} / {s['round_trip_efficiency_with_aux']:.1%}",
+        f"{s.round_trip_efficiency:.1%} / {s.round_trip_efficiency_with_aux:.1%}",
     )
-    kpi.add_row(
-        "cycles / SOH at end", f"{s['equivalent_full_cycles']:.0f} EFC / {s['soh_end']:.3f}"
-    )
-    kpi.add_row("max export at a host meter", f"{s['max_export_kw']:.0f} kW")
-    guards = ", ".join(f"{k} {v}" for k, v in s["guard_interventions"].items() if v) or "none"
+    kpi.add_row("cycles / SOH at end", f"{s.equivalent_full_cycles:.0f} EFC / {s.soh_end:.3f}")
+    kpi.add_row("max export at a host meter", f"{s.max_export_kw:.0f} kW")
+    guards = ", ".join(f"{k} {v}" for k, v in s.guard_interventions.items() if v) or "none"
     kpi.add_row("guard interventions", guards)
     kpi.add_row(
         "voltage / overload violations",
-        f"{s['voltage_violations']} / {s['overload_violations']} intervals "
-        f"(V {s['v_min_pu']:.3f}..{s['v_max_pu']:.3f} p.u.)",
+        f"{s.voltage_violations} / {s.overload_violations} intervals "
+        f"(V {s.v_min_pu:.3f}..{s.v_max_pu:.3f} p.u.)",
     )
-    kpi.add_row("run time", f"{s['run_seconds']:.1f} s")
+    kpi.add_row("run time", f"{s.run_seconds:.1f} s")
     console.print(kpi)
-    pub = s.get("published") or {}
-    if pub:
+    pub = s.published
+    if pub is not None:
         t = Table(title="First storage project: twin vs published")
         t.add_column("figure")
         t.add_column("published", justify="right")
         t.add_column("twin", justify="right")
         t.add_column("deviation", justify="right")
         for key, (label, unit) in LABELS.items():
-            row = pub[key]
-            dev = row["deviation"]
-            style = "green" if abs(dev) <= pub["target_deviation"] else "yellow"
+            row = pub.figure(key)
+            dev = row.deviation
+            style = "green" if abs(dev) <= pub.target_deviation else "yellow"
             t.add_row(
                 f"{label} [{unit}]",
-                f"{row['published']:,.0f}",
-                f"{row['twin']:,.0f}",
+                f"{row.published:,.0f}",
+                f"{row.twin:,.0f}",
                 f"[{style}]{dev:+.1%}[/]",
             )
         console.print(t)
-        for line in s.get("note", []):
+        for line in s.note:
             console.print(f"[yellow]note:[/] {line}", soft_wrap=False)
     if out is not None:
         console.print(f"written: {out}/summary.json, units/*.parquet, meters/*.parquet, *.png")

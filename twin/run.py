@@ -11,6 +11,7 @@ interrupted run leaves the previous one as it was; ``summary.json``'s ``run`` na
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -24,21 +25,12 @@ from twin.economics import HostBills, host_bills
 from twin.engine import Simulation
 from twin.report import published_note
 from twin.scenario import Scenario
-
-SUMMARY_KEYS = (
-    "charge_kwh_per_day",
-    "discharge_kwh_per_day",
-    "savings_yuan_per_year",
-    "savings_energy_yuan_per_year",
-    "savings_demand_yuan_per_year",
-    "equivalent_full_cycles",
-    "soh_end",
-    "round_trip_efficiency",
-    "max_export_kw",
-    "guard_interventions",
-    "voltage_violations",
-    "overload_violations",
-    "run_seconds",
+from twin.summary import (
+    FaultRecord,
+    PublishedComparison,
+    PublishedFigure,
+    RealtimeStats,
+    RunSummary,
 )
 
 
@@ -47,7 +39,7 @@ class RunResult:
     """KPIs, final fleet state (to carry aging on) and recorded series of one run."""
 
     scenario: Scenario
-    summary: dict
+    summary: RunSummary
     final_state: dict
     series: dict
     unit_names: tuple[str, ...]
@@ -127,67 +119,66 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
     eta = a.economics.one_way_efficiency
     d_stored = float(np.sum(sim.fleet.e_stored_kwh - sim.e_stored0_kwh))
     e_out_c = float(e_out.sum()) + d_stored * eta
-    summary: dict = {
-        "scenario": _jsonable(sc.model_dump(mode="json")),
-        "days": days,
-        "intervals": rows,
-        "interval_s": inp.interval_s,
-        "units": list(lay.unit_names),
-        "hosts": [lay.enterprise_names[e] for e in hosts],
-        "nameplate_kwh": float(e_nom.sum()),
-        "basic_charge": sim.basic_charge,
-        "strategy": sc.strategy,
-        "charge_kwh_per_day": float(e_in.sum() / days) if days else 0.0,
-        "discharge_kwh_per_day": float(e_out.sum() / days) if days else 0.0,
-        "aux_kwh_per_day": float(e_aux.sum() / days) if days else 0.0,
-        "savings_yuan_per_year": energy_sav * per_year + demand_sav * per_year_demand,
-        "savings_energy_yuan_per_year": energy_sav * per_year,
-        "savings_demand_yuan_per_year": demand_sav * per_year_demand,
-        "gross_discharge_value_yuan_per_year": float(
+    summary = RunSummary(
+        scenario=sc,
+        days=days,
+        intervals=rows,
+        interval_s=inp.interval_s,
+        unit_names=tuple(lay.unit_names),
+        host_names=tuple(lay.enterprise_names[e] for e in hosts),
+        nameplate_kwh=float(e_nom.sum()),
+        basic_charge=sim.basic_charge,
+        strategy=sc.strategy,
+        charge_kwh_per_day=float(e_in.sum() / days) if days else 0.0,
+        discharge_kwh_per_day=float(e_out.sum() / days) if days else 0.0,
+        aux_kwh_per_day=float(e_aux.sum() / days) if days else 0.0,
+        savings_yuan_per_year=energy_sav * per_year + demand_sav * per_year_demand,
+        savings_energy_yuan_per_year=energy_sav * per_year,
+        savings_demand_yuan_per_year=demand_sav * per_year_demand,
+        gross_discharge_value_yuan_per_year=float(
             (units["e_ac_out_kwh"].sum(axis=1) * price).sum() * per_year
         ),
-        "bill_without_storage_yuan_per_year": (
+        bill_without_storage_yuan_per_year=(
             sum(b.without.energy_yuan for b in bills) * per_year
             + sum(b.without.demand_yuan for b in bills) * per_year_demand
         ),
-        "equivalent_full_cycles": float(np.mean(sim.fleet.efc)),
-        "equivalent_full_cycles_per_unit": [float(x) for x in sim.fleet.efc],
-        "soh_end": float(np.mean(sim.fleet.soh)),
-        "soh_end_per_unit": [float(x) for x in sim.fleet.soh],
-        "round_trip_efficiency": e_out_c / float(e_in.sum()) if e_in.sum() > 0 else 0.0,
-        "round_trip_efficiency_with_aux": (
+        equivalent_full_cycles=float(np.mean(sim.fleet.efc)),
+        equivalent_full_cycles_per_unit=tuple(float(x) for x in sim.fleet.efc),
+        soh_end=float(np.mean(sim.fleet.soh)),
+        soh_end_per_unit=tuple(float(x) for x in sim.fleet.soh),
+        round_trip_efficiency=e_out_c / float(e_in.sum()) if e_in.sum() > 0 else 0.0,
+        round_trip_efficiency_with_aux=(
             e_out_c / float(e_in.sum() + e_aux.sum()) if e_in.sum() > 0 else 0.0
         ),
-        "stored_energy_change_kwh": d_stored,
-        "max_export_kw": float(export_with),
-        "max_export_kw_without_storage": float(export_without),
-        "export_intervals": int((pcc_with[:, hosts] < -1e-6).any(axis=1).sum()),
-        "guard_interventions": sim.guard_report(),
-        "voltage_violations": int(v_bad.sum()),
-        "overload_violations": int(overload.sum() + unit_trafo_over.any(axis=1).sum()),
-        "v_min_pu": float(np.nanmin(park["v_min_pu"])) if rows else math.nan,
-        "v_max_pu": float(np.nanmax(park["v_max_pu"])) if rows else math.nan,
-        "line_loading_max_pct": float(np.nanmax(park["line_loading_max_pct"])) if rows else 0.0,
-        "trafo_loading_max_pct": float(np.nanmax(park["trafo_loading_max_pct"])) if rows else 0.0,
-        "power_flow_solves": sim.n_solves,
-        "faults": [list(f) for f in sim.fault_log],
-        "published": _published(sim, units, bills, days, per_year, per_year_demand),
-        "assumptions": {
+        stored_energy_change_kwh=d_stored,
+        max_export_kw=float(export_with),
+        max_export_kw_without_storage=float(export_without),
+        export_intervals=int((pcc_with[:, hosts] < -1e-6).any(axis=1).sum()),
+        guard_interventions=sim.guard_report(),
+        voltage_violations=int(v_bad.sum()),
+        overload_violations=int(overload.sum() + unit_trafo_over.any(axis=1).sum()),
+        v_min_pu=float(np.nanmin(park["v_min_pu"])) if rows else math.nan,
+        v_max_pu=float(np.nanmax(park["v_max_pu"])) if rows else math.nan,
+        line_loading_max_pct=float(np.nanmax(park["line_loading_max_pct"])) if rows else 0.0,
+        trafo_loading_max_pct=float(np.nanmax(park["trafo_loading_max_pct"])) if rows else 0.0,
+        power_flow_solves=sim.n_solves,
+        faults=tuple(FaultRecord(t, event, unit) for t, event, unit in sim.fault_log),
+        published=_published(sim, units, bills, days, per_year, per_year_demand),
+        assumptions={
             "basic_charge": a.economics.basic_charge_source,
             "planning_efficiency": a.economics.one_way_efficiency_source,
             "operating_days": a.economics.operating_days_note,
             "prices_and_charges": "profiles/data/tariff_zj_*.toml (each table with its source)",
             "voltage_limits": lim.voltage_source,
         },
-        "run_seconds": (time.perf_counter() - t0) if t0 is not None else sim.wall_s,
-    }
-    summary["note"] = published_note(summary)
-    if sim.realtime_speed:
-        summary["realtime"] = {
-            "speed": sim.realtime_speed,
-            "max_lag_s": sim.max_lag_s,
-            "intervals_behind": sim.intervals_behind,
-        }
+        run_seconds=(time.perf_counter() - t0) if t0 is not None else sim.wall_s,
+        realtime=(
+            RealtimeStats(sim.realtime_speed, sim.max_lag_s, sim.intervals_behind)
+            if sim.realtime_speed
+            else None
+        ),
+    )
+    summary = dataclasses.replace(summary, note=tuple(published_note(summary)))
     monthly = []
     for b in bills:
         for row in b.monthly_savings():
@@ -225,14 +216,14 @@ def _published(
     days: float,
     per_year: float,
     per_year_demand: float,
-) -> dict:
+) -> PublishedComparison | None:
     """The twin's figures for the first project beside the published ones (if it is here)."""
     pub = assumptions().published
     names = sim.layout.unit_names
     idx = [i for i, n in enumerate(names) if n.rsplit("-", 1)[0] == pub.storage_group]
     host = [b for b in bills if b.enterprise == pub.enterprise]
     if not idx or not host or days <= 0:
-        return {}
+        return None
     e_nom = float(sim.park_info.e_nom_kwh[idx].sum())
     ch = float(units["e_ac_in_kwh"][:, idx].sum() / days)
     dis = float(units["e_ac_out_kwh"][:, idx].sum() / days)
@@ -241,37 +232,25 @@ def _published(
     per_day = round(86400.0 / sim.interval_s)
     n_days = len(daily_out) // per_day
     by_day = daily_out[: n_days * per_day].reshape(n_days, per_day).sum(axis=1)
-    rows = {
-        "nameplate_kwh": (pub.nameplate_kwh, e_nom),
-        "charge_kwh_per_day": (pub.throughput_kwh_per_day, ch),
-        "discharge_kwh_per_day": (pub.throughput_kwh_per_day, dis),
-        "savings_yuan_per_year": (pub.savings_yuan_per_year, sav),
-    }
-    out = {k: {"published": p, "twin": t, "deviation": t / p - 1.0} for k, (p, t) in rows.items()}
-    out["operating_days"] = int((by_day > 0.1 * e_nom).sum())
     # the published figures describe a year of the first project under time-of-use dispatch
     sc = sim.scenario
-    out["comparable"] = bool(
-        days >= 365 and sc.strategy == "tou" and len(idx) == len(names) and not sc.extra_storage
+    return PublishedComparison(
+        nameplate_kwh=PublishedFigure(pub.nameplate_kwh, e_nom),
+        charge_kwh_per_day=PublishedFigure(pub.throughput_kwh_per_day, ch),
+        discharge_kwh_per_day=PublishedFigure(pub.throughput_kwh_per_day, dis),
+        savings_yuan_per_year=PublishedFigure(pub.savings_yuan_per_year, sav),
+        operating_days=int((by_day > 0.1 * e_nom).sum()),
+        comparable=bool(
+            days >= 365 and sc.strategy == "tou" and len(idx) == len(names) and not sc.extra_storage
+        ),
+        target_deviation=pub.target_deviation,
+        sources={
+            "published": pub.source,
+            "nameplate": pub.nameplate_note,
+            "throughput": pub.throughput_note,
+            "savings": pub.savings_note,
+        },
     )
-    out["target_deviation"] = pub.target_deviation
-    out["sources"] = {
-        "published": pub.source,
-        "nameplate": pub.nameplate_note,
-        "throughput": pub.throughput_note,
-        "savings": pub.savings_note,
-    }
-    return out
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def _clean(obj):
@@ -324,7 +303,8 @@ def _write_folder(result: RunResult, out: Path) -> None:
     if result.monthly:
         _parquet(pd.DataFrame(result.monthly), out / "monthly_savings.parquet")
     write_figures(result, out)
-    write_json(out / "summary.json", {**_clean(result.summary), "run": result.scenario.identity()})
+    summary = {**_clean(result.summary.as_json()), "run": result.scenario.identity()}
+    write_json(out / "summary.json", summary)
 
 
 def _parquet(df, path: Path) -> None:

@@ -54,15 +54,15 @@ def _run() -> tuple[SimpleNamespace, SimpleNamespace, SimpleNamespace]:
         enterprise_names=("xinsheng", "liyi"),
     )
     result = SimpleNamespace(
-        summary={
-            "savings_yuan_per_year": 1.5e6,
-            "savings_energy_yuan_per_year": 1.2e6,
-            "savings_demand_yuan_per_year": 0.3e6,
-            "guard_interventions": {"anti_backflow": 7, "soc": 2},
-            "run_seconds": 3.0,
-            "equivalent_full_cycles_per_unit": [100.0, 110.0, 120.0],
-            "soh_end_per_unit": [0.985, 0.975, 0.965],
-        }
+        summary=SimpleNamespace(  # the `RunSummary` fields a study reads
+            savings_yuan_per_year=1.5e6,
+            savings_energy_yuan_per_year=1.2e6,
+            savings_demand_yuan_per_year=0.3e6,
+            guard_interventions_total=9,
+            run_seconds=3.0,
+            equivalent_full_cycles_per_unit=(100.0, 110.0, 120.0),
+            soh_end_per_unit=(0.985, 0.975, 0.965),
+        )
     )
     return result, grid, network
 

@@ -9,8 +9,21 @@ import pandas as pd
 import pytest
 
 from twin.cli import main
-from twin.run import SUMMARY_KEYS, run_scenario
+from twin.run import run_scenario
 from twin.scenario import default_scenario
+
+#: the keys of summary.json: the file's contract with its readers ("run": `Scenario.identity`)
+SUMMARY_JSON_KEYS = (
+    "scenario days intervals interval_s units hosts nameplate_kwh basic_charge strategy"
+    " charge_kwh_per_day discharge_kwh_per_day aux_kwh_per_day savings_yuan_per_year"
+    " savings_energy_yuan_per_year savings_demand_yuan_per_year"
+    " gross_discharge_value_yuan_per_year bill_without_storage_yuan_per_year"
+    " equivalent_full_cycles equivalent_full_cycles_per_unit soh_end soh_end_per_unit"
+    " round_trip_efficiency round_trip_efficiency_with_aux stored_energy_change_kwh"
+    " max_export_kw max_export_kw_without_storage export_intervals guard_interventions"
+    " voltage_violations overload_violations v_min_pu v_max_pu line_loading_max_pct"
+    " trafo_loading_max_pct power_flow_solves faults published assumptions run_seconds note run"
+).split()
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +38,12 @@ def two_days(tmp_path_factory):
 def test_output_folder(two_days) -> None:
     result, out = two_days
     summary = json.loads((out / "summary.json").read_text())
-    assert set(SUMMARY_KEYS) <= set(summary)
+    assert sorted(summary) == sorted(SUMMARY_JSON_KEYS)  # a wall-clock run adds "realtime"
+    assert summary["units"] == list(result.summary.unit_names)
+    assert summary["published"]["savings_yuan_per_year"]["deviation"] == pytest.approx(
+        result.summary.published.savings_yuan_per_year.deviation
+    )
+    assert summary["guard_interventions"] == result.summary.guard_interventions
     for name in result.unit_names:
         df = pd.read_parquet(out / "units" / f"{name}.parquet")
         assert len(df) == 192 and {"time", "p_ac_kw", "soc", "soh", "p_set_kw"} <= set(df.columns)
@@ -42,13 +60,13 @@ def test_summary_is_consistent(two_days) -> None:
     result, _ = two_days
     s = result.summary
     u = result.series["units"]
-    assert s["charge_kwh_per_day"] == pytest.approx(u["e_ac_in_kwh"].sum() / 2)
-    assert 0.8 < s["round_trip_efficiency"] < 1.0
-    assert s["savings_yuan_per_year"] > 0  # a spring week of TOU arbitrage pays
-    assert s["savings_demand_yuan_per_year"] == 0.0  # capacity billing (the assumption)
-    assert s["max_export_kw"] == 0.0 and s["voltage_violations"] == 0
-    pub = s["published"]
-    assert pub["nameplate_kwh"]["twin"] == pytest.approx(6709.248)
+    assert s.charge_kwh_per_day == pytest.approx(u["e_ac_in_kwh"].sum() / 2)
+    assert 0.8 < s.round_trip_efficiency < 1.0
+    assert s.savings_yuan_per_year > 0  # a spring week of TOU arbitrage pays
+    assert s.savings_demand_yuan_per_year == 0.0  # capacity billing (the assumption)
+    assert s.max_export_kw == 0.0 and s.voltage_violations == 0
+    assert s.nameplate_kwh == pytest.approx(6709.248)
+    assert s.published.nameplate_kwh.twin == pytest.approx(6709.248)
     # the baseline is the same park with storage at 0: it differs only at the host meter
     m = result.series["meters"]
     host = result.meter_names.index("xinsheng")
@@ -73,9 +91,9 @@ def test_aging_is_carried_into_the_next_run() -> None:
     sc = default_scenario().model_copy(update={"days": 2, "network": "copper_plate"})
     first = run_scenario(sc)
     second = run_scenario(sc, initial_state=first.final_state)
-    soh1 = np.array(first.summary["soh_end_per_unit"])
+    soh1 = np.array(first.summary.soh_end_per_unit)
     assert np.all(soh1 < 1.0)
-    assert np.all(np.array(second.summary["soh_end_per_unit"]) < soh1)
+    assert np.all(np.array(second.summary.soh_end_per_unit) < soh1)
 
 
 def test_cli_run_prints_the_comparison(tmp_path, capsys) -> None:
@@ -117,7 +135,7 @@ def test_basic_charge_is_scaled_by_months_energy_by_days() -> None:
     r = run_scenario(sc)
     (month,) = r.monthly  # one calendar month touched, billed its whole basic charge
     s = r.summary
-    assert s["savings_demand_yuan_per_year"] == pytest.approx(12 * month["demand_yuan"])
-    assert s["savings_energy_yuan_per_year"] == pytest.approx(365 / 3 * month["energy_yuan"])
-    assert not s["published"]["comparable"]
-    assert "not the published project's year" in s["note"][0]
+    assert s.savings_demand_yuan_per_year == pytest.approx(12 * month["demand_yuan"])
+    assert s.savings_energy_yuan_per_year == pytest.approx(365 / 3 * month["energy_yuan"])
+    assert not s.published.comparable
+    assert "not the published project's year" in s.note[0]

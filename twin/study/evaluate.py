@@ -138,16 +138,6 @@ class YearOutcome:
     run_seconds: float
 
 
-def _num(summary: dict, *names: str, default: float = math.nan) -> float:
-    for n in names:
-        if n in summary and summary[n] is not None:
-            v = summary[n]
-            if isinstance(v, dict):
-                return float(sum(v.values()))
-            return float(v)
-    return default
-
-
 def _worst(a: np.ndarray, names: tuple[str, ...], lowest: bool = False) -> tuple[float, str]:
     """Extreme value of a (T, n) array over steps and elements, and the element's name."""
     a = np.asarray(a, float)
@@ -220,12 +210,12 @@ def outcome_of(
     meters = tuple(network.enterprise_names)
     export = float(by_meter[ent_index]) if ent_index is not None else 0.0
     ut = np.asarray(grid.unit_trafo_loading_pct, float)[:, units]
-    soh_end = float(np.mean(np.asarray(s["soh_end_per_unit"], float)[units]))
-    efc = float(np.mean(np.asarray(s["equivalent_full_cycles_per_unit"], float)[units]))
+    soh_end = float(np.mean(np.asarray(s.soh_end_per_unit, float)[units]))
+    efc = float(np.mean(np.asarray(s.equivalent_full_cycles_per_unit, float)[units]))
     return YearOutcome(
-        savings_yuan=_num(s, "savings_yuan_per_year"),
-        savings_energy_yuan=_num(s, "savings_energy_yuan_per_year"),
-        savings_demand_yuan=_num(s, "savings_demand_yuan_per_year"),
+        savings_yuan=s.savings_yuan_per_year,
+        savings_energy_yuan=s.savings_energy_yuan_per_year,
+        savings_demand_yuan=s.savings_demand_yuan_per_year,
         soh_end=soh_end,
         efc=efc,
         v_min_pu=v_min,
@@ -242,8 +232,8 @@ def outcome_of(
         worst_bus=worst_bus,
         worst_line=l_name,
         worst_trafo=t_name,
-        guard_interventions=int(_num(s, "guard_interventions", default=0.0)),
-        run_seconds=_num(s, "run_seconds"),
+        guard_interventions=s.guard_interventions_total,
+        run_seconds=s.run_seconds,
     )
 
 
