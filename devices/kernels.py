@@ -11,13 +11,16 @@ Pure functions over a structure of arrays (see `devices.state` for the layout):
 sliced: in numba every array view costs reference-count updates, which once dominated the
 step time. Within a call a unit's parameters and state live in locals (a store into one state
 array would otherwise force every value read from the others to be re-read), and each table
-is searched from the segment it used last (`_lookup_at`, `_ocv_integral_at`, `_ac_for_dc_at`:
-the same segment and arithmetic as the scans); see `_advance_unit`.
+is searched from the segment it used last (`_lookup_at`, `_ocv_integral_at`, `_ac_for_dc_at`;
+a hint of 1 is the plain scan); see `_advance_unit`.
 
 One sub-step of one unit runs the phases of simses' ``Battery.step`` in order:
 PCS state machine -> PCS setpoint (P/Q circle, lag, ramp) -> PCS loss -> battery current for
 the DC power -> clamps (current, cell voltage, SOC window) -> back to the achieved AC power ->
 SOC/RC update -> heat, HVAC and auxiliaries -> aging stressors, rainflow, daily fade.
+Each equation is written once, in a small function (``inline="always"``: numba inlines it into
+the fused `_advance_unit`, so the split costs no speed); `power_limits` and
+`stored_energy_all` use the same functions.
 
 Signs: positive power = charging (drawn from the AC bus); current positive = charging.
 Units: kW, kWh, A, V, Ohm, s, C (K inside the Arrhenius terms), SOC 0..1.
@@ -27,8 +30,6 @@ Units: kW, kWh, A, V, Ohm, s, C (K inside the Arrhenius terms), SOC 0..1.
 from __future__ import annotations
 
 import math
-
-import numpy as np
 
 from parktwin.jit import jit
 from parktwin.pcs_states import PcsState
@@ -129,39 +130,45 @@ NA = 14
 RF_DEPTH = 32
 
 
-@jit
-def interp(xs: np.ndarray, ys: np.ndarray, n: int, x: float) -> float:
-    """Piecewise-linear y(x) over the first `n` points, held constant beyond the ends."""
-    if x <= xs[0]:
-        return ys[0]
-    if x >= xs[n - 1]:
-        return ys[n - 1]
-    k = 1
-    while xs[k] < x:
-        k += 1
-    w = (x - xs[k - 1]) / (xs[k] - xs[k - 1])
-    return ys[k - 1] + w * (ys[k] - ys[k - 1])
+# ------------------------------------------------------------------------------- tables
 
 
-@jit
-def lookup(tx, ty, tn, t: int, i: int, x: float) -> float:
-    """`interp` on table `t` of unit `i`, indexing the 3-D arrays directly (no array views:
-    in numba each view costs reference-count updates, which dominated the step time)."""
-    n = tn[t, i]
-    if x <= tx[t, i, 0]:
-        return ty[t, i, 0]
-    if x >= tx[t, i, n - 1]:
-        return ty[t, i, n - 1]
-    k = 1
+@jit(inline="always")
+def _seg(tx, t: int, i: int, x: float, k: int) -> int:
+    """Segment of table `t` holding x (the first k >= 1 with tx[k] >= x), searched from the
+    hint `k` (the last segment used): the same k as a scan from 1, in one or two compares.
+    x must lie strictly inside the table."""
+    while k > 1 and tx[t, i, k - 1] >= x:
+        k -= 1
     while tx[t, i, k] < x:
         k += 1
+    return k
+
+
+@jit(inline="always")
+def _lookup_at(tx, ty, tn, t: int, i: int, x: float, k: int) -> tuple[float, int]:
+    """Piecewise-linear table `t` of unit `i` at x, held constant beyond its ends, searched
+    from the segment hint `k`; returns (value, segment). Indexes the 3-D arrays directly (no
+    array views: in numba each view costs reference-count updates)."""
+    n = tn[t, i]
+    if x <= tx[t, i, 0]:
+        return ty[t, i, 0], k
+    if x >= tx[t, i, n - 1]:
+        return ty[t, i, n - 1], k
+    k = _seg(tx, t, i, x, k)
     x0 = tx[t, i, k - 1]
     y0 = ty[t, i, k - 1]
-    return y0 + (x - x0) / (tx[t, i, k] - x0) * (ty[t, i, k] - y0)
+    return y0 + (x - x0) / (tx[t, i, k] - x0) * (ty[t, i, k] - y0), k
 
 
-@jit
-def lookup_uniform(ua, i: int, x: float) -> float:
+@jit(inline="always")
+def lookup(tx, ty, tn, t: int, i: int, x: float) -> float:
+    """`_lookup_at` without a hint (a scan from the first segment)."""
+    return _lookup_at(tx, ty, tn, t, i, x, 1)[0]
+
+
+@jit(inline="always")
+def _lookup_uniform(ua, i: int, x: float) -> float:
     """Row `i` of `ua`, points spaced evenly over x in [0, 1], held beyond."""
     n = ua.shape[1]
     if x <= 0.0:
@@ -173,57 +180,110 @@ def lookup_uniform(ua, i: int, x: float) -> float:
     return ua[i, j] + (u - j) * (ua[i, j + 1] - ua[i, j])
 
 
-@jit
-def integral(xs: np.ndarray, ys: np.ndarray, n: int, x: float) -> float:
-    """Integral of the piecewise-linear y from xs[0] to x (x within the table) [y*x]."""
-    total = 0.0
-    for k in range(1, n):
-        a = xs[k - 1]
-        if x <= a:
-            break
-        hi = min(x, xs[k])
-        slope = (ys[k] - ys[k - 1]) / (xs[k] - a)
-        total += (ys[k - 1] + 0.5 * slope * (hi - a)) * (hi - a)
-    return total
-
-
-@jit
-def ocv_integral(tx, ty, tn, i, soc: float) -> float:
-    """Integral of the cell OCV from SOC 0 to `soc` [V], from the knots' cumulative table."""
+@jit(inline="always")
+def _ocv_integral_at(tx, ty, tn, i: int, soc: float, k: int) -> tuple[float, int]:
+    """Integral of the cell OCV from SOC 0 to `soc` [V], from the knots' cumulative table,
+    searched from the segment hint `k`; returns (value, segment)."""
     n = tn[T_OCV, i]
     if soc <= 0.0:
-        return 0.0
+        return 0.0, k
     if soc >= tx[T_OCV, i, n - 1]:
-        return ty[T_OCVG, i, n - 1]
-    k = 1
-    while tx[T_OCV, i, k] < soc:
-        k += 1
+        return ty[T_OCVG, i, n - 1], k
+    k = _seg(tx, T_OCV, i, soc, k)
     x0 = tx[T_OCV, i, k - 1]
     v0 = ty[T_OCV, i, k - 1]
     d = soc - x0
     slope = (ty[T_OCV, i, k] - v0) / (tx[T_OCV, i, k] - x0)
-    return ty[T_OCVG, i, k - 1] + (v0 + 0.5 * slope * d) * d
+    return ty[T_OCVG, i, k - 1] + (v0 + 0.5 * slope * d) * d, k
 
 
-@jit
-def current_for_power(e_v: float, r_ohm: float, p_w: float) -> tuple[float, bool]:
-    """Current [A] with (e + r I) I = p for a source e [V] behind r [Ohm]; (I, beyond max power).
-
-    Written as 2p / (e + sqrt(e^2 + 4 r p)) so small powers lose no digits. Past the maximum
-    discharge power e^2 / 4r the current of that maximum is returned, flagged.
-    """
-    disc = e_v * e_v + 4.0 * r_ohm * p_w
-    if disc < 0.0:
-        return -e_v / (2.0 * r_ohm), True
-    return 2.0 * p_w / (e_v + math.sqrt(disc)), False
+@jit(inline="always")
+def stored_energy_kwh(pv, tx, ty, tn, i, soc: float, soh: float) -> float:
+    """Chemical energy stored above SOC 0 [kWh]: cells x aged Ah x integral of OCV."""
+    g = _ocv_integral_at(tx, ty, tn, i, soc, 1)[0]
+    return pv[P_NS, i] * pv[P_CAP_AH, i] * soh * g / 1000.0
 
 
-@jit
+# --------------------------------------------------------------------------------- PCS
+
+
+@jit(inline="always")
+def _step_response(dt: float, tau: float) -> float:
+    """1 - exp(-dt / tau): how far a first-order lag of time constant tau [s] moves in dt [s]."""
+    return -math.expm1(-dt / tau)
+
+
+@jit(inline="always")
+def _pq_circle(p_req: float, q_req: float, s_kva: float) -> tuple[float, float, float]:
+    """The rating's P/Q circle, Q first: (q [kvar], the P left [kW], p_req clamped to it)."""
+    q_c = min(max(q_req, -s_kva), s_kva)
+    p_cap = math.sqrt(max(s_kva * s_kva - q_c * q_c, 0.0))
+    return q_c, p_cap, min(max(p_req, -p_cap), p_cap)
+
+
+@jit(inline="always")
+def _pcs_start(st, timer: float, idle: float, p_st: float, active: bool, dt: float, t_start):
+    """PCS state machine at the start of a sub-step: a setpoint wakes a unit in standby,
+    start-up takes `t_start` [s]. Returns (state, timer, idle, p_state, seconds running)."""
+    if st == STANDBY and active:
+        st = STARTING
+        timer = 0.0
+    dt_run = 0.0
+    if st == STARTING:
+        left = t_start - timer
+        if left > dt:
+            timer += dt
+        else:
+            dt_run = dt - max(left, 0.0)
+            st = RUNNING
+            idle = 0.0
+            p_st = 0.0
+    elif st == RUNNING:
+        dt_run = dt
+    return st, timer, idle, p_st, dt_run
+
+
+@jit(inline="always")
+def _pcs_power(p0: float, p_t: float, lag: float, ramp: float, dt_run: float, p_cap: float):
+    """AC power [kW] after the first-order lag (step response `lag`) towards p_t, the ramp
+    limit [kW/s] over dt_run [s] and the P/Q circle."""
+    p1 = p0 + (p_t - p0) * lag
+    r = ramp * dt_run
+    p = min(max(p1, p0 - r), p0 + r)
+    return min(max(p, -p_cap), p_cap)
+
+
+@jit(inline="always")
+def _pcs_idle(st, idle: float, p_st: float, active: bool, dt_run: float, t_idle: float):
+    """A running PCS without a setpoint for `t_idle` [s] goes to standby: (state, idle, p)."""
+    if st == RUNNING:
+        if active:
+            idle = 0.0
+        else:
+            idle += dt_run
+            if idle >= t_idle:
+                st = STANDBY
+                p_st = 0.0
+    return st, idle, p_st
+
+
+@jit(inline="always")
+def _pcs_loss_at(tx, ty, tn, i, p_kw: float, q_kvar: float, kc: int, kd: int):
+    """PCS loss [kW] at AC active power p (its sign picks the direction's table) and reactive
+    q, searched from the hints `kc`, `kd`; returns (loss, kc, kd)."""
+    # |p| is sqrt(p^2) exactly (and the reference's hypot(p, 0))
+    s_app = abs(p_kw) if q_kvar == 0.0 else math.sqrt(p_kw * p_kw + q_kvar * q_kvar)
+    if p_kw >= 0.0:
+        loss, kc = _lookup_at(tx, ty, tn, T_LCH, i, s_app, kc)
+    else:
+        loss, kd = _lookup_at(tx, ty, tn, T_LDIS, i, s_app, kd)
+    return loss, kc, kd
+
+
+@jit(inline="always")
 def pcs_loss_kw(tx, ty, tn, i, p_kw: float, q_kvar: float) -> float:
-    """PCS loss [kW] at AC active power p (sign picks the direction table) and reactive q."""
-    s = math.sqrt(p_kw * p_kw + q_kvar * q_kvar)
-    t = T_LCH if p_kw >= 0.0 else T_LDIS
-    return lookup(tx, ty, tn, t, i, s)
+    """PCS loss [kW] at AC active power p and reactive q (`_pcs_loss_at` without hints)."""
+    return _pcs_loss_at(tx, ty, tn, i, p_kw, q_kvar, 1, 1)[0]
 
 
 @jit(inline="always")
@@ -260,22 +320,17 @@ def _ac_for_dc_at(tx, ty, tn, i, p_dc_kw: float, kc: int, kd: int) -> tuple[floa
     return -(x0 + (target - (x0 + y0)) / (1.0 + slope)), kc, kd
 
 
-@jit
-def _ac_for_dc_pl(tx, ty, tn, i, p_dc_kw: float) -> float:
-    """Exact inverse of p_dc = p_ac - loss(|p_ac|) at Q = 0 on the piecewise-linear loss."""
-    return _ac_for_dc_at(tx, ty, tn, i, p_dc_kw, 1, 1)[0]
-
-
-@jit
+@jit(allocates=False)
 def ac_for_dc_kw(tx, ty, tn, i, p_dc_kw: float, q_kvar: float) -> float:
     """AC active power [kW] whose DC side is `p_dc_kw` (p_dc = p_ac - loss), at reactive q.
 
-    p_ac - loss(p_ac) rises monotonically (loss slopes < 0.5, checked in params), so the
-    fixed point p = p_dc + loss(p) contracts; a DC power between the two branches' values at
-    p_ac = 0 (only possible with q != 0) maps to p_ac = 0.
+    At q = 0 the exact inverse `_ac_for_dc_at`. Otherwise p_ac - loss(p_ac) rises
+    monotonically (loss slopes < 0.5, checked in params), so the fixed point
+    p = p_dc + loss(p) contracts; a DC power between the two branches' values at p_ac = 0
+    (only possible with q != 0) maps to p_ac = 0.
     """
     if q_kvar == 0.0:
-        return _ac_for_dc_pl(tx, ty, tn, i, p_dc_kw)
+        return _ac_for_dc_at(tx, ty, tn, i, p_dc_kw, 1, 1)[0]
     f_pos = -pcs_loss_kw(tx, ty, tn, i, 0.0, q_kvar)
     f_neg = -lookup(tx, ty, tn, T_LDIS, i, abs(q_kvar))
     if p_dc_kw >= f_pos:
@@ -297,14 +352,231 @@ def ac_for_dc_kw(tx, ty, tn, i, p_dc_kw: float, q_kvar: float) -> float:
     return 0.0
 
 
-@jit
-def calendar_rate(pv, i, temp_c: float, ua_v: float) -> float:
-    """BLAST-Lite calendar fade coefficient kcal [1/day^pcal] at temperature and anode potential."""
-    tk = temp_c + 273.15
-    return abs(pv[P_A1, i]) * math.exp((pv[P_A2, i] + pv[P_A3, i] * ua_v) / tk)
+# ----------------------------------------------------------------------------- battery
 
 
-@jit
+@jit(inline="always")
+def _rc_mean_factor(tau1: float, a_rc: float, dt: float) -> float:
+    """Mean over a step of dt [s] of the RC memory's decay (a_rc: its step response)."""
+    return tau1 * a_rc / dt
+
+
+@jit(inline="always")
+def _resistances(tx, ty, tn, i, soc, temp_c, rg, r0_nom, r1_nom, one_minus_beta, ks, kt):
+    """Ohmic and RC resistance [Ohm] at SOC, temperature and aging growth `rg`, and the
+    effective resistance of the step (r0 + r1 (1 - beta)); tables searched from the hints
+    `ks`, `kt`. Returns (r0, r1, reff, ks, kt)."""
+    f_soc, ks = _lookup_at(tx, ty, tn, T_RSOC, i, soc, ks)
+    f_t, kt = _lookup_at(tx, ty, tn, T_RTEMP, i, temp_c, kt)
+    fr = f_soc * f_t * rg
+    r0 = r0_nom * fr
+    r1 = r1_nom * fr
+    return r0, r1, r0 + r1 * one_minus_beta, ks, kt
+
+
+@jit(inline="always")
+def _source_voltage(ocv_v: float, beta: float, v1: float, hyst_v: float) -> float:
+    """Voltage [V] behind the effective resistance: OCV, the RC memory's mean, hysteresis."""
+    return ocv_v + beta * v1 + hyst_v
+
+
+@jit(inline="always")
+def _current_at_max_power(e_v: float, r_ohm: float) -> float:
+    """Discharge current [A] of the maximum power e^2 / 4r of a source e behind r."""
+    return -e_v / (2.0 * r_ohm)
+
+
+@jit(inline="always")
+def current_for_power(e_v: float, r_ohm: float, p_w: float) -> tuple[float, bool]:
+    """Current [A] with (e + r I) I = p for a source e [V] behind r [Ohm]; (I, beyond max power).
+
+    Written as 2p / (e + sqrt(e^2 + 4 r p)) so small powers lose no digits. Past the maximum
+    discharge power e^2 / 4r the current of that maximum is returned, flagged.
+    """
+    disc = e_v * e_v + 4.0 * r_ohm * p_w
+    if disc < 0.0:
+        return _current_at_max_power(e_v, r_ohm), True
+    return 2.0 * p_w / (e_v + math.sqrt(disc)), False
+
+
+@jit(inline="always")
+def _terminal_voltage(e_v: float, r_ohm: float, cur: float) -> float:
+    """Terminal voltage [V] at current `cur` [A] (+ charging)."""
+    return e_v + r_ohm * cur
+
+
+@jit(inline="always")
+def _dc_power_kw(v_term: float, cur: float) -> float:
+    """DC power [kW] at the terminals (+ charging)."""
+    return v_term * cur / 1000.0
+
+
+@jit(inline="always")
+def _soc_after(soc, cur, eta, dt, sd_ah, cap_ah) -> float:
+    """SOC after dt [s] at current `cur` [A] (coulombic efficiency when charging) less the
+    self-discharge `sd_ah` [Ah], of a capacity `cap_ah`, held in [0, 1]."""
+    dq = (cur * eta if cur > 0.0 else cur) * dt / 3600.0 - sd_ah
+    return min(max(soc + dq / cap_ah, 0.0), 1.0)
+
+
+@jit(inline="always")
+def _charge_current_max(i_ch: float, v_max: float, e_v: float, r_ohm: float) -> float:
+    """Highest charge current [A]: the C-rate limit and the cell voltage limit."""
+    return min(i_ch, (v_max - e_v) / r_ohm)
+
+
+@jit(inline="always")
+def _discharge_current_min(i_dis: float, v_min: float, e_v: float, r_ohm: float) -> float:
+    """Lowest (most negative) current [A]: the C-rate limit and the cell voltage limit."""
+    return max(-i_dis, (v_min - e_v) / r_ohm)
+
+
+@jit(inline="always")
+def _battery_current(
+    tx, ty, tn, i, p_w, hyst, soc, v1, temp, rg, cap, sd_ah, g0,
+    ns, r0_nom, r1_nom, beta, one_minus_beta, eta, dt, k_ocv, k_rsoc, k_rtemp,
+):  # fmt: skip
+    """Current [A] drawing the DC power p_w [W] over the step: solved at the OCV of `soc`,
+    then once more at the mean OCV over the SOC it leads to (energy-consistent at long
+    steps). `g0` is the OCV integral at `soc`. Returns (current, beyond max power, source
+    voltage, OCV used [V], r0, r1, reff, soc_g1, g1: the OCV integral g1 at soc_g1, hints).
+    """
+    ocv_cell, k_ocv = _lookup_at(tx, ty, tn, T_OCV, i, soc, k_ocv)
+    ocv = ns * ocv_cell
+    e = _source_voltage(ocv, beta, v1, hyst)
+    if p_w != 0.0:
+        r0, r1, reff, k_rsoc, k_rtemp = _resistances(
+            tx, ty, tn, i, soc, temp, rg, r0_nom, r1_nom, one_minus_beta, k_rsoc, k_rtemp
+        )
+        cur, beyond = current_for_power(e, reff, p_w)
+    else:
+        # no power, no current: the resistances only ever multiply a zero current
+        r0 = 0.0
+        r1 = 0.0
+        reff = 0.0
+        cur = 0.0
+        beyond = False
+    soc_pred = _soc_after(soc, cur, eta, dt, sd_ah, cap)
+    g1 = g0
+    soc_g1 = soc
+    if abs(soc_pred - soc) > 1e-9:
+        g1, k_ocv = _ocv_integral_at(tx, ty, tn, i, soc_pred, k_ocv)
+        soc_g1 = soc_pred
+        ocv = ns * (g1 - g0) / (soc_pred - soc)
+        e = _source_voltage(ocv, beta, v1, hyst)
+        if p_w != 0.0:
+            cur, beyond = current_for_power(e, reff, p_w)
+    return cur, beyond, e, ocv, r0, r1, reff, soc_g1, g1, k_ocv, k_rsoc, k_rtemp
+
+
+@jit(inline="always")
+def _clamp_current(
+    cur, e, reff, soc, cap, sd_ah, i_ch, i_dis, v_max, v_min, soc_min, soc_max, eta_dt, dt
+):  # fmt: skip
+    """The current [A] within the C-rate, the cell voltage (at the step's mean voltage) and
+    the SOC window; only the side of the current's sign can bind. Returns (current, clamped)."""
+    if cur > 0.0:
+        i_hi = _charge_current_max(i_ch, v_max, e, reff)
+        i_hi = min(i_hi, ((soc_max - soc) * cap + sd_ah) * 3600.0 / eta_dt)
+        i_hi = max(i_hi, 0.0)
+        if cur > i_hi:
+            return i_hi, True
+    elif cur < 0.0:
+        i_lo = _discharge_current_min(i_dis, v_min, e, reff)
+        i_lo = max(i_lo, -((soc - soc_min) * cap - sd_ah) * 3600.0 / dt)
+        i_lo = min(i_lo, 0.0)
+        if cur < i_lo:
+            return i_lo, True
+    return cur, False
+
+
+@jit(inline="always")
+def _rc_voltage(v1: float, keep_rc: float, a_rc: float, r1: float, cur: float) -> float:
+    """RC branch voltage [V] after a step at current `cur` (exact for a constant current)."""
+    v1_new = v1 * keep_rc + a_rc * r1 * cur
+    # a relaxed RC voltage decays into subnormal numbers, which are ~100x slower to compute
+    return v1_new if abs(v1_new) > 1e-12 else 0.0
+
+
+# ------------------------------------------------------------------ cabin thermal, HVAC
+
+
+@jit(inline="always")
+def _thermal_terms(pv, i, dt: float, ambient_c: float):
+    """The implicit-Euler terms of the cabin node for steps of dt [s] at ambient_c [C]:
+    (dt/C, 1 + dt UA/C, the same with the HVAC gain, UA Ta, the gain's pull to the cooling
+    and to the heating set point)."""
+    c_th = pv[P_CTH, i]
+    kp = pv[P_KP, i]
+    dt_c = dt / c_th
+    den = 1.0 + dt * pv[P_UA, i] / c_th
+    return (
+        dt_c,
+        den,
+        den + dt * kp / c_th,
+        pv[P_UA, i] * ambient_c,
+        dt_c * kp * pv[P_TCOOL, i],
+        dt_c * kp * pv[P_THEAT, i],
+    )
+
+
+@jit(inline="always")
+def _cabin_temperature(
+    temp, heat_kw, dt_c, den, den_kp, ua_amb, cool_src, heat_src,
+    kp, t_cool, t_heat, q_cool, q_heat, cop_c, cop_h,
+):  # fmt: skip
+    """Cabin (cell) temperature [C] after a step with the battery's heat `heat_kw`: a lumped
+    node, implicit in time, with HVAC proportional about its set points up to its thermal
+    capacity. Returns (temperature, HVAC electric draw [W])."""
+    src = temp + dt_c * (1000.0 * heat_kw + ua_amb)
+    t_new = src / den
+    p_hvac_w = 0.0
+    if t_new > t_cool:
+        t_new = (src + cool_src) / den_kp
+        q = kp * (t_new - t_cool)
+        if q > q_cool:
+            q = q_cool
+            t_new = (src - dt_c * q) / den
+        p_hvac_w = q / cop_c
+    elif t_new < t_heat:
+        t_new = (src + heat_src) / den_kp
+        q = kp * (t_heat - t_new)
+        if q > q_heat:
+            q = q_heat
+            t_new = (src + dt_c * q) / den
+        p_hvac_w = q / cop_h
+    return t_new, p_hvac_w
+
+
+# ------------------------------------------------------------------------------- aging
+
+# Calendar-rate memo: exp(x) is reused as exp(x0) (1 + d + d^2/2) while |d = x - x0| <= this.
+# The truncation error is below d^3/6 * e^d < 1.7e-19 relative, under half an ulp of a double
+# (1.1e-16): the result equals math.exp's to its own rounding. The exponent moves by ~1e-7
+# per second at rest (self-discharge, temperature settling): 99.7 % of a 4-h rest reuses it.
+EXP_MEMO_DX = 1e-6
+
+
+@jit(inline="always")
+def _exp_memo(x: float, x0: float, e0: float) -> tuple[float, float, float]:
+    """exp(x) from the memo (x0, e0 = exp(x0)); returns (exp(x), new x0, new e0)."""
+    d = x - x0
+    if abs(d) <= EXP_MEMO_DX:
+        return e0 * (1.0 + d * (1.0 + 0.5 * d)), x0, e0
+    e = math.exp(x)
+    return e, x, e
+
+
+@jit(inline="always")
+def _calendar_rate(a1: float, a2: float, a3: float, temp_k: float, ua_v: float, x0, e0):
+    """BLAST-Lite calendar fade coefficient kcal = |p1| exp((p2 + p3 Ua) / T) [1/day^pcal]
+    at temperature [K] and anode potential [V] (a1 = |p1|), exp through the memo (x0, e0).
+    Returns (kcal, x0, e0)."""
+    ex, x0, e0 = _exp_memo((a2 + a3 * ua_v) / temp_k, x0, e0)
+    return a1 * ex, x0, e0
+
+
+@jit(inline="always")
 def cycle_rate(pv, i, dod: float, crate_per_h: float, temp_k: float) -> float:
     """BLAST-Lite cycle fade coefficient kcyc [1/EFC^pcyc] at DOD, C-rate [1/h], temperature."""
     return (pv[P_A4, i] + pv[P_A5, i] * dod + pv[P_A6, i] * crate_per_h) * (
@@ -312,7 +584,7 @@ def cycle_rate(pv, i, dod: float, crate_per_h: float, temp_k: float) -> float:
     )
 
 
-@jit
+@jit(inline="always")
 def power_state_step(q: float, k: float, p: float, dx: float) -> float:
     """Advance q = k x^p by dx of x at the rate k of this window (virtual-x form; never falls)."""
     if k <= 0.0 or dx <= 0.0:
@@ -321,13 +593,7 @@ def power_state_step(q: float, k: float, p: float, dx: float) -> float:
     return max(q, k * (x_eff + dx) ** p)
 
 
-@jit
-def stored_energy_kwh(pv, tx, ty, tn, i, soc: float, soh: float) -> float:
-    """Chemical energy stored above SOC 0 [kWh]: cells x aged Ah x integral of OCV."""
-    return pv[P_NS, i] * pv[P_CAP_AH, i] * soh * ocv_integral(tx, ty, tn, i, soc) / 1000.0
-
-
-@jit
+@jit(allocates=False)
 def _rainflow_count(rf, rfn, i, value: float, wefc: float, wdod: float) -> tuple[float, float]:
     """Push a reversal and count closed cycles (ASTM E1049 3-point rule, online).
 
@@ -363,69 +629,58 @@ def _rainflow_count(rf, rfn, i, value: float, wefc: float, wdod: float) -> tuple
     return wefc, wdod
 
 
-@jit
-def _rainflow_push(xs, rf, rfn, i, value: float) -> None:
-    """`_rainflow_count` on the window sums kept in the state array."""
-    xs[X_WEFC, i], xs[X_WDOD, i] = _rainflow_count(rf, rfn, i, value, xs[X_WEFC, i], xs[X_WDOD, i])
-
-
 @jit(inline="always")
-def _seg(tx, t: int, i: int, x: float, k: int) -> int:
-    """Segment of table `t` holding x (the first k >= 1 with tx[k] >= x), searched from the
-    hint `k` (the last segment used): the same k as a scan from 1, in one or two compares.
-    x must lie strictly inside the table."""
-    while k > 1 and tx[t, i, k - 1] >= x:
-        k -= 1
-    while tx[t, i, k] < x:
-        k += 1
-    return k
+def _rainflow_track(rf, rfn, i, soc, gate, rfdir, rfext, wefc, wdod):
+    """Follow the SOC for reversals (a turn by more than `gate`) and count each one; returns
+    (direction: +1 rising / -1 falling / 0 unknown, running extreme, wefc, wdod)."""
+    if rfdir == 0.0:
+        last = rf[i, rfn[i] - 1]
+        if soc - last > gate:
+            rfdir = 1.0
+            rfext = soc
+        elif last - soc > gate:
+            rfdir = -1.0
+            rfext = soc
+    elif rfdir > 0.0:
+        if soc > rfext:
+            rfext = soc
+        elif rfext - soc > gate:
+            wefc, wdod = _rainflow_count(rf, rfn, i, rfext, wefc, wdod)
+            rfdir = -1.0
+            rfext = soc
+    else:
+        if soc < rfext:
+            rfext = soc
+        elif soc - rfext > gate:
+            wefc, wdod = _rainflow_count(rf, rfn, i, rfext, wefc, wdod)
+            rfdir = 1.0
+            rfext = soc
+    return rfdir, rfext, wefc, wdod
 
 
-@jit(inline="always")
-def _lookup_at(tx, ty, tn, t: int, i: int, x: float, k: int) -> tuple[float, int]:
-    """`lookup` searching from the hint `k`; (value, segment) with the same arithmetic."""
-    n = tn[t, i]
-    if x <= tx[t, i, 0]:
-        return ty[t, i, 0], k
-    if x >= tx[t, i, n - 1]:
-        return ty[t, i, n - 1], k
-    k = _seg(tx, t, i, x, k)
-    x0 = tx[t, i, k - 1]
-    y0 = ty[t, i, k - 1]
-    return y0 + (x - x0) / (tx[t, i, k] - x0) * (ty[t, i, k] - y0), k
+@jit(allocates=False)  # not inlined: once a day, and kept out of the hot loop's code
+def _apply_fade(pv, tx, ty, tn, xs, i, soc, soh, wt, wkcal, wtk, wthr, wefc, wdod):
+    """End of an aging window of wt [s]: calendar and cycle fade from the window's sums
+    (calendar-rate integral, temperature integral [K s], SOC throughput, rainflow EFC and
+    count x range^2) into xs's ages. Returns (soh, resistance growth, stored energy lost
+    [kWh])."""
+    days = wt / 86400.0
+    xs[X_DAYS, i] += days
+    kcal = wkcal / wt
+    xs[X_QCAL, i] = power_state_step(xs[X_QCAL, i], kcal, pv[P_PCAL, i], days)
+    if wefc > 0.0:
+        dod = wdod / wefc
+        crate = wthr / (wt / 3600.0)
+        kcyc = cycle_rate(pv, i, dod, crate, wtk / wt)
+        xs[X_QCYC, i] = power_state_step(xs[X_QCYC, i], kcyc, pv[P_PCYC, i], wefc)
+    soh_new = min(soh, max(1.0 - xs[X_QCAL, i] - xs[X_QCYC, i], 0.05))
+    e_lost = stored_energy_kwh(pv, tx, ty, tn, i, soc, soh) - stored_energy_kwh(
+        pv, tx, ty, tn, i, soc, soh_new
+    )
+    return soh_new, 1.0 + pv[P_KR, i] * (1.0 - soh_new), e_lost
 
 
-@jit(inline="always")
-def _ocv_integral_at(tx, ty, tn, i: int, soc: float, k: int) -> tuple[float, int]:
-    """`ocv_integral` searching from the hint `k`; (value, segment) with the same arithmetic."""
-    n = tn[T_OCV, i]
-    if soc <= 0.0:
-        return 0.0, k
-    if soc >= tx[T_OCV, i, n - 1]:
-        return ty[T_OCVG, i, n - 1], k
-    k = _seg(tx, T_OCV, i, soc, k)
-    x0 = tx[T_OCV, i, k - 1]
-    v0 = ty[T_OCV, i, k - 1]
-    d = soc - x0
-    slope = (ty[T_OCV, i, k] - v0) / (tx[T_OCV, i, k] - x0)
-    return ty[T_OCVG, i, k - 1] + (v0 + 0.5 * slope * d) * d, k
-
-
-# Calendar-rate memo: exp(x) is reused as exp(x0) (1 + d + d^2/2) while |d = x - x0| <= this.
-# The truncation error is below d^3/6 * e^d < 1.7e-19 relative, under half an ulp of a double
-# (1.1e-16): the result equals math.exp's to its own rounding. The exponent moves by ~1e-7
-# per second at rest (self-discharge, temperature settling): 99.7 % of a 4-h rest reuses it.
-EXP_MEMO_DX = 1e-6
-
-
-@jit(inline="always")
-def _exp_memo(x: float, x0: float, e0: float) -> tuple[float, float, float]:
-    """exp(x) from the memo (x0, e0 = exp(x0)); returns (exp(x), new x0, new e0)."""
-    d = x - x0
-    if abs(d) <= EXP_MEMO_DX:
-        return e0 * (1.0 + d * (1.0 + 0.5 * d)), x0, e0
-    e = math.exp(x)
-    return e, x, e
+# ---------------------------------------------------------------------- the fused step
 
 
 @jit(inline="always")
@@ -434,11 +689,10 @@ def _advance_unit(
 ) -> None:
     """`n_sub` sub-steps of unit `i` at a constant setpoint (phases in the module docstring).
 
-    The unit's constants and state live in locals for the whole call (the state arrays may
-    alias each other as far as the compiler knows, so every value read from them would be
-    re-read after each store), each table lookup starts from the segment it used last, and
-    the arithmetic is that of the per-phase helpers term for term: the result is the same to
-    the last bit except where a comment says otherwise.
+    Each phase's arithmetic is one of the small functions above, inlined here. The unit's
+    constants and state live in locals for the whole call (the state arrays may alias each
+    other as far as the compiler knows, so every value read from them would be re-read after
+    each store), and each table lookup starts from the segment it used last.
     """
     # --- constants of the call
     ns = pv[P_NS, i]
@@ -455,7 +709,7 @@ def _advance_unit(
     soc_max = pv[P_SOC_MAX, i]
     hyst_v = pv[P_HYST, i]
     eta_dt = eta * dt
-    beta = pv[P_TAU1, i] * a_rc / dt  # mean over the step of the RC memory's decay
+    beta = _rc_mean_factor(pv[P_TAU1, i], a_rc, dt)
     one_minus_beta = 1.0 - beta
     keep_rc = 1.0 - a_rc
     # PCS: the P/Q circle and the clamped target are constant over the call
@@ -463,15 +717,10 @@ def _advance_unit(
     ramp = pv[P_RAMP, i]
     t_start = pv[P_TSTART, i]
     t_idle = pv[P_TIDLE, i]
-    s = pv[P_S, i]
-    q_c = min(max(q_req, -s), s)
-    p_cap = math.sqrt(max(s * s - q_c * q_c, 0.0))
-    p_t = min(max(p_req, -p_cap), p_cap)
+    q_c, p_cap, p_t = _pq_circle(p_req, q_req, pv[P_S, i])
     active = p_req != 0.0 or q_req != 0.0
     p_sb = pv[P_PSB, i]
-    # thermal (implicit Euler terms, as in the per-step formulas)
-    c_th = pv[P_CTH, i]
-    ua_wk = pv[P_UA, i]
+    # thermal
     kp = pv[P_KP, i]
     t_cool = pv[P_TCOOL, i]
     t_heat = pv[P_THEAT, i]
@@ -480,19 +729,13 @@ def _advance_unit(
     cop_c = pv[P_COPC, i]
     cop_h = pv[P_COPH, i]
     p_bms = pv[P_PBMS, i]
-    dt_c = dt / c_th
-    den = 1.0 + dt * ua_wk / c_th
-    ua_amb = ua_wk * ambient_c
-    cool_src = dt_c * kp * t_cool
-    heat_src = dt_c * kp * t_heat
-    den_kp = den + dt * kp / c_th
+    dt_c, den, den_kp, ua_amb, cool_src, heat_src = _thermal_terms(pv, i, dt, ambient_c)
     # aging
     a1 = abs(pv[P_A1, i])
     a2 = pv[P_A2, i]
     a3 = pv[P_A3, i]
     win = pv[P_WIN, i]
     gate = pv[P_RFH, i]
-    n_ua = ua.shape[1]
     # --- state
     soc = xs[X_SOC, i]
     v1 = xs[X_V1, i]
@@ -543,104 +786,39 @@ def _advance_unit(
     for _ in range(n_sub):
         soc0 = soc
         temp0 = temp
-        # --- PCS state machine: a setpoint wakes a unit in standby; start-up takes t_start.
+        # --- PCS state machine, setpoint (lag, ramp, P/Q circle) and loss
         st0 = st
-        if st == STANDBY and active:
-            st = STARTING
-            timer = 0.0
-        dt_run = 0.0
-        if st == STARTING:
-            left = t_start - timer
-            if left > dt:
-                timer += dt
-            else:
-                dt_run = dt - max(left, 0.0)
-                st = RUNNING
-                idle = 0.0
-                p_st = 0.0
-        elif st == RUNNING:
-            dt_run = dt
+        st, timer, idle, p_st, dt_run = _pcs_start(st, timer, idle, p_st, active, dt, t_start)
         frac = dt_run / dt
-        # --- PCS setpoint: P/Q circle (Q first), first-order lag, ramp limit; PCS loss.
         p_run = 0.0
         q_run = 0.0
         p_dc_run = 0.0
         if dt_run > 0.0:
             q_run = q_c
-            p0 = p_st
-            lag = a_lag if dt_run == dt else -math.expm1(-dt_run / tau)
-            p1 = p0 + (p_t - p0) * lag
-            r = ramp * dt_run
-            p_run = min(max(p1, p0 - r), p0 + r)
-            p_run = min(max(p_run, -p_cap), p_cap)
+            lag = a_lag if dt_run == dt else _step_response(dt_run, tau)
+            p_run = _pcs_power(p_st, p_t, lag, ramp, dt_run, p_cap)
             if p_run != loss_p:
-                # |p| is sqrt(p^2) exactly (and the reference's hypot(p, 0))
-                s_app = abs(p_run) if q_run == 0.0 else math.sqrt(p_run * p_run + q_run * q_run)
-                if p_run >= 0.0:
-                    loss_v, k_lch = _lookup_at(tx, ty, tn, T_LCH, i, s_app, k_lch)
-                else:
-                    loss_v, k_ldis = _lookup_at(tx, ty, tn, T_LDIS, i, s_app, k_ldis)
+                loss_v, k_lch, k_ldis = _pcs_loss_at(tx, ty, tn, i, p_run, q_run, k_lch, k_ldis)
                 loss_p = p_run
             p_dc_run = p_run - loss_v
-        # --- battery at the sub-step's mean DC power (clamped)
+        # --- battery at the sub-step's mean DC power: current, clamps, SOC, RC
         p_dc_kw = frac * p_dc_run
-        p_w = 1000.0 * p_dc_kw
         cap = cap_ah * soh
         sd_ah = ksd * cap * dt
         hyst = hyst_v if p_dc_kw > 0.0 else (-hyst_v if p_dc_kw < 0.0 else 0.0)
-        ocv_cell, k_ocv = _lookup_at(tx, ty, tn, T_OCV, i, soc, k_ocv)
-        ocv0 = ns * ocv_cell
-        e = ocv0 + beta * v1 + hyst
-        if p_w != 0.0:
-            f_soc, k_rsoc = _lookup_at(tx, ty, tn, T_RSOC, i, soc, k_rsoc)
-            f_t, k_rtemp = _lookup_at(tx, ty, tn, T_RTEMP, i, temp, k_rtemp)
-            fr = f_soc * f_t * rg
-            r0 = r0_nom * fr
-            r1 = r1_nom * fr
-            reff = r0 + r1 * one_minus_beta
-            cur, beyond = current_for_power(e, reff, p_w)
-        else:
-            # no power, no current: the resistances only ever multiply a zero current
-            r0 = 0.0
-            r1 = 0.0
-            reff = 0.0
-            cur = 0.0
-            beyond = False
-        # Mean OCV over the step (energy-consistent at long steps), then solve once more.
-        dq = (cur * eta if cur > 0.0 else cur) * dt / 3600.0 - sd_ah
-        soc_pred = min(max(soc + dq / cap, 0.0), 1.0)
-        g1 = g0
-        soc_g1 = soc  # where g1 is the OCV integral
-        if abs(soc_pred - soc) > 1e-9:
-            g1, k_ocv = _ocv_integral_at(tx, ty, tn, i, soc_pred, k_ocv)
-            soc_g1 = soc_pred
-            ocv = ns * (g1 - g0) / (soc_pred - soc)
-            e = ocv + beta * v1 + hyst
-            if p_w != 0.0:
-                cur, beyond = current_for_power(e, reff, p_w)
-        else:
-            ocv = ocv0
-        # Limits: C-rate, cell voltage (at the step's mean voltage), SOC window; only the
-        # side of the current's sign can bind (i_hi >= 0 >= i_lo).
-        limited = beyond
-        if cur > 0.0:
-            i_hi = min(i_ch, (vmax - e) / reff)
-            i_hi = min(i_hi, ((soc_max - soc) * cap + sd_ah) * 3600.0 / eta_dt)
-            i_hi = max(i_hi, 0.0)
-            if cur > i_hi:
-                cur = i_hi
-                limited = True
-        elif cur < 0.0:
-            i_lo = max(-i_dis, (vmin - e) / reff)
-            i_lo = max(i_lo, -((soc - soc_min) * cap - sd_ah) * 3600.0 / dt)
-            i_lo = min(i_lo, 0.0)
-            if cur < i_lo:
-                cur = i_lo
-                limited = True
-        dq = (cur * eta if cur > 0.0 else cur) * dt / 3600.0 - sd_ah
-        soc_new = min(max(soc + dq / cap, 0.0), 1.0)
-        v_term = e + reff * cur
-        p_dc = v_term * cur / 1000.0
+        cur, beyond, e, ocv, r0, r1, reff, soc_g1, g1, k_ocv, k_rsoc, k_rtemp = (
+            _battery_current(
+                tx, ty, tn, i, 1000.0 * p_dc_kw, hyst, soc, v1, temp, rg, cap, sd_ah, g0,
+                ns, r0_nom, r1_nom, beta, one_minus_beta, eta, dt, k_ocv, k_rsoc, k_rtemp,
+            )
+        )  # fmt: skip
+        cur, clamped = _clamp_current(
+            cur, e, reff, soc, cap, sd_ah, i_ch, i_dis, vmax, vmin, soc_min, soc_max, eta_dt, dt
+        )
+        limited = beyond or clamped
+        soc_new = _soc_after(soc, cur, eta, dt, sd_ah, cap)
+        v_term = _terminal_voltage(e, reff, cur)
+        p_dc = _dc_power_kw(v_term, cur)
         if soc_new == soc_g1:  # unclamped at rest, or the step too small to move it
             g_new = g1
         else:
@@ -649,9 +827,7 @@ def _advance_unit(
         loss_bat = p_dc * dt / 3600.0 - de
         soc = soc_new
         g0 = g_new
-        v1_new = v1 * keep_rc + a_rc * r1 * cur
-        # a relaxed RC voltage decays into subnormal numbers, which are ~100x slower to compute
-        v1 = v1_new if abs(v1_new) > 1e-12 else 0.0
+        v1 = _rc_voltage(v1, keep_rc, a_rc, r1, cur)
         l_ohm += r0 * cur * cur * dt / 3.6e6
         if cur > 0.0:
             l_coul += (1.0 - eta) * cur * ocv * dt / 3.6e6
@@ -678,94 +854,32 @@ def _advance_unit(
             e_out -= e_ac
         e_q += frac * q_run * dt / 3600.0
         l_pcs += e_ac - p_dc * dt / 3600.0
-        # --- idle running PCS goes to standby
-        if st == RUNNING:
-            if active:
-                idle = 0.0
-            else:
-                idle += dt_run
-                if idle >= t_idle:
-                    st = STANDBY
-                    p_st = 0.0
-        # --- heat of the battery's losses: lumped cabin node, implicit in time; HVAC
-        # proportional about its set points.
-        heat_kw = loss_bat * 3600.0 / dt
-        src = temp + dt_c * (1000.0 * heat_kw + ua_amb)
-        t_new = src / den
-        p_hvac_w = 0.0
-        if t_new > t_cool:
-            t_new = (src + cool_src) / den_kp
-            q = kp * (t_new - t_cool)
-            if q > q_cool:
-                q = q_cool
-                t_new = (src - dt_c * q) / den
-            p_hvac_w = q / cop_c
-        elif t_new < t_heat:
-            t_new = (src + heat_src) / den_kp
-            q = kp * (t_heat - t_new)
-            if q > q_heat:
-                q = q_heat
-                t_new = (src + dt_c * q) / den
-            p_hvac_w = q / cop_h
-        temp = t_new
+        st, idle, p_st = _pcs_idle(st, idle, p_st, active, dt_run, t_idle)
+        # --- heat of the battery's losses, HVAC, auxiliaries
+        temp, p_hvac_w = _cabin_temperature(
+            temp, loss_bat * 3600.0 / dt, dt_c, den, den_kp, ua_amb, cool_src, heat_src,
+            kp, t_cool, t_heat, q_cool, q_heat, cop_c, cop_h,
+        )  # fmt: skip
         p_aux = p_bms + p_hvac_w / 1000.0
         e_hvac += p_hvac_w / 1000.0 * dt / 3600.0
         e_aux += p_aux * dt / 3600.0
         # --- aging stressors of the sub-step (at its start), rainflow on SOC
-        if soc0 <= 0.0:
-            ua_v = ua[i, 0]
-        elif soc0 >= 1.0:
-            ua_v = ua[i, n_ua - 1]
-        else:
-            u = soc0 * (n_ua - 1)
-            j = min(int(u), n_ua - 2)
-            ua_v = ua[i, j] + (u - j) * (ua[i, j + 1] - ua[i, j])
         tk = temp0 + 273.15
-        ex, exp_x0, exp_e0 = _exp_memo((a2 + a3 * ua_v) / tk, exp_x0, exp_e0)
-        wkcal += a1 * ex * dt
+        kcal, exp_x0, exp_e0 = _calendar_rate(
+            a1, a2, a3, tk, _lookup_uniform(ua, i, soc0), exp_x0, exp_e0
+        )
+        wkcal += kcal * dt
         wtk += tk * dt
         wt += dt
         dsoc = abs(soc - soc0)
         wthr += dsoc
         efc += 0.5 * dsoc
-        if rfdir == 0.0:
-            last = rf[i, rfn[i] - 1]
-            if soc - last > gate:
-                rfdir = 1.0
-                rfext = soc
-            elif last - soc > gate:
-                rfdir = -1.0
-                rfext = soc
-        elif rfdir > 0.0:
-            if soc > rfext:
-                rfext = soc
-            elif rfext - soc > gate:
-                wefc, wdod = _rainflow_count(rf, rfn, i, rfext, wefc, wdod)
-                rfdir = -1.0
-                rfext = soc
-        else:
-            if soc < rfext:
-                rfext = soc
-            elif soc - rfext > gate:
-                wefc, wdod = _rainflow_count(rf, rfn, i, rfext, wefc, wdod)
-                rfdir = 1.0
-                rfext = soc
+        rfdir, rfext, wefc, wdod = _rainflow_track(rf, rfn, i, soc, gate, rfdir, rfext, wefc, wdod)
         if wt >= win:  # end of the aging window: apply the fade
-            days = wt / 86400.0
-            xs[X_DAYS, i] += days
-            kcal = wkcal / wt
-            xs[X_QCAL, i] = power_state_step(xs[X_QCAL, i], kcal, pv[P_PCAL, i], days)
-            if wefc > 0.0:
-                dod = wdod / wefc
-                crate = wthr / (wt / 3600.0)
-                kcyc = cycle_rate(pv, i, dod, crate, wtk / wt)
-                xs[X_QCYC, i] = power_state_step(xs[X_QCYC, i], kcyc, pv[P_PCYC, i], wefc)
-            soh_old = soh
-            soh = min(soh_old, max(1.0 - xs[X_QCAL, i] - xs[X_QCYC, i], 0.05))
-            e_fade += stored_energy_kwh(pv, tx, ty, tn, i, soc, soh_old) - stored_energy_kwh(
-                pv, tx, ty, tn, i, soc, soh
+            soh, rg, lost = _apply_fade(
+                pv, tx, ty, tn, xs, i, soc, soh, wt, wkcal, wtk, wthr, wefc, wdod
             )
-            rg = 1.0 + pv[P_KR, i] * (1.0 - soh)
+            e_fade += lost
             wt = 0.0
             wkcal = 0.0
             wtk = 0.0
@@ -807,7 +921,7 @@ def _advance_unit(
     acc[A_VDC, i] = v_dc
 
 
-@jit
+@jit(allocates=False)
 def step_units(p_set, q_set, ambient_c, dt_s, n_sub, pv, tx, ty, tn, ua, xs, pcs, rf, rfn, acc):
     """Advance every unit by `n_sub` sub-steps of `dt_s` [s] at constant setpoints.
 
@@ -822,17 +936,17 @@ def step_units(p_set, q_set, ambient_c, dt_s, n_sub, pv, tx, ty, tn, ua, xs, pcs
         # the PCS lag's and the RC branch's step responses, shared by units of one type
         if pv[P_TAU, i] != tau:
             tau = pv[P_TAU, i]
-            a_lag = -math.expm1(-dt_s / tau)
+            a_lag = _step_response(dt_s, tau)
         if pv[P_TAU1, i] != tau1:
             tau1 = pv[P_TAU1, i]
-            a_rc = -math.expm1(-dt_s / tau1)
+            a_rc = _step_response(dt_s, tau1)
         _advance_unit(
             p_set[i], q_set[i], ambient_c[i], dt_s, n_sub,
             pv, tx, ty, tn, ua, xs, pcs, rf, rfn, acc, i, a_lag, a_rc,
         )  # fmt: skip
 
 
-@jit
+@jit(allocates=False)
 def power_limits(pv, tx, ty, tn, xs, pcs, out_charge, out_discharge) -> None:
     """AC power [kW] each unit could charge / discharge now (both >= 0; 0 when OFF or FAULT).
 
@@ -846,29 +960,28 @@ def power_limits(pv, tx, ty, tn, xs, pcs, out_charge, out_discharge) -> None:
         if pcs[i] == OFF or pcs[i] == FAULT:
             continue
         soc = xs[X_SOC, i]
-        fr = (
-            lookup(tx, ty, tn, T_RSOC, i, soc)
-            * lookup(tx, ty, tn, T_RTEMP, i, xs[X_TEMP, i])
-            * xs[X_RG, i]
-        )
         tau1 = pv[P_TAU1, i]
-        beta = tau1 * -math.expm1(-dt / tau1) / dt
-        reff = pv[P_R0, i] * fr + pv[P_R1, i] * fr * (1.0 - beta)
-        e0 = pv[P_NS, i] * lookup(tx, ty, tn, T_OCV, i, soc) + beta * xs[X_V1, i]
+        beta = _rc_mean_factor(tau1, _step_response(dt, tau1), dt)
+        reff = _resistances(
+            tx, ty, tn, i, soc, xs[X_TEMP, i], xs[X_RG, i], pv[P_R0, i], pv[P_R1, i],
+            1.0 - beta, 1, 1,
+        )[2]  # fmt: skip
+        ocv = pv[P_NS, i] * lookup(tx, ty, tn, T_OCV, i, soc)
         s = pv[P_S, i]
         if soc < pv[P_SOC_MAX, i]:
-            e = e0 + pv[P_HYST, i]
-            i_hi = max(min(pv[P_ICH, i], (pv[P_VMAX, i] - e) / reff), 0.0)
-            p_dc = (e + reff * i_hi) * i_hi / 1000.0
+            e = _source_voltage(ocv, beta, xs[X_V1, i], pv[P_HYST, i])
+            i_hi = max(_charge_current_max(pv[P_ICH, i], pv[P_VMAX, i], e, reff), 0.0)
+            p_dc = _dc_power_kw(_terminal_voltage(e, reff, i_hi), i_hi)
             out_charge[i] = min(max(ac_for_dc_kw(tx, ty, tn, i, p_dc, 0.0), 0.0), s)
         if soc > pv[P_SOC_MIN, i]:
-            e = e0 - pv[P_HYST, i]
-            i_lo = min(max(-pv[P_IDIS, i], (pv[P_VMIN, i] - e) / reff, -e / (2.0 * reff)), 0.0)
-            p_dc = (e + reff * i_lo) * i_lo / 1000.0
+            e = _source_voltage(ocv, beta, xs[X_V1, i], -pv[P_HYST, i])
+            i_lo = _discharge_current_min(pv[P_IDIS, i], pv[P_VMIN, i], e, reff)
+            i_lo = min(max(i_lo, _current_at_max_power(e, reff)), 0.0)
+            p_dc = _dc_power_kw(_terminal_voltage(e, reff, i_lo), i_lo)
             out_discharge[i] = min(max(-ac_for_dc_kw(tx, ty, tn, i, p_dc, 0.0), 0.0), s)
 
 
-@jit
+@jit(allocates=False)
 def stored_energy_all(pv, tx, ty, tn, xs, out) -> None:
     """Chemical energy stored above SOC 0 of every unit [kWh]."""
     for i in range(pv.shape[1]):
@@ -884,7 +997,7 @@ R_FIELDS = (
 )  # fmt: skip
 
 
-@jit
+@jit(allocates=False)
 def result_rows(acc, xs, duration_s: float, out) -> None:
     """Means and energies of one call, one row per `R_FIELDS` entry (out is [20, N])."""
     per_h = 3600.0 / duration_s

@@ -13,8 +13,9 @@ import math
 import numpy as np
 
 from devices.params import UnitParams
+from parktwin.pcs_states import PcsState
 
-OFF, STANDBY, STARTING, RUNNING, FAULT = 0, 1, 2, 3, 4
+OFF, STANDBY, STARTING, RUNNING, FAULT = (int(s) for s in PcsState)
 _RF_DEPTH = 32
 
 

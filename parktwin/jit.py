@@ -5,6 +5,13 @@ cached on disk, releasing the GIL, with numpy's error model (a division by zero 
 inf/nan as in the plain-Python reference, instead of raising) and without fastmath (so
 results are bit-reproducible and equal the reference to rounding).
 
+A kernel that creates no arrays (arrays in, written in place) says so with
+``allocates=False``: it is compiled without numba's reference-counting runtime (numba's
+``_nrt`` option). Every array handed to an inlined helper otherwise costs an atomic
+increment and decrement, which numba's refcount pruning cannot remove once the helpers
+branch (numba/numba#2345, #2350); in the devices step they cost a fifth of the time. Such
+a kernel that does create an array fails to compile, so the promise is checked.
+
 ``NUMBA_DISABLE_JIT=1`` runs every kernel as plain Python: the nox session
 ``tests_nojit`` runs the whole suite that way.
 """
@@ -16,9 +23,14 @@ import numba
 JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": False}
 
 
-def jit(fn=None, **overrides):
-    """Compile `fn` with the project's policy; usable as ``@jit`` or ``@jit(...)``."""
+def jit(fn=None, *, allocates: bool = True, **overrides):
+    """Compile `fn` with the project's policy; usable as ``@jit`` or ``@jit(...)``.
+
+    ``allocates=False``: the kernel creates no arrays; compiled without reference counting.
+    """
     options = {**JIT_OPTIONS, **overrides}
+    if not allocates:
+        options["_nrt"] = False
     if fn is None:
         return lambda f: numba.njit(**options)(f)
     return numba.njit(**options)(fn)

@@ -150,12 +150,17 @@ def test_calendar_fade_stressors() -> None:
     from devices.state import pack_params
 
     p = load_unit_params("lfp280-2236kwh")
-    pk = pack_params([p])
+    pv = pack_params([p]).pv
+
+    def calendar_rate(temp_c: float, ua_v: float) -> float:
+        a1, a2, a3 = abs(pv[k.P_A1, 0]), pv[k.P_A2, 0], pv[k.P_A3, 0]
+        return k._calendar_rate(a1, a2, a3, temp_c + 273.15, ua_v, math.inf, 0.0)[0]
+
     ua_low, ua_high = p.anode.ua_v(0.95), p.anode.ua_v(0.05)
     assert ua_low < ua_high
-    assert k.calendar_rate(pk.pv, 0, 45.0, ua_low) > k.calendar_rate(pk.pv, 0, 25.0, ua_low)
-    assert k.calendar_rate(pk.pv, 0, 25.0, ua_low) > k.calendar_rate(pk.pv, 0, 25.0, ua_high)
+    assert calendar_rate(45.0, ua_low) > calendar_rate(25.0, ua_low)
+    assert calendar_rate(25.0, ua_low) > calendar_rate(25.0, ua_high)
     # one year at 25 C, 50 % SOC, by hand from BLAST-Lite's formula
     kcal = 8.37e4 * math.exp(-5.21e3 / 298.15) * math.exp(-3.56e3 * p.anode.ua_v(0.5) / 298.15)
-    assert k.calendar_rate(pk.pv, 0, 25.0, p.anode.ua_v(0.5)) == pytest.approx(kcal)
+    assert calendar_rate(25.0, p.anode.ua_v(0.5)) == pytest.approx(kcal)
     assert 0.005 < kcal * 365**0.526 < 0.03

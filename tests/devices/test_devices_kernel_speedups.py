@@ -43,7 +43,7 @@ def test_ocv_integral_from_any_hint_is_the_scan_bit_for_bit(name, soc, hint) -> 
     pk = PACKED[name]
     hint = min(hint, int(pk.tn[k.T_OCV, 0]) - 1)
     value, _ = k._ocv_integral_at(pk.tx, pk.ty, pk.tn, 0, soc, hint)
-    assert value == k.ocv_integral(pk.tx, pk.ty, pk.tn, 0, soc)
+    assert value == k._ocv_integral_at(pk.tx, pk.ty, pk.tn, 0, soc, 1)[0]
 
 
 @given(st.sampled_from(UNITS), st.floats(-3000.0, 3000.0), st.integers(1, 8), st.integers(1, 8))

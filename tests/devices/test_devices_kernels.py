@@ -13,23 +13,18 @@ from devices.reference import ReferenceUnit, _ocv_integral
 from devices.state import pack_params
 from tests.devices.strategies import random_unit_sequences, step_sequences
 
-XS = np.array([0.0, 1.0, 3.0])
-YS = np.array([10.0, 20.0, 0.0])
+# one table (t = 0) of one unit (i = 0), padded past its 3 points as the packed tables are
+TX = np.array([[[0.0, 1.0, 3.0, 0.0]]])
+TY = np.array([[[10.0, 20.0, 0.0, 0.0]]])
 
 
-def test_interp_by_hand() -> None:
-    assert k.interp(XS, YS, 3, -1.0) == 10.0  # held below
-    assert k.interp(XS, YS, 3, 0.5) == 15.0
-    assert k.interp(XS, YS, 3, 2.0) == 10.0
-    assert k.interp(XS, YS, 3, 9.0) == 0.0  # held above
-    assert k.interp(XS, YS, 2, 9.0) == 20.0  # only the first n points count
-
-
-def test_integral_by_hand() -> None:
-    # 0..1: trapezoid (10+20)/2 = 15; 1..2: (20+10)/2 = 15; 2..3: 5
-    assert k.integral(XS, YS, 3, 1.0) == pytest.approx(15.0)
-    assert k.integral(XS, YS, 3, 2.0) == pytest.approx(30.0)
-    assert k.integral(XS, YS, 3, 3.0) == pytest.approx(35.0)
+def test_lookup_by_hand() -> None:
+    tn = np.array([[3]])
+    assert k.lookup(TX, TY, tn, 0, 0, -1.0) == 10.0  # held below
+    assert k.lookup(TX, TY, tn, 0, 0, 0.5) == 15.0
+    assert k.lookup(TX, TY, tn, 0, 0, 2.0) == 10.0
+    assert k.lookup(TX, TY, tn, 0, 0, 9.0) == 0.0  # held above
+    assert k.lookup(TX, TY, np.array([[2]]), 0, 0, 9.0) == 20.0  # only the first n points count
 
 
 def test_current_for_power_by_hand() -> None:
@@ -92,26 +87,26 @@ def test_power_state_step_reproduces_the_power_law() -> None:
 
 
 def test_rainflow_counts_a_repeated_triangle_as_half_cycles() -> None:
-    xs = np.zeros((k.NX, 1))
     rf = np.zeros((1, k.RF_DEPTH))
     rf[0, 0] = 0.05
     rfn = np.ones(1, dtype=np.int64)
+    wefc = wdod = 0.0
     for v in [0.95, 0.05] * 4:
-        k._rainflow_push(xs, rf, rfn, 0, v)
+        wefc, wdod = k._rainflow_count(rf, rfn, 0, v, wefc, wdod)
     # every reversal after the first closes a half cycle of range 0.9
-    assert xs[k.X_WEFC, 0] == pytest.approx(7 * 0.5 * 0.9)
-    assert xs[k.X_WDOD, 0] / xs[k.X_WEFC, 0] == pytest.approx(0.9)
+    assert wefc == pytest.approx(7 * 0.5 * 0.9)
+    assert wdod / wefc == pytest.approx(0.9)
 
 
 def test_rainflow_counts_a_nested_cycle_as_full() -> None:
-    xs = np.zeros((k.NX, 1))
     rf = np.zeros((1, k.RF_DEPTH))
     rf[0, 0] = 0.1
     rfn = np.ones(1, dtype=np.int64)
+    wefc = wdod = 0.0
     for v in [0.9, 0.5, 0.7, 0.0]:  # 0.5-0.7 nested inside 0.9 -> 0.0
-        k._rainflow_push(xs, rf, rfn, 0, v)
+        wefc, wdod = k._rainflow_count(rf, rfn, 0, v, wefc, wdod)
     # half 0.1-0.9 (0.8 x 0.5) + full 0.5-0.7 (0.2 x 1)
-    assert xs[k.X_WEFC, 0] == pytest.approx(0.4 + 0.2)
+    assert wefc == pytest.approx(0.4 + 0.2)
 
 
 FIELDS = (
@@ -170,9 +165,9 @@ def test_compiled_aging_equals_the_reference_over_days() -> None:
 def test_cumulative_ocv_table_equals_the_segment_integral(name: str, soc: float) -> None:
     p = load_unit_params(name)
     pk = pack_params([p])
-    xs, ys = np.array(p.ocv.soc), np.array(p.ocv.v_cell)
-    expected = k.integral(xs, ys, len(xs), min(max(soc, 0.0), 1.0))
-    assert k.ocv_integral(pk.tx, pk.ty, pk.tn, 0, soc) == pytest.approx(expected, abs=1e-12)
+    expected = _ocv_integral(p.ocv.soc, p.ocv.v_cell, min(max(soc, 0.0), 1.0))
+    got = k._ocv_integral_at(pk.tx, pk.ty, pk.tn, 0, soc, 1)[0]
+    assert got == pytest.approx(expected, abs=1e-12)
 
 
 @given(random_unit_sequences(max_len=6))

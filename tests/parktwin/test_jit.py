@@ -21,3 +21,31 @@ def test_division_by_zero_follows_numpy() -> None:
         return a / b
 
     assert np.isinf(div(1.0, 0.0))
+
+
+def test_a_kernel_that_allocates_nothing_runs_without_the_runtime() -> None:
+    @jit(allocates=False)
+    def scale(x: np.ndarray, a: float) -> None:
+        for i in range(x.shape[0]):
+            x[i] *= a
+
+    x = np.arange(4.0)
+    scale(x, 2.0)
+    np.testing.assert_array_equal(x, [0.0, 2.0, 4.0, 6.0])
+
+
+def test_a_kernel_that_says_it_allocates_nothing_and_does_fails_to_compile() -> None:
+    import os
+
+    import numba
+    import pytest
+
+    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        pytest.skip("plain Python allocates freely")
+
+    @jit(allocates=False)
+    def make(n: int) -> np.ndarray:
+        return np.zeros(n)
+
+    with pytest.raises(numba.core.errors.NumbaError):
+        make(3)
