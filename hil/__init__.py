@@ -18,4 +18,5 @@ The only package that imports pymodbus (pinned 3.16.*: clients, serial transport
 - `hil.serve`: a plant readied, then served in wall-clock time behind the bench.
 - `hil.driver`: commanding a real PCS through a safety envelope.
 - `hil.verify`: a compressed day against a controller under test; verdicts, JUnit, figure.
+- `hil.conformance`: the table of every served point (docs/bench-conformance.md).
 """

@@ -133,3 +133,19 @@ def test_fault_on_demand_over_modbus():
         site.close()
         c2.close()
     assert ("xinsheng-2", "fault") in [(e.device, e.kind) for e in bench.log.events]
+
+
+def test_the_port_opens_only_once_the_plant_took_its_first_step():
+    plant = FleetPlant(n=1, speed=1.0, soc0=0.42)
+    bench = make(plant, watchdog_s=30.0)
+    run = BenchRun(bench)
+    assert not plant.prepared
+    port = run.start()
+    try:
+        assert plant.prepared and plant.t_s > 0.0
+        # the very first read already holds the plant's measurement (vendor SOC, 0.1 %)
+        c = ModbusClient(host="127.0.0.1", port=port, unit_id=1, auto_open=True, timeout=5)
+        assert c.read_holding_registers(4098, 1) == [420]
+        c.close()
+    finally:
+        run.stop()
