@@ -291,3 +291,13 @@ def test_a_stopped_study_leaves_no_process_behind(tmp_path, sig) -> None:
     for p in left:
         os.kill(p, signal.SIGKILL)
     assert left == [], f"outlived the study: {left}"
+
+
+def test_unit_test_folder_is_replaced_whole_and_names_its_test(tmp_path, capsys) -> None:
+    out = tmp_path / "u"
+    _previous(out)
+    assert main(["unit", "test", "--dt", "30", "--cycles", "1", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json", "timeseries.parquet"]
+    run = json.loads((out / "summary.json").read_text())["run"]
+    assert len(run["config_sha256"]) == 64 and run["version"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["u"]

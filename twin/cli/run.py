@@ -89,6 +89,7 @@ def run(
         f"twin run: {sc.days} days at {size.interval_s:g} s ({size.intervals:,} intervals,"
         f" about {size.memory_bytes / 1e9:.1f} GB); building the park and its inputs...",
         highlight=False,
+        soft_wrap=True,
     )
     progress = size.intervals > 5000
     result = run_scenario(sc, out_dir=out, progress=progress)

@@ -96,8 +96,24 @@ def test_cmd(
         console.print(aging_table(summary["aging"]))
     if out is not None:
         with staged_dir(out) as stage:
-            names = [p.name for p in write_results(stage, summary, series)]
+            names = [
+                p.name for p in write_results(stage, {**summary, "run": _identity(cfg)}, series)
+            ]
         console.print("wrote " + ", ".join(str(out / n) for n in names))
+
+
+def _identity(cfg) -> dict:
+    """What names the test in its summary.json: the options' hash and ParkTwin's version."""
+    import hashlib
+    import json
+    from importlib.metadata import PackageNotFoundError, version
+
+    text = json.dumps(cfg.model_dump(mode="json"), sort_keys=True)
+    try:
+        ours = version("parktwin")
+    except PackageNotFoundError:
+        ours = "unknown"
+    return {"config_sha256": hashlib.sha256(text.encode()).hexdigest(), "version": ours}
 
 
 def _expected_steps(cfg) -> float:
