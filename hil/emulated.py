@@ -348,13 +348,13 @@ class EmulatedUnit(_Served):
         }
 
     def _send(self) -> None:
-        """Send the setpoint in force to the plant if it changed (outside the lock)."""
+        """Send the setpoint in force to the plant if it changed. Under the lock: the Modbus
+        thread (a write) and the plant thread (the SOC moved) must not cross their sends."""
         with self._lock:
             p, q, self.why = self._in_force()
-            changed = self.sent != (p, q)
-            self.sent = (p, q)
-        if changed:
-            self.sink.setpoint(self.index, p, q)
+            if self.sent != (p, q):
+                self.sent = (p, q)
+                self.sink.setpoint(self.index, p, q)
 
     # -- writes from the controller (Modbus thread) -------------------------------------
     def _on_write(self, accepted: list[tuple[Point, float | int | str]]) -> None:
