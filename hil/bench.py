@@ -24,17 +24,21 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from hil.emulated import EmulatedMeter, EmulatedUnit, EventLog, SiteDevice
+from hil.emulated import (
+    METER_ID_FIRST,
+    SITE_ID,
+    UNIT_ID_FIRST,
+    EmulatedMeter,
+    EmulatedUnit,
+    EventLog,
+    SiteDevice,
+)
 from hil.faults import FAULT_KINDS, METER_FAULTS, UNIT_FAULTS, BenchFault
 from hil.plant import Plant, PlantSample, UnitAction
 from hil.server import ModbusEndpoint, RtuConfig
 from hil.vendor import load_vendor_file
 from parktwin.config import Frozen
 from parktwin.errors import InputError
-
-UNIT_ID_FIRST = 1
-METER_ID_FIRST = 101
-SITE_ID = 200
 
 
 class BenchConfig(Frozen):

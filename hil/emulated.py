@@ -49,6 +49,11 @@ _BAT_STATE = {
     PcsState.RUNNING: 3,
     PcsState.FAULT: 99,
 }
+#: Modbus unit ids on the bench: storage units from 1 (park order), meters from 101
+#: (enterprise order), the site-information device 200
+UNIT_ID_FIRST = 1
+METER_ID_FIRST = 101
+SITE_ID = 200
 #: 802.Evt1 bit 1 OVER_TEMP_ALARM; vendor alarm word bits
 EVT1_OVER_TEMP = 1 << 1
 VENDOR_COMM, VENDOR_OVER_TEMP, VENDOR_TRIP = 1, 2, 4
@@ -217,7 +222,7 @@ class EmulatedUnit(_Served):
     ) -> None:
         super().__init__(ratings.name)
         self.index = index
-        self.address = index + 1 if address is None else address
+        self.address = UNIT_ID_FIRST + index if address is None else address
         self.r = ratings
         self.sink = sink
         self.clock = clock
@@ -572,7 +577,7 @@ class EmulatedMeter(_Served):
     ) -> None:
         super().__init__(name)
         self.index = index
-        self.address = 101 + index if address is None else address
+        self.address = METER_ID_FIRST + index if address is None else address
         self.image = sunspec.new_image("meter", {})
         self.images = [self.image]
         self.v_ll_v = v_ll_v
