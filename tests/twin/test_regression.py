@@ -49,8 +49,9 @@ REL = 1e-9
 def produce(case: str, out: Path) -> Path:
     """Run the case's `twin` command with its output in `out`; return `out`."""
     cmd = [sys.executable, "-c", "import sys; from twin.cli import main; sys.exit(main())"]
-    subprocess.run([*cmd, *CASES[case], "--out", str(out)], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*cmd, *CASES[case], "--out", str(out)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL
+    )
     return out
 
 
@@ -122,8 +123,12 @@ def test_figures_are_pinned(case: str, tmp_path: Path) -> None:
 def test_a_moved_figure_is_caught() -> None:
     """The comparison itself can fail: a nudged number, a lost key, a changed word."""
     pin = {"a": 1.0, "b": [1, 2], "c": "tou", "run_seconds": 3.0}
-    for now in ({"a": 1.0 + 1e-6, "b": [1, 2], "c": "tou"}, {"a": 1.0, "b": [1], "c": "tou"},
-                {"a": 1.0, "b": [1, 2], "c": "lp"}, {"b": [1, 2], "c": "tou"}):
+    for now in (
+        {"a": 1.0 + 1e-6, "b": [1, 2], "c": "tou"},
+        {"a": 1.0, "b": [1], "c": "tou"},
+        {"a": 1.0, "b": [1, 2], "c": "lp"},
+        {"b": [1, 2], "c": "tou"},
+    ):
         diffs: list[str] = []
         _same(pin, now, "x", diffs)
         assert diffs
