@@ -15,6 +15,8 @@ from parktwin.errors import InputError
 from parktwin.pcs_states import PcsState
 
 STATE_VERSION = 1
+#: `Fleet.step`'s inputs by the code `kernels.step_fleet` returns for a non-finite one (1, 2, 3)
+_STEP_INPUTS = ("p_set_kw", "q_set_kvar", "ambient_c")
 
 
 @dataclass(slots=True)
@@ -92,13 +94,17 @@ class Fleet:
         """Number of units."""
         return len(self._params)
 
-    def _vector(self, value: float | Sequence[float] | np.ndarray, name: str) -> np.ndarray:
+    def _vector(
+        self, value: float | Sequence[float] | np.ndarray, name: str, finite: bool = True
+    ) -> np.ndarray:
+        """(N,) float64 of `value`; `finite=False` leaves the finiteness check to the caller
+        (`step`'s kernel checks its inputs in the same pass that reads them)."""
         if type(value) is np.ndarray and value.dtype == np.float64 and value.shape == (self.n,):
             # fast path of the twin's loop: the kernel only reads it, no copy needed
-            if not np.isfinite(value).all():
+            if finite and not np.isfinite(value).all():
                 raise InputError(f"{name}: values must be finite")
             return value
-        if isinstance(value, float | int) and np.isfinite(value):
+        if isinstance(value, float | int) and math.isfinite(value):
             return np.full(self.n, float(value))
         try:
             arr = np.asarray(value, dtype=np.float64)
@@ -108,7 +114,7 @@ class Fleet:
             arr = np.full(self.n, float(arr))
         if arr.shape != (self.n,):
             raise InputError(f"{name}: expected shape ({self.n},), got {arr.shape}")
-        if not np.all(np.isfinite(arr)):
+        if finite and not np.all(np.isfinite(arr)):
             raise InputError(f"{name}: values must be finite")
         return np.ascontiguousarray(arr)
 
@@ -122,25 +128,24 @@ class Fleet:
         q_set_kvar: Sequence[float] | np.ndarray | None = None,
     ) -> StepResult:
         """Advance `n_sub` sub-steps of `dt_s` [s] at AC setpoints `p_set_kw` (+ charging)."""
-        p_set = self._vector(p_set_kw, "p_set_kw")
-        q_set = self._q0 if q_set_kvar is None else self._vector(q_set_kvar, "q_set_kvar")
-        ambient = self._vector(ambient_c, "ambient_c")
+        p_set = self._vector(p_set_kw, "p_set_kw", finite=False)
+        q_set = self._q0 if q_set_kvar is None else self._vector(q_set_kvar, "q_set_kvar", False)
+        ambient = self._vector(ambient_c, "ambient_c", finite=False)
         if not (isinstance(dt_s, float | int | np.number) and 0 < dt_s < math.inf):
             raise InputError(f"dt_s: must be > 0 seconds (got {dt_s!r})")
         if not (isinstance(n_sub, int | np.integer) and n_sub >= 1):
             raise InputError(f"n_sub: must be an integer >= 1 (got {n_sub!r})")
         pk = self._packed
-        k.step_units(
+        # one kernel call checks the inputs, steps every unit and fills every result row:
+        # this runs once per twin step for the whole fleet
+        out = np.empty((len(k.R_FIELDS), self.n))
+        bad = k.step_fleet(
             p_set, q_set, ambient, float(dt_s), int(n_sub),
             pk.pv, pk.tx, pk.ty, pk.tn, pk.ua,
-            self._xs, self._pcs, self._rf, self._rfn, self._acc,
+            self._xs, self._pcs, self._rf, self._rfn, self._acc, out,
         )  # fmt: skip
-        return self._result(float(dt_s) * int(n_sub))
-
-    def _result(self, duration_s: float) -> StepResult:
-        # one small kernel fills every row: this runs once per twin step for the whole fleet
-        out = np.empty((len(k.R_FIELDS), self.n))
-        k.result_rows(self._acc, self._xs, duration_s, out)
+        if bad:
+            raise InputError(f"{_STEP_INPUTS[bad - 1]}: values must be finite")
         return StepResult(*out[:12], self._pcs.copy(), *out[12:])
 
     # ---------------------------------------------------------------- state (copies)

@@ -779,6 +779,8 @@ def _advance_unit(
     k_ach = 1
     k_adis = 1
     g0, k_ocv = _ocv_integral_at(tx, ty, tn, i, soc, k_ocv)  # OCV integral at soc
+    cap = cap_ah * soh  # present capacity [Ah] and self-discharge per sub-step (fade moves them)
+    sd_ah = ksd * cap * dt
     loss_p = math.nan  # last PCS-loss argument and value (the lag settles on one power)
     loss_v = 0.0
     exp_x0 = math.inf  # calendar-rate memo
@@ -789,7 +791,9 @@ def _advance_unit(
         # --- PCS state machine, setpoint (lag, ramp, P/Q circle) and loss
         st0 = st
         st, timer, idle, p_st, dt_run = _pcs_start(st, timer, idle, p_st, active, dt, t_start)
-        frac = dt_run / dt
+        # the share of the sub-step the PCS ran (dt/dt is 1 exactly: no division on the
+        # running path, whose sub-steps form one chain of dependent divisions)
+        frac = 1.0 if dt_run == dt else dt_run / dt
         p_run = 0.0
         q_run = 0.0
         p_dc_run = 0.0
@@ -803,8 +807,6 @@ def _advance_unit(
             p_dc_run = p_run - loss_v
         # --- battery at the sub-step's mean DC power: current, clamps, SOC, RC
         p_dc_kw = frac * p_dc_run
-        cap = cap_ah * soh
-        sd_ah = ksd * cap * dt
         hyst = hyst_v if p_dc_kw > 0.0 else (-hyst_v if p_dc_kw < 0.0 else 0.0)
         cur, beyond, e, ocv, r0, r1, reff, soc_g1, g1, k_ocv, k_rsoc, k_rtemp = (
             _battery_current(
@@ -839,7 +841,7 @@ def _advance_unit(
         # --- back to the achieved AC power
         if dt_run > 0.0:
             if limited:
-                p_dc_run = p_dc / frac
+                p_dc_run = p_dc if frac == 1.0 else p_dc / frac
                 if q_run == 0.0:
                     p_run, k_ach, k_adis = _ac_for_dc_at(tx, ty, tn, i, p_dc_run, k_ach, k_adis)
                 else:
@@ -880,6 +882,8 @@ def _advance_unit(
                 pv, tx, ty, tn, xs, i, soc, soh, wt, wkcal, wtk, wthr, wefc, wdod
             )
             e_fade += lost
+            cap = cap_ah * soh
+            sd_ah = ksd * cap * dt
             wt = 0.0
             wkcal = 0.0
             wtk = 0.0
@@ -1022,3 +1026,31 @@ def result_rows(acc, xs, duration_s: float, out) -> None:
         out[17, i] = acc[A_EFADE, i]
         out[18, i] = acc[A_AH, i] * per_h
         out[19, i] = acc[A_VDC, i]
+
+
+@jit(inline="always")
+def _all_finite(values) -> bool:
+    for i in range(values.shape[0]):
+        if not math.isfinite(values[i]):
+            return False
+    return True
+
+
+@jit(allocates=False)
+def step_fleet(
+    p_set, q_set, ambient_c, dt_s, n_sub, pv, tx, ty, tn, ua, xs, pcs, rf, rfn, acc, out
+) -> int:
+    """`step_units`, then `result_rows` into `out`, in one call (what `Fleet.step` runs).
+
+    The inputs are checked first: returns 0, or the first that holds a value that is not
+    finite (1 p_set, 2 q_set, 3 ambient_c) without advancing anything.
+    """
+    if not _all_finite(p_set):
+        return 1
+    if not _all_finite(q_set):
+        return 2
+    if not _all_finite(ambient_c):
+        return 3
+    step_units(p_set, q_set, ambient_c, dt_s, n_sub, pv, tx, ty, tn, ua, xs, pcs, rf, rfn, acc)
+    result_rows(acc, xs, dt_s * n_sub, out)
+    return 0

@@ -1,6 +1,7 @@
 """Fleet: the public API, PCS states and their timing, limits, persistence, hand examples."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -170,3 +171,18 @@ def test_result_rows_follow_the_step_result_fields() -> None:
     assert r.p_ac_kw[0] == pytest.approx((r.e_ac_in_kwh[0] - r.e_ac_out_kwh[0]) * 60.0)
     assert r.soc[0] == f.soc[0] and r.temp_c[0] == f.temp_c[0] and r.soh[0] == f.soh[0]
     assert r.pcs_state.dtype.kind == "i"
+
+
+@pytest.mark.parametrize("field", ["p_set_kw", "q_set_kvar", "ambient_c"])
+def test_a_setpoint_that_is_not_finite_is_refused_before_any_unit_moves(field: str) -> None:
+    p = load_unit_params("lfp280-2236kwh")
+    fleet = Fleet([p, p], soc0=0.5)
+    before = fleet.save_state()
+    good = {"p_set_kw": np.array([100.0, 200.0]), "q_set_kvar": np.zeros(2)}
+    good["ambient_c"] = np.full(2, 25.0)
+    good[field] = np.array([0.0, math.nan]) if field != "ambient_c" else np.array([math.inf, 1.0])
+    with pytest.raises(InputError, match=rf"^{field}: values must be finite$"):
+        fleet.step(good["p_set_kw"], 1.0, good["ambient_c"], q_set_kvar=good["q_set_kvar"])
+    with pytest.raises(InputError, match=r"^p_set_kw: values must be finite$"):
+        fleet.step([math.nan, 0.0], 1.0, 25.0)  # a list takes the converting path
+    assert fleet.save_state() == before
