@@ -8,6 +8,8 @@ than one package needs and what no single package owns:
   one-line errors naming the file and the field.
 - `parktwin.jit`: the one numba policy of the project.
 - `parktwin.files`: writes that never leave a half-written file behind.
+- The vocabulary several packages share, each defined here once: `parktwin.industries`,
+  `parktwin.tariff_periods`, `parktwin.pcs_states`, `parktwin.strategy_names`.
 """
 
 from parktwin.errors import (
