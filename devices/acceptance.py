@@ -36,6 +36,8 @@ SERIES_COLUMNS = (
     "loss_battery_kw",
     "p_aux_kw",
     "pcs_state",
+    "v_dc_v",
+    "i_dc_a",
 )
 PHASES = ("charge", "rest_after_charge", "discharge", "rest_after_discharge")
 
@@ -189,6 +191,8 @@ def run_acceptance(cfg: AcceptanceConfig) -> tuple[dict, dict[str, np.ndarray]]:
             ("loss_battery_kw", r.loss_battery_kwh[0] * 3600.0 / dt),
             ("p_aux_kw", r.p_aux_kw[0]),
             ("pcs_state", r.pcs_state[0]),
+            ("v_dc_v", r.v_dc_v[0]),
+            ("i_dc_a", r.i_dc_a[0]),
         ):
             cols[name].append(value)
 

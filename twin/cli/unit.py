@@ -11,8 +11,8 @@ from rich.table import Table
 from parktwin.errors import InputError
 from twin.cli.common import console, output_dir
 
-STEP_BYTES = 13 * 40.0
-"""Memory per recorded step of the unit test: 13 columns, each a Python float in a list
+STEP_BYTES = 15 * 40.0
+"""Memory per recorded step of the unit test: 15 columns, each a Python float in a list
 (24 bytes + an 8-byte slot) and, at the end, in an array (8 bytes)."""
 
 app = typer.Typer(
@@ -86,7 +86,7 @@ def test_cmd(
             " or fewer --cycles"
         )
     if out is not None:
-        output_dir(out, "--out", need_bytes=steps * 13 * 8.0)
+        output_dir(out, "--out", need_bytes=steps * 15 * 8.0)
     with console.status(f"running the unit test ({steps:,.0f} steps of {cfg.dt_s:g} s)..."):
         summary, series = run_acceptance(cfg)
     console.print(summary_table(summary))
