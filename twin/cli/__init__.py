@@ -54,6 +54,7 @@ def _register() -> None:
     from twin.cli import run as run_cli; app.command("run")(run_cli.run)  # noqa: E702, I001
     from twin.cli import expand as expand_cli; app.add_typer(expand_cli.app)  # noqa: E702, I001
     from twin.cli import hil as hil_cli; app.add_typer(hil_cli.app, name="hil")  # noqa: E702, I001
+    from twin.cli import calibrate as calibrate_cli; app.command("calibrate")(calibrate_cli.calibrate)  # noqa: E702, I001
     # fmt: on
     _plain_help(app)
 
