@@ -12,7 +12,8 @@ from twin.figures import _plt, _save
 
 def write_fit_figure(c: Calibration, path: Path) -> Path:
     """One PNG, four panels against time [h]: DC voltage, auxiliary power, cabin temperature,
-    cumulative DC energy error of the twin (base unit type and fitted); the hold-out shaded."""
+    the twin's stored-energy error (or, without SOC, its cumulative DC energy error), for the
+    base unit type and the fitted one, driven by the measured AC power; the hold-out shaded."""
     plt = _plt()
     m = c.data
     t_h = m.t_s / 3600.0
@@ -30,23 +31,22 @@ def write_fit_figure(c: Calibration, path: Path) -> Path:
         ax.plot(t_h, getattr(c.after, ch), color="tab:blue", lw=0.8, ls="--", label="fitted")
         ax.set_ylabel(label)
     ax = axes[3]
-    dt_h = np.diff(m.t_s, prepend=m.t_s[0]) / 3600.0
-    meas = m.p_dc_kw if m.p_dc_kw is not None else None
-    if meas is not None:
-        for rep, color, label in (
-            (c.before, "tab:red", c.base.name),
-            (c.after, "tab:blue", "fitted"),
-        ):
-            err = np.nan_to_num((rep.p_dc_kw - meas) * dt_h)
-            ax.plot(t_h, np.cumsum(err), color=color, lw=1.0, label=label)
-        ax.set_ylabel("DC energy error,\ncumulative [kWh]")
-    else:
+    if m.soc is not None:
         for rep, color, label, e in (
             (c.before, "tab:red", c.base.name, c.base.e_nom_kwh),
             (c.after, "tab:blue", "fitted", c.fitted.e_nom_kwh),
         ):
             ax.plot(t_h, (rep.soc - m.soc) * e, color=color, lw=1.0, label=label)
-        ax.set_ylabel("stored energy error [kWh]")
+        ax.set_ylabel("stored energy error\n(SOC x nameplate) [kWh]")
+    elif m.p_dc_kw is not None:
+        dt_h = np.diff(m.t_s, prepend=m.t_s[0]) / 3600.0
+        for rep, color, label in (
+            (c.before, "tab:red", c.base.name),
+            (c.after, "tab:blue", "fitted"),
+        ):
+            err = np.nan_to_num((rep.p_dc_kw - m.p_dc_kw) * dt_h)
+            ax.plot(t_h, np.cumsum(err), color=color, lw=1.0, label=label)
+        ax.set_ylabel("DC energy error,\ncumulative [kWh]")
     ids = cycle_ids(m)
     ax.set_xlabel(f"time [h] ({len(np.unique(ids))} cycles)")
     t_hold = t_h[c.n_fit_rows] if c.n_holdout_rows else None

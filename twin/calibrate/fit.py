@@ -62,11 +62,12 @@ class ChannelQuality:
 
 @dataclass(frozen=True)
 class CycleError:
-    """Energy error of one cycle (twin minus measured) [kWh], base vs fitted."""
+    """Stored-energy error at the end of one cycle (twin minus measured) [kWh], base vs fitted,
+    the twin started at the cycle's measured state (see `_cycle_errors`)."""
 
     cycle: int
     holdout: bool
-    e_discharged_kwh: float  # measured DC (or AC) energy out in the cycle
+    e_discharged_kwh: float  # measured AC (or DC) energy out in the cycle
     error_before_kwh: float
     error_after_kwh: float
 
@@ -286,6 +287,22 @@ def _pcs_residual(m: Measured, rows: np.ndarray, base: UnitParams, shipped: Unit
     return residual
 
 
+def longest_rest_s(m: Measured, n_rows: int) -> float:
+    """Longest stretch [s] of the first `n_rows` rows with the power within the rest deadband."""
+    p = m.p_dc_kw if m.p_dc_kw is not None else m.p_ac_kw
+    rest = np.abs(p[:n_rows]) < settings().rest_deadband_kw
+    best = 0.0
+    t_start = None
+    for j in range(n_rows):
+        if rest[j] and not m.restart[j]:
+            if t_start is None:
+                t_start = m.t_s[j - 1]
+            best = max(best, m.t_s[j] - t_start)
+        else:
+            t_start = None
+    return float(best)
+
+
 def _masked(sim: np.ndarray, meas: np.ndarray | None, rows: slice | np.ndarray, sigma: float):
     if meas is None:
         return np.empty(0)
@@ -351,7 +368,15 @@ def calibrate(
                 )
             )
 
-        st = _stage(current, stage_names["battery"])
+        names = stage_names["battery"]
+        rest_s = longest_rest_s(m, n_fit)
+        if rest_s < cfg.self_discharge_min_rest_s:
+            names = [n for n in names if n != "self_discharge_per_month"]
+            notes.append(
+                f"self_discharge_per_month: needs a rest of {cfg.self_discharge_min_rest_s / 3600:g} h"
+                f" or more (longest {rest_s / 3600:.1f} h); kept"
+            )
+        st = _stage(current, names)
         v, fp, nt = _solve(st, battery_residual, "battery")
         values.update(v)
         params += fp
@@ -394,7 +419,7 @@ def calibrate(
     before = full.run(base)
     after = full.run(fitted)
     channels = _quality(m, before, after, n_fit)
-    cycles = _cycle_errors(m, before, after, n_fit, base, fitted)
+    cycles = _cycle_errors(m, n_fit, base, fitted)
     return Calibration(
         base=base,
         fitted=fitted,
@@ -445,42 +470,48 @@ def _quality(m: Measured, before: Replayed, after: Replayed, n_fit: int):
 
 
 def cycle_ids(m: Measured) -> np.ndarray:
-    """Cycle number per row: the data's own, or a new cycle after each discharge ends."""
+    """Cycle number per row: the data's own, or a new cycle where a charge follows a discharge
+    (rests and powers within the rest deadband do not end a cycle)."""
     if m.cycle is not None:
         return np.asarray(m.cycle, dtype=np.int64)
     p = m.p_dc_kw if m.p_dc_kw is not None else m.p_ac_kw
-    dis = p < 0
-    ends = np.zeros(m.n, dtype=np.int64)
-    ends[1:] = dis[:-1] & ~dis[1:]
-    return np.cumsum(ends) + 1
+    db = settings().rest_deadband_kw
+    sign = np.where(p > db, 1, np.where(p < -db, -1, 0))
+    last = 0
+    ids = np.empty(m.n, dtype=np.int64)
+    c = 1
+    for j, s in enumerate(sign):
+        if s != 0:
+            if last < 0 < s:
+                c += 1
+            last = s
+        ids[j] = c
+    return ids
 
 
-def _cycle_errors(m, before, after, n_fit, base, fitted) -> tuple[CycleError, ...]:
-    """Per cycle: the DC energy the twin moves for the measured AC power minus the measured
-    (with DC data), else the stored-energy error at the cycle's end from the SOC."""
+def _cycle_errors(m, n_fit, base, fitted) -> tuple[CycleError, ...]:
+    """Per cycle, the twin started at the cycle's measured state and driven by its measured
+    AC power: its stored energy at the cycle's end minus what the measured SOC says [kWh]
+    (SOC error x the unit's nameplate energy); the cycle's discharged energy for scale."""
+    if m.soc is None:
+        return ()
     ids = cycle_ids(m)
+    starts = np.zeros(m.n, dtype=bool)
+    starts[1:] = ids[1:] != ids[:-1]
+    per_cycle = Measured(**{**m.__dict__, "restart": m.restart | starts})
+    rp = Replayer(per_cycle, "ac", None, force_temp=False, fit=False)
+    before, after = rp.run(base), rp.run(fitted)
     dt_h = np.diff(m.t_s, prepend=m.t_s[0]) / 3600.0
-    live = ~m.restart
+    p = m.p_ac_kw if m.p_ac_kw is not None else m.p_dc_kw
+    min_kwh = settings().cycle_min_discharge * base.e_nom_kwh
     out = []
     for c in np.unique(ids):
-        rows = np.flatnonzero((ids == c) & live)
-        if rows.size == 0:
+        rows = np.flatnonzero(ids == c)
+        j = rows[-1]
+        e_out = float(-np.sum(np.minimum(p[rows], 0.0) * dt_h[rows]))
+        if e_out < min_kwh or not np.isfinite(m.soc[j]) or per_cycle.restart[j]:
             continue
-        hold = bool(rows[-1] >= n_fit)
-        if m.p_dc_kw is not None:
-            meas = m.p_dc_kw[rows]
-            e_out = float(-np.sum(np.minimum(meas, 0.0) * dt_h[rows]))
-            eb = float(np.nansum((before.p_dc_kw[rows] - meas) * dt_h[rows]))
-            ea = float(np.nansum((after.p_dc_kw[rows] - meas) * dt_h[rows]))
-        elif m.soc is not None:
-            j = rows[-1]
-            p = m.p_ac_kw[rows]
-            e_out = float(-np.sum(np.minimum(p, 0.0) * dt_h[rows]))
-            eb = float((before.soc[j] - m.soc[j]) * base.e_nom_kwh)
-            ea = float((after.soc[j] - m.soc[j]) * fitted.e_nom_kwh)
-        else:
-            continue
-        if e_out <= 0.0:
-            continue
-        out.append(CycleError(int(c), hold, e_out, eb, ea))
+        eb = float((before.soc[j] - m.soc[j]) * base.e_nom_kwh)
+        ea = float((after.soc[j] - m.soc[j]) * fitted.e_nom_kwh)
+        out.append(CycleError(int(c), bool(j >= n_fit), e_out, eb, ea))
     return tuple(out)

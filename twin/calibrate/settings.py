@@ -47,6 +47,8 @@ class Settings(Frozen):
     power_margin: float = Field(ge=0)
     min_rows: int = Field(ge=3)
     rest_deadband_kw: float = Field(ge=0)
+    cycle_min_discharge: float = Field(ge=0, lt=1)
+    self_discharge_min_rest_s: float = Field(ge=0)
     flat_tolerance: float = Field(gt=0, lt=1)
     sources: dict[str, str]
     noise: Noise
