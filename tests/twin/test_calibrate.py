@@ -139,6 +139,12 @@ def test_round_trip_on_a_unit_test_output(round_trip, capsys) -> None:
     assert "RMSE" in note and "hold-out" in note
     # one power per direction: the PCS loss's no-load and slope cannot be told apart
     assert any("p_noload_kw" in w and "correlation" in w for w in report["warnings"])
+    # ten-minute rests cannot show a few %/month of self-discharge: kept, and said so
+    assert any(w.startswith("self_discharge_per_month: needs a rest") for w in report["warnings"])
+    assert (
+        fitted.cell.self_discharge_per_month
+        == load_unit_params(SHIPPED).cell.self_discharge_per_month
+    )
     assert (tmp / "fitted.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # values the fit did not touch keep their shipped notes
     assert fitted.pack.sources == load_unit_params(SHIPPED).pack.sources
