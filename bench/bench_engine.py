@@ -58,7 +58,9 @@ def main() -> None:
         fleet = Fleet(list(sim.layout.unit_params), soc0=sc.soc0, temp0_c=float(inp.ambient_c[0]))
         t0 = time.perf_counter()
         for k in range(n):
-            fleet.step(p_set[k], sc.step_s, float(inp.ambient_c[k]), n_sub=sim.h, q_set_kvar=q0)
+            fleet.step(
+                p_set[k], sc.step_s, float(inp.ambient_c[k]), n_sub=sim.plant_every, q_set_kvar=q0
+            )
         t_fleet = min(t_fleet, time.perf_counter() - t0)
 
     # Part 2: the power-flow solves alone, same injections.

@@ -50,7 +50,8 @@ def empty(task: EmptyTask) -> dict:
 def _tasks(days: int, n: int, years: int):
     """The first `n` candidates of the example study as worker tasks, status quo included."""
     from twin.study import load_study, plan_study
-    from twin.study.evaluate import CandidateTask, ReferenceTask, StatusQuo, run_reference
+    from twin.study.tasks import CandidateTask, ReferenceTask, run_reference
+    from twin.study.verdict import StatusQuo
 
     study = load_study(ROOT / "examples" / "study-next-20mwh.toml").with_days(days)
     study = study.model_copy(
@@ -93,9 +94,9 @@ def _tasks(days: int, n: int, years: int):
 def _timed(executor, work, warm) -> tuple[float, float, float, float]:
     """(start-up + warm-up s, candidates' wall s, mean task s inside a worker, cores used:
     the workers' CPU seconds over the wall seconds)."""
-    from twin.study.evaluate import CANDIDATE_COLUMNS, run_candidate
     from twin.study.execute import BASE_COLUMNS, TaskRunner
     from twin.study.store import ResultTable
+    from twin.study.tasks import CANDIDATE_COLUMNS, run_candidate
 
     cols = {**BASE_COLUMNS, **CANDIDATE_COLUMNS}
     with tempfile.TemporaryDirectory() as tmp:
@@ -134,9 +135,9 @@ def _empty_tasks(executor, n: int = 200) -> float:
 
 
 def _store_append(n: int = 200) -> float:
-    from twin.study.evaluate import CANDIDATE_COLUMNS
     from twin.study.execute import BASE_COLUMNS
     from twin.study.store import ResultTable
+    from twin.study.tasks import CANDIDATE_COLUMNS
 
     with tempfile.TemporaryDirectory() as tmp:
         table = ResultTable(Path(tmp) / "t.csv", {**BASE_COLUMNS, **CANDIDATE_COLUMNS})

@@ -1,10 +1,12 @@
 """Grid limit checks of a run: voltage band, line and transformer loading, backflow, exchange.
 
-- Voltage: every 10 kV and 380 V bus within +-7 % of nominal (GB/T 12325-2008, supply
-  voltage deviation at 10 kV and 380 V three-phase). The 110 kV bus (the ext_grid's set
-  point) and the PCS terminals (0.69 kV, inside the storage unit) are not supply points
-  and are not checked.
-- Loading: lines and transformers above 100 % of rating (pandapower's loading_percent).
+The limits and the checkers are `parktwin.limits` (one copy for the whole project); this
+module applies them to the park's power-flow results, element by element:
+
+- Voltage: every 10 kV and 380 V bus within the band (GB/T 12325-2008: +-7 % of nominal).
+  The 110 kV bus (the ext_grid's set point) and the PCS terminals (0.69 kV, inside the
+  storage unit) are not supply points and are not checked (`ParkGrid.checked_bus`).
+- Loading: lines and transformers above their limit (100 % of pandapower's loading_percent).
 - Backflow (anti-backflow, 防逆流): an enterprise's PCC power below zero is export.
 - Substation exchange: the park's import from (+) and export to (-) the 110 kV grid.
 """
@@ -16,11 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grid.park import GridSeries, GridSnapshot, ParkGrid
-
-#: GB/T 12325-2008: +-7 % at 10 kV and at 380 V three-phase.
-V_BAND_PU = (0.93, 1.07)
-#: Loading above which a line or transformer is flagged [%].
-LOADING_LIMIT_PCT = 100.0
+from parktwin.limits import GridLimits, grid_limits, overloaded, voltage_outside
 
 
 @dataclass(frozen=True)
@@ -139,20 +137,28 @@ def check_limits(
     park: ParkGrid,
     *,
     dt_s: float | None = None,
-    v_band_pu: tuple[float, float] = V_BAND_PU,
-    loading_limit_pct: float = LOADING_LIMIT_PCT,
+    limits: GridLimits | None = None,
+    v_band_pu: tuple[float, float] | None = None,
+    loading_limit_pct: float | None = None,
 ) -> LimitReport:
     """Flag every step of `series` (from ``park.run`` or ``park.solve``) and summarise.
 
-    `dt_s` (the step length) turns the exchange into energies [kWh]; without it they are NaN.
+    `limits`: default `parktwin.limits.grid_limits()`; `v_band_pu` (low, high) and
+    `loading_limit_pct` replace its band and loading limit. `dt_s` (the step length) turns
+    the exchange into energies [kWh]; without it they are NaN.
     """
+    lim = limits or grid_limits()
+    if v_band_pu is not None:
+        lim = lim.model_copy(update={"v_min_pu": v_band_pu[0], "v_max_pu": v_band_pu[1]})
+    if loading_limit_pct is not None:
+        lim = lim.model_copy(update={"loading_max_pct": loading_limit_pct})
     s = _as_series(series)
-    lo, hi = v_band_pu
+    lo, hi = lim.v_min_pu, lim.v_max_pu
     vm = s.vm_pu[:, park.checked_bus]
     bus_names = tuple(n for n, c in zip(park.bus_names, park.checked_bus, strict=True) if c)
-    v_bad = ((vm < lo) | (vm > hi)).any(axis=1)
-    line_bad = (s.line_loading_pct > loading_limit_pct).any(axis=1)
-    trafo_bad = (s.trafo_loading_pct > loading_limit_pct).any(axis=1)
+    v_bad = voltage_outside(vm, lim).any(axis=1)
+    line_bad = overloaded(s.line_loading_pct, lim).any(axis=1)
+    trafo_bad = overloaded(s.trafo_loading_pct, lim).any(axis=1)
     backflow = s.pcc_kw < 0.0
     v_min, v_min_bus = _argmax_name(vm, bus_names, lowest=True)
     v_max, v_max_bus = _argmax_name(vm, bus_names)

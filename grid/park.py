@@ -237,6 +237,11 @@ class ParkGrid:
             True,
         )
 
+    def reset_warm_start(self) -> None:
+        """Forget the last `solve`: the next one starts from the no-load state, as the first
+        after building does (a study reuses one `ParkGrid` for a park's years)."""
+        self._pf._v_last = self._pf._v0.copy()
+
     def run(
         self,
         load_kw: np.ndarray,

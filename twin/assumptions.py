@@ -1,7 +1,8 @@
 """The published figures of the first storage project and the twin's own assumptions.
 
 Read from ``twin/data/first_project.toml``: every number there carries its source. The
-tariff's prices and charges are the `profiles` package's data (one file per scheme).
+tariff's prices and charges are the `profiles` package's data (one file per scheme); the grid
+limits are `parktwin.limits`.
 """
 
 from __future__ import annotations
@@ -37,18 +38,9 @@ class Economics(Frozen):
     operating_days_note: str
 
 
-class Limits(Frozen):
-    voltage_min_pu: Annotated[float, Field(gt=0.5, lt=1.0)]
-    voltage_max_pu: Annotated[float, Field(gt=1.0, lt=1.5)]
-    voltage_source: str
-    loading_max_pct: Annotated[float, Field(gt=0)]
-    loading_source: str
-
-
 class Assumptions(Frozen):
     published: Published
     economics: Economics
-    limits: Limits
 
 
 @lru_cache(maxsize=1)

@@ -7,8 +7,10 @@ by priority, then by creation):
 
     plant: every unit over the interval that just ended,       priority 1
            ONE `Fleet.step` call (n_sub physics steps inside)
-    grid: `ParkGrid.solve` with that interval's mean powers    priority 2
+    grid: `ParkGrid.solve` with that interval's mean powers;   priority 2
+          the recorder folds the solve into its grid extremes
     recorder: one row of preallocated arrays; step hooks       priority 3
+          (the HIL bench's faults, `apply_fault`, act on the interval that starts now)
     events: tariff period change, scheduled faults (they act   priority 4
            on the interval that starts now)
     controller: strategy + guards for the coming period,       priority 5
@@ -19,6 +21,9 @@ the grid every grid period, the controller every control period: events only at 
 periods, never at every physics step. In wall-clock mode the environment is
 `simpy.rt.RealtimeEnvironment(factor=step_s / speed, strict=False)`; the engine measures
 how far it runs behind (`lag_s`) and reports it instead of failing.
+
+What the loop runs on (site, grid model, inputs, fleet, strategy, guard settings) is built
+once by `twin.wiring.wire`; `Simulation` holds the loop's state only.
 """
 
 from __future__ import annotations
@@ -29,26 +34,29 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import get_args
 
 import numpy as np
 import simpy
 import simpy.rt
 from simpy.events import Event
 
-from devices import Fleet
-from grid import Site, default_site, load_site
 from parktwin.errors import InputError, SimulationError
-from twin.assumptions import assumptions
+from parktwin.limits import GridLimits
 from twin.guards import GUARD_NAMES, guard_kernel
-from twin.inputs import Inputs, build_inputs
-from twin.layout import CopperPlate, ParkLayout, layout_from_site
-from twin.recorder import Recorder
-from twin.scenario import Scenario
-from twin.strategies import Forecast, Observation, ParkInfo, Strategy, load_strategy
+from twin.inputs import Inputs
+from twin.recorder import Recorder, grid_elements
+from twin.scenario import FaultSpec, Scenario
+from twin.strategies import Observation, Strategy
+from twin.wiring import Wiring, site_of, wire
+
+__all__ = ["PlantView", "Simulation", "Tick", "site_of"]
 
 log = logging.getLogger("twin.engine")
 
 PRIO_PLANT, PRIO_GRID, PRIO_RECORD, PRIO_EVENTS, PRIO_CONTROL = 1, 2, 3, 4, 5
+#: the faults a scenario can schedule and `Simulation.inject_fault` can inject
+FAULT_KINDS: tuple[str, ...] = get_args(FaultSpec.model_fields["kind"].annotation)
 
 
 class Tick(Event):
@@ -82,40 +90,21 @@ class PlantView:
     pcc_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
     pcc_kvar: np.ndarray = field(default_factory=lambda: np.zeros(0))
     period: int = 2
-    price: float = 0.0
-
-
-def site_of(scenario: Scenario) -> Site:
-    """The scenario's site: its file or the built-in park, only the chosen storage groups,
-    plus the extra storage."""
-    site = load_site(scenario.site) if scenario.site is not None else default_site()
-    if scenario.storage_groups is not None:
-        known = {g.name for g in site.storage}
-        unknown = [n for n in scenario.storage_groups if n not in known]
-        if unknown:
-            raise InputError(
-                f"storage_groups: no group {unknown[0]!r} in the site"
-                f" (groups: {', '.join(sorted(known))})"
-            )
-        keep = tuple(g for g in site.storage if g.name in scenario.storage_groups)
-        site = site.model_copy(update={"storage": keep})
-    if scenario.extra_storage:
-        site = site.with_storage(list(scenario.extra_storage))
-    return site
+    price_yuan_per_kwh: float = 0.0
 
 
 class Simulation:
     """One simulated park. Build it, `run()` it (blocking; the HIL bench runs it in a thread).
 
-    `strategy` may be a name, "module.path:ClassName", or an instance (default: the
-    scenario's). `realtime_speed` (simulated s per real s) overrides the scenario's.
-    `site`, `network`, `inputs` replace what the scenario would build (tests: a hand-made
-    day on a `CopperPlate`). `initial_state` is a `Fleet.save_state()` to carry aging on.
+    `scenario` is a scenario (wired here by `twin.wiring.wire`, which the keyword arguments
+    `site`, `network`, `inputs`, `initial_state`, `limits` and `strategy` are passed to) or
+    a ready `Wiring`. `realtime_speed` (simulated s per real s) overrides the scenario's.
+    The engine holds the loop's state only; what it runs on is `self.wiring`.
     """
 
     def __init__(
         self,
-        scenario: Scenario,
+        scenario: Scenario | Wiring,
         strategy: str | Strategy | None = None,
         realtime_speed: float | None = None,
         *,
@@ -123,98 +112,31 @@ class Simulation:
         network=None,
         inputs: Inputs | None = None,
         initial_state: dict | None = None,
+        limits: GridLimits | None = None,
         progress: bool = False,
         trace: bool = False,
     ) -> None:
-        sc = scenario.revalidated()
-        self.scenario = sc
-        if site is None:
-            site = site_of(sc)
-        self.site = site
-        self.layout: ParkLayout = layout_from_site(site)
-        lay = self.layout
-        if lay.n_units == 0:
-            raise InputError("site: no storage units to simulate")
-        if network is None and sc.network == "copper_plate":
-            network = CopperPlate(lay)
-        elif network is None:
-            from grid import ParkGrid
-
-            network = ParkGrid(site)
-        self.network = network
-        if tuple(self.network.unit_names) != lay.unit_names:
-            raise SimulationError("the grid model's storage units differ from the site's")
-        self.h = sc.plant_every
-        self.interval_s = self.h * sc.step_s
-        self.n_rows = sc.n_steps // self.h
-        if inputs is None:
-            inputs = build_inputs(
-                site, sc.start, self.n_rows, self.interval_s, sc.seed, sc.load_growth_per_year
+        if isinstance(scenario, Wiring):
+            w = scenario
+        else:
+            w = wire(
+                scenario,
+                strategy,
+                site=site,
+                network=network,
+                inputs=inputs,
+                initial_state=initial_state,
+                limits=limits,
             )
-        if inputs.n_intervals < self.n_rows or inputs.load_kw.shape[1] != lay.n_enterprises:
-            raise InputError("inputs: series shorter than the run or not one column per meter")
-        self.inputs = inputs
-        # Physics.
-        params = list(lay.unit_params)
-        if initial_state is not None:
-            self.fleet = Fleet.from_state(params, initial_state)
-        else:
-            self.fleet = Fleet(params, soc0=sc.soc0, temp0_c=float(inputs.ambient_c[0]))
+        self.wiring = w
+        sc = self.scenario = w.scenario
+        self.site, self.layout, self.network, self.inputs = w.site, w.layout, w.network, w.inputs
+        self.fleet, self.strategy, self.park_info = w.fleet, w.strategy, w.park_info
+        self.forecast, self.basic_charge = w.forecast, w.basic_charge
+        self.plant_every, self.interval_s, self.n_rows = w.plant_every, w.interval_s, w.n_rows
+        lay, inputs, g = w.layout, w.inputs, w.guards
         self.e_stored0_kwh = np.array(self.fleet.e_stored_kwh, dtype=float)
-        # Strategy, guards.
-        if strategy is None:
-            self.strategy = load_strategy(sc.strategy, sc.strategy_params)
-        elif isinstance(strategy, str):
-            self.strategy = load_strategy(strategy, sc.strategy_params)
-        else:
-            self.strategy = strategy
-        self.basic_charge = sc.basic_charge or assumptions().economics.basic_charge
-        g = sc.guards
-        self._g_enable = np.array(
-            [g.pcs_rating, g.ramp, True, True, g.anti_backflow], dtype=np.int64
-        )
-        self._g_soc_lo = np.array(
-            [g.soc_min if g.soc_min is not None else p.soc_min for p in params], float
-        )
-        self._g_soc_hi = np.array(
-            [g.soc_max if g.soc_max is not None else p.soc_max for p in params], float
-        )
-        self._g_kva = np.array([p.pcs_kva for p in params], float)
-        self._g_ramp = np.array([p.ramp_kw_per_s for p in params], float)
-        if not g.ramp:
-            self._g_ramp[:] = np.inf
-        self._g_margin = np.maximum(
-            g.backflow_margin_kw, g.backflow_margin_pct / 100.0 * lay.enterprise_trafo_kva
-        )
-        self._g_trafo_frac = g.trafo_loading_max_pct / 100.0
-        self._fast_loop = g.backflow_sensing == "fast_loop"
         self.guard_counts = np.zeros(len(GUARD_NAMES), dtype=np.int64)
-        # What the controller sees.
-        self.forecast = Forecast(
-            inputs.price_yuan_per_kwh,
-            inputs.period,
-            inputs.load_kw,
-            inputs.pv_kw,
-            lag=0 if sc.forecast == "perfect" else inputs.steps_per_day,
-            day=inputs.steps_per_day,
-        )
-        demand_price = inputs.demand_yuan_per_kw_month() if self.basic_charge == "demand" else 0.0
-        self.park_info = ParkInfo(
-            enterprise_names=lay.enterprise_names,
-            unit_names=lay.unit_names,
-            unit_enterprise=lay.unit_enterprise,
-            e_nom_kwh=np.array([p.e_nom_kwh for p in params], float),
-            p_max_kw=np.array([p.p_max_kw for p in params], float),
-            soc_min=self._g_soc_lo.copy(),
-            soc_max=self._g_soc_hi.copy(),
-            start=inputs.start,
-            step_s=self.interval_s,
-            steps_per_day=inputs.steps_per_day,
-            demand_yuan_per_kw_month=demand_price,
-            efficiency=assumptions().economics.one_way_efficiency,
-            eta_spread=assumptions().economics.efficiency_spread,
-            month_start=inputs.month_start,
-        )
         self.obs = Observation(park=self.park_info, forecast=self.forecast)
         n_u, n_e = lay.n_units, lay.n_enterprises
         self.p_cmd = np.zeros(n_u)
@@ -222,17 +144,17 @@ class Simulation:
         self.comm_ok = np.ones(n_u, dtype=bool)
         self.comm_fallback = np.zeros(n_u, dtype=np.int64)  # 0 = zero, 1 = hold
         self.period = int(inputs.period[0])
-        self.price = float(inputs.price_yuan_per_kwh[0])
+        self.price_yuan_per_kwh = float(inputs.price_yuan_per_kwh[0])
         self.month_peak_kw = np.zeros(n_e)
         self.last_step = None
         self._acc_p = np.zeros(n_u)
         self._acc_q = np.zeros(n_u)
         self._acc_n = 0
-        self._grid_per = sc.grid_every // self.h  # plant intervals per grid period
-        self._control_per = sc.control_every // self.h  # ... per control period
+        self._grid_per = sc.grid_every // self.plant_every  # plant intervals per grid period
+        self._control_per = sc.control_every // self.plant_every  # ... per control period
         self._step_s = sc.step_s
         self._dt_control_s = sc.control_every * sc.step_s
-        self._soc_eff = sc.guards.soc_efficiency
+        self._g = g
         # one kernel call for both limits when the fleet offers it (`Fleet._limits`)
         both = getattr(self.fleet, "_limits", None)
         self._power_limits = both if both is not None else self._power_limits_public
@@ -244,7 +166,7 @@ class Simulation:
             inputs.load_kw[0], inputs.pv_kw[0], np.zeros(n_u), np.zeros(n_u)
         )
         self._note_meters(0, self.snap)
-        self.recorder = Recorder(self.n_rows, n_u, n_e)
+        self.recorder = Recorder(self.n_rows, n_u, n_e, grid_elements(self.network, w.limits))
         self.view = PlantView(unit_names=lay.unit_names, meter_names=lay.enterprise_names)
         self._hooks: list[Callable[[PlantView], None]] = []
         self.events_log: list[tuple[str, float]] | None = [] if trace else None
@@ -279,18 +201,20 @@ class Simulation:
         """Ask the run to end after the current interval (thread-safe)."""
         self._stop_flag.set()
 
-    def apply_fault(self, kind: str, unit: int, begin: bool) -> None:
-        """Begin or end a fault of `unit` now, by the path scenario faults take (one
-        `fault_log`). Call it from the simulation's thread, e.g. a step hook (the HIL bench)."""
-        self._unit_index(unit, 0)
-        self._fault_action(kind, unit, begin)()
+    def apply_fault(self, kind: str, unit: int | str, begin: bool) -> None:
+        """Begin or end a fault of `unit` (index or name) now, by the path scenario faults
+        take (one `fault_log`). `kind`: one of `FAULT_KINDS`. Call it from the simulation's
+        thread, e.g. a step hook (the HIL bench)."""
+        if kind not in FAULT_KINDS:
+            raise InputError(f"fault kind: {kind!r}, expected one of {', '.join(FAULT_KINDS)}")
+        self._fault_action(kind, self._unit_index(unit, "fault unit"), begin)()
 
     def operate(self, unit: int, action: str) -> None:
         """An operator's command to a unit's PCS: "start", "stop" or "reset" (FAULT -> STANDBY).
         Call it from the simulation's thread, e.g. a step hook."""
         if action not in ("start", "stop", "reset"):
             raise InputError(f"operate: unknown action {action!r} (start, stop, reset)")
-        getattr(self.fleet, action)(self._unit_index(unit, 0))
+        getattr(self.fleet, action)(self._unit_index(unit, "operate unit"))
 
     @property
     def t_s(self) -> float:
@@ -353,10 +277,10 @@ class Simulation:
         price = self.inputs.price_yuan_per_kwh[: self.n_rows]
         change = np.flatnonzero((per[1:] != per[:-1]) | (price[1:] != price[:-1])) + 1
         for k in change:
-            out.append((int(k) * self.h, 0, "tariff", self._tariff_action(int(k))))
+            out.append((int(k) * self.plant_every, 0, "tariff", self._tariff_action(int(k))))
         names = self.layout.unit_names
         for i, f in enumerate(self.scenario.faults):
-            unit = self._unit_index(f.unit, i)
+            unit = self._unit_index(f.unit, f"faults[{i}].unit")
             at = math.ceil(f.at_s / self.scenario.step_s - 1e-9)
             tag = f"{f.kind}:{names[unit]}"
             out.append((at, 1, tag, self._fault_action(f.kind, unit, True, f.fallback)))
@@ -366,20 +290,21 @@ class Simulation:
         out.sort(key=lambda e: (e[0], e[1]))
         return [(at, tag, act) for at, _, tag, act in out]
 
-    def _unit_index(self, unit: int | str, i: int) -> int:
+    def _unit_index(self, unit: int | str, where: str) -> int:
+        """The index of a unit given by index or name; `where` names the field if it is bad."""
         names = self.layout.unit_names
         if isinstance(unit, int):
             if not 0 <= unit < len(names):
-                raise InputError(f"faults[{i}].unit: index {unit} outside 0..{len(names) - 1}")
+                raise InputError(f"{where}: index {unit} outside 0..{len(names) - 1}")
             return unit
         if unit not in names:
-            raise InputError(f"faults[{i}].unit: no unit {unit!r} (units: {', '.join(names)})")
+            raise InputError(f"{where}: no unit {unit!r} (units: {', '.join(names)})")
         return names.index(unit)
 
     def _tariff_action(self, k: int) -> Callable[[], None]:
         def act() -> None:
             self.period = int(self.inputs.period[k])
-            self.price = float(self.inputs.price_yuan_per_kwh[k])
+            self.price_yuan_per_kwh = float(self.inputs.price_yuan_per_kwh[k])
 
         return act
 
@@ -401,7 +326,7 @@ class Simulation:
         return act
 
     def _plant(self):
-        env, fleet, h, step_s = self.env, self.fleet, self.h, self.scenario.step_s
+        env, fleet, h, step_s = self.env, self.fleet, self.plant_every, self.scenario.step_s
         ambient = self.inputs.ambient_c.tolist()  # Python floats: no conversion per call
         stop = self._stop_flag
         k = 0
@@ -445,6 +370,7 @@ class Simulation:
                 self._acc_n = 0
             snap = net.solve(load, pv, storage, q)
             self.snap = snap
+            self.recorder.record_solve(snap)
             # what the storage behind each meter drew in the solved period
             self._storage_at_meter = np.bincount(ent, weights=storage, minlength=n_ent)
             self.n_solves += 1
@@ -463,7 +389,7 @@ class Simulation:
             np.maximum(self.month_peak_kw, snap.pcc_kw, out=self.month_peak_kw)
 
     def _recorder(self):
-        env, h, rec = self.env, self.h, self.recorder
+        env, h, rec = self.env, self.plant_every, self.recorder
         k = -1
         while True:
             yield Tick(env, h, PRIO_RECORD)
@@ -487,7 +413,7 @@ class Simulation:
             self._done.succeed()
 
     def _controller(self):
-        env, h, every = self.env, self.h, self.scenario.control_every
+        env, h, every = self.env, self.plant_every, self.scenario.control_every
         while True:
             k = int(env.now) // h
             if k >= self.n_rows:
@@ -523,7 +449,7 @@ class Simulation:
             obs.fast_net_load_kw = (inp.load_kw[k : k + m] - inp.pv_kw[k : k + m]).min(axis=0)
         obs.month_peak_kw = self.month_peak_kw
         obs.period = self.period
-        obs.price_yuan_per_kwh = self.price
+        obs.price_yuan_per_kwh = self.price_yuan_per_kwh
         out = self.strategy.decide(obs)
         self.n_decisions += 1
         if isinstance(out, tuple):
@@ -539,28 +465,29 @@ class Simulation:
             )
         e_kwh = self.park_info.e_nom_kwh * obs.soh
         aux = obs.p_aux_kw
-        net = obs.fast_net_load_kw if self._fast_loop else obs.net_load_kw
+        g = self._g
+        net = obs.fast_net_load_kw if g.fast_loop else obs.net_load_kw
         p, q = guard_kernel(
             p_req,
             q_req,
             self.p_cmd,
             obs.soc,
-            self._g_soc_lo,
-            self._g_soc_hi,
+            g.soc_min,
+            g.soc_max,
             e_kwh,
             obs.p_charge_max_kw,
             obs.p_discharge_max_kw,
-            self._g_kva,
-            self._g_ramp,
+            g.pcs_kva,
+            g.ramp_kw_per_s,
             lay.unit_trafo_kva,
-            self._g_trafo_frac,
+            g.trafo_loading_max,
             aux,
             lay.unit_enterprise,
             net,
-            self._g_margin,
+            g.backflow_margin_kw,
             self._dt_control_s,
-            self._soc_eff,
-            self._g_enable,
+            g.soc_efficiency,
+            g.enable,
             self.guard_counts,
         )
         if not self._comm_all_ok:
@@ -581,7 +508,7 @@ class Simulation:
         due = env.real_start + (env.now - env.env_start) * env.factor
         self.lag_s = max(0.0, time.monotonic() - due)
         self.max_lag_s = max(self.max_lag_s, self.lag_s)
-        if self.lag_s > env.factor * self.h:
+        if self.lag_s > env.factor * self.plant_every:
             self.intervals_behind += 1
             now = time.monotonic()
             if now - self._last_lag_report > 5.0:
@@ -613,7 +540,7 @@ class Simulation:
         v.pcc_kw = snap.pcc_kw
         v.pcc_kvar = snap.pcc_kvar
         v.period = self.period
-        v.price = self.price
+        v.price_yuan_per_kwh = self.price_yuan_per_kwh
 
     def _open_bar(self) -> None:
         from rich.console import Console

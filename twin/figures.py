@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from parktwin.files import atomic_path
+from parktwin.limits import grid_limits
 
 
 def _plt():
@@ -132,8 +133,9 @@ def write_figures(result, out: Path) -> list[Path]:
     else:
         ax.plot(t, park["v_min_pu"], label="min")
         ax.plot(t, park["v_max_pu"], label="max")
-    ax.axhline(0.93, color="r", ls="--", lw=0.8, label="GB/T 12325 +-7 %")
-    ax.axhline(1.07, color="r", ls="--", lw=0.8)
+    lim = result.grid.elements.limits if result.grid is not None else grid_limits()
+    ax.axhline(lim.v_min_pu, color="r", ls="--", lw=0.8, label="voltage band (GB/T 12325)")
+    ax.axhline(lim.v_max_pu, color="r", ls="--", lw=0.8)
     ax.set_ylabel("voltage [p.u.]")
     ax.set_title("Feeder voltage envelope")
     ax.legend(fontsize=8)

@@ -54,9 +54,12 @@ def guard_kernel(
     enable,
     counts,
 ):
-    """Clamp setpoints in place order 1-5; returns (p, q) [kW, kvar]; `counts` += per guard.
+    """Clamp the requested setpoints in the module's order 1-5 (ramp first); returns new
+    (p, q) arrays [kW, kvar] (`p_req`, `q_req` are not changed); adds each intervention to
+    `counts` (the one argument changed in place, in `GUARD_NAMES` order).
 
-    enable: int array (5,) switching each guard on (1) or off (0), in `GUARD_NAMES` order.
+    enable: int array (5,) switching each guard on (1) or off (0), in `GUARD_NAMES` order
+    (pcs_rating, ramp, soc_window, trafo_loading, anti_backflow), not the clamp order.
     """
     n = p_req.shape[0]
     p = p_req.copy()

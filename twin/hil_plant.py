@@ -81,7 +81,7 @@ class EnginePlant:
             pcc_kvar=v.pcc_kvar,
             ambient_c=float(self._ambient_c[v.k]),
             period=int(v.period),
-            price_yuan_per_kwh=float(v.price),
+            price_yuan_per_kwh=float(v.price_yuan_per_kwh),
         )
         for fn in self._hooks:
             fn(sample)

@@ -8,13 +8,20 @@ here; `twin.run` writes the arrays once, at the end.
 A year at 15 min is allocated at once. A long run at a fine step (a day at 0.1 s on the HIL
 bench, which is usually stopped after minutes) starts with `CHUNK_ROWS` rows and doubles
 when full, so memory follows what was simulated, not what could have been.
+
+Every grid solve is also folded, as it happens, into each element's extremes and its count
+of solves beyond the limits (`GridExtremes`): what the summary and the expansion study need
+of the feeders, so no result needs the year solved again.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from parktwin.errors import InputError
+from parktwin.limits import GridLimits, fold_solve, grid_limits
 
 UNIT_FIELDS = (
     "p_set_kw",
@@ -43,13 +50,134 @@ PARK_FIELDS = (
     "losses_kw",
 )
 MAX_BYTES = 4e9
+_EMPTY = np.zeros(0)
 CHUNK_ROWS = 1 << 14
 
 
-class Recorder:
-    """Arrays of one run, allocated before it; `record_plant`/`record_grid` fill interval k."""
+@dataclass(frozen=True)
+class GridElements:
+    """The grid model's elements the extremes are kept for, and the limits they count against.
 
-    def __init__(self, n_rows: int, n_units: int, n_ent: int) -> None:
+    Buses: only those the voltage band applies to (`grid.ParkGrid.checked_bus`). A network
+    without feeders (`twin.layout.CopperPlate`) has none.
+    """
+
+    bus_names: tuple[str, ...]  # the checked buses
+    checked_bus: np.ndarray  # (n_bus,) bool mask of the solve's vm_pu
+    line_names: tuple[str, ...]
+    trafo_names: tuple[str, ...]
+    limits: GridLimits
+
+
+def grid_elements(network, limits: GridLimits) -> GridElements:
+    """The elements of `network` (a `grid.ParkGrid`; a copper plate has none)."""
+    checked = np.asarray(getattr(network, "checked_bus", np.zeros(0, bool)), bool)
+    buses = tuple(getattr(network, "bus_names", ()))
+    return GridElements(
+        bus_names=tuple(n for n, c in zip(buses, checked, strict=True) if c),
+        checked_bus=checked,
+        line_names=tuple(getattr(network, "line_names", ())),
+        trafo_names=tuple(getattr(network, "trafo_names", ())),
+        limits=limits,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class GridExtremes:
+    """Each element's extremes over a run's grid solves, and its solves beyond the limits.
+
+    Arrays are in `elements`' order; extremes are NaN for an element never solved.
+    """
+
+    elements: GridElements
+    solves: int  # grid solves folded in [-]
+    v_min_pu: np.ndarray  # (n_bus,) lowest voltage of each checked bus [p.u.]
+    v_max_pu: np.ndarray  # (n_bus,) highest [p.u.]
+    line_loading_max_pct: np.ndarray  # (n_line,) [% of rating]
+    trafo_loading_max_pct: np.ndarray  # (n_trafo,) [% of rating]
+    bus_violations: np.ndarray  # (n_bus,) solves with the bus outside the band [-]
+    line_violations: np.ndarray  # (n_line,) solves with the line above its limit [-]
+    trafo_violations: np.ndarray  # (n_trafo,) [-]
+    voltage_violations: int  # solves with any checked bus outside the band [-]
+    overload_violations: int  # solves with any line or transformer above its limit [-]
+
+
+class _ExtremesAccumulator:
+    """`GridExtremes` built up one solve at a time (`parktwin.limits.fold_solve`, one
+    compiled call per solve: the engine's grid process feeds it)."""
+
+    def __init__(self, elements: GridElements) -> None:
+        self.elements = elements
+        nb, nl, nt = (
+            len(elements.bus_names),
+            len(elements.line_names),
+            len(elements.trafo_names),
+        )
+        lim = elements.limits
+        self._bounds = (lim.v_min_pu, lim.v_max_pu, lim.loading_max_pct)
+        self._checked = np.flatnonzero(elements.checked_bus).astype(np.int64)
+        self.solves = 0
+        self.v_min = np.full(nb, np.inf)
+        self.v_max = np.full(nb, -np.inf)
+        self.line_max = np.full(nl, -np.inf)
+        self.trafo_max = np.full(nt, -np.inf)
+        self.bus_bad = np.zeros(nb, np.int64)
+        self.line_bad = np.zeros(nl, np.int64)
+        self.trafo_bad = np.zeros(nt, np.int64)
+        self.v_steps = 0
+        self.o_steps = 0
+
+    def add(self, snap) -> None:
+        lo, hi, lim = self._bounds
+        v_any, o_any = fold_solve(
+            np.asarray(snap.vm_pu, dtype=np.float64) if self._checked.size else _EMPTY,
+            self._checked,
+            np.asarray(snap.line_loading_pct, dtype=np.float64),
+            np.asarray(snap.trafo_loading_pct, dtype=np.float64),
+            lo,
+            hi,
+            lim,
+            self.v_min,
+            self.v_max,
+            self.line_max,
+            self.trafo_max,
+            self.bus_bad,
+            self.line_bad,
+            self.trafo_bad,
+        )
+        self.solves += 1
+        self.v_steps += v_any
+        self.o_steps += o_any
+
+    def result(self) -> GridExtremes:
+        def finite(a: np.ndarray) -> np.ndarray:
+            return np.where(np.isfinite(a), a, np.nan)
+
+        return GridExtremes(
+            elements=self.elements,
+            solves=self.solves,
+            v_min_pu=finite(self.v_min),
+            v_max_pu=finite(self.v_max),
+            line_loading_max_pct=finite(self.line_max),
+            trafo_loading_max_pct=finite(self.trafo_max),
+            bus_violations=self.bus_bad.copy(),
+            line_violations=self.line_bad.copy(),
+            trafo_violations=self.trafo_bad.copy(),
+            voltage_violations=self.v_steps,
+            overload_violations=self.o_steps,
+        )
+
+
+class Recorder:
+    """Arrays of one run, allocated before it; `record_plant`/`record_grid` fill interval k,
+    `record_solve` folds each grid solve into the elements' extremes."""
+
+    def __init__(
+        self, n_rows: int, n_units: int, n_ent: int, elements: GridElements | None = None
+    ) -> None:
+        self._extremes = _ExtremesAccumulator(
+            elements or GridElements((), np.zeros(0, bool), (), (), grid_limits()),
+        )
         self.row_bytes = (len(UNIT_FIELDS) * n_units + len(METER_FIELDS) * n_ent + 6) * 8
         self.n_rows = n_rows
         self.n_units, self.n_ent = n_units, n_ent
@@ -104,6 +232,14 @@ class Recorder:
         p["ext_grid_kw"][k] = snap.ext_grid_kw
         p["losses_kw"][k] = snap.losses_kw
         self.rows = k + 1
+
+    def record_solve(self, snap) -> None:
+        """Fold one grid solve into the elements' extremes and violation counts."""
+        self._extremes.add(snap)
+
+    def grid_extremes(self) -> GridExtremes:
+        """The elements' extremes and violation counts over the solves so far."""
+        return self._extremes.result()
 
     def trimmed(self) -> dict[str, dict[str, np.ndarray]]:
         """The recorded rows (a run stopped early keeps what it did)."""

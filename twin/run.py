@@ -20,9 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from parktwin.files import atomic_path, staged_dir, write_json
+from parktwin.limits import overloaded, voltage_outside
 from twin.assumptions import assumptions
 from twin.economics import HostBills, host_bills
 from twin.engine import Simulation
+from twin.recorder import GridExtremes
 from twin.report import published_note
 from twin.scenario import Scenario
 from twin.summary import (
@@ -46,6 +48,7 @@ class RunResult:
     meter_names: tuple[str, ...]
     bills: list[HostBills] = field(default_factory=list)
     monthly: list[dict] = field(default_factory=list)
+    grid: GridExtremes | None = None  # each element's extremes over the run's grid solves
 
 
 def run_scenario(
@@ -93,7 +96,7 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
     days = rows * inp.interval_s / 86400.0
     per_year = 365.0 / days if days > 0 else 0.0
     a = assumptions()
-    lim = a.limits
+    lim = sim.wiring.limits
     e_in = units["e_ac_in_kwh"].sum(axis=0)
     e_out = units["e_ac_out_kwh"].sum(axis=0)
     e_aux = units["e_aux_kwh"].sum(axis=0)
@@ -101,11 +104,12 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
     price = inp.price_yuan_per_kwh[:rows]
     export_with = np.maximum(-pcc_with[:, hosts], 0.0).max() if rows else 0.0
     export_without = np.maximum(-pcc_without[:, hosts], 0.0).max() if rows else 0.0
-    v_bad = (park["v_min_pu"] < lim.voltage_min_pu) | (park["v_max_pu"] > lim.voltage_max_pu)
-    overload = (park["line_loading_max_pct"] > lim.loading_max_pct) | (
-        park["trafo_loading_max_pct"] > lim.loading_max_pct
+    # intervals (not solves: a held solve counts each interval it stands for)
+    v_bad = voltage_outside(park["v_min_pu"], lim) | voltage_outside(park["v_max_pu"], lim)
+    overload = overloaded(park["line_loading_max_pct"], lim) | overloaded(
+        park["trafo_loading_max_pct"], lim
     )
-    unit_trafo_over = units["unit_trafo_loading_pct"] > lim.loading_max_pct
+    unit_trafo_over = overloaded(units["unit_trafo_loading_pct"], lim)
     energy_sav = sum(b.energy_savings_yuan for b in bills)
     demand_sav = sum(b.demand_savings_yuan for b in bills)
     # The basic charge is paid per calendar month whatever part of it the run covers: it is
@@ -206,6 +210,7 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
         meter_names=lay.enterprise_names,
         bills=bills,
         monthly=monthly,
+        grid=sim.recorder.grid_extremes(),
     )
 
 

@@ -7,25 +7,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twin.study.evaluate import (
-    GridLimits,
+from parktwin.limits import GridLimits
+from twin.recorder import GridElements, Recorder
+from twin.study.report import candidates_table, failures, ranked
+from twin.study.verdict import (
     StatusQuo,
-    YearOutcome,
     combine_extremes,
     element_margin_pct,
     grid_margin_pct,
     grid_verdict,
     local_margin,
-    outcome_of,
 )
-from twin.study.report import candidates_table, failures, ranked
+from twin.study.years import YearOutcome, outcome_of
 
 LIMITS = GridLimits(v_min_pu=0.93, v_max_pu=1.07, loading_max_pct=100.0)
 
 
-def _run() -> tuple[SimpleNamespace, SimpleNamespace, SimpleNamespace]:
-    """Six grid steps of a park: 3 buses (the 110 kV one unchecked), 2 lines, 2 transformers,
-    2 meters, 3 units (the last one the candidate's)."""
+def _run() -> SimpleNamespace:
+    """Six grid solves of a park: 3 buses (the 110 kV one unchecked), 2 lines, 2 transformers,
+    2 meters, 3 units (the last one the candidate's), recorded as the engine records them."""
     vm = np.array(
         [
             [1.00, 0.99, 1.01],
@@ -39,21 +39,19 @@ def _run() -> tuple[SimpleNamespace, SimpleNamespace, SimpleNamespace]:
     line = np.array([[50, 10], [60, 20], [101, 20], [70, 20], [80, 20], [70, 102.0]])
     trafo = np.array([[40, 0], [99, 0], [90, 0], [100.5, 0], [60, 0], [60, 0.0]])
     pcc = np.array([[500.0, 10.0], [400.0, -30.0], [300.0, 5.0], [0, 0], [0, 0], [0, 0]])
-    grid = SimpleNamespace(
-        vm_pu=vm,
-        line_loading_pct=line,
-        trafo_loading_pct=trafo,
-        pcc_kw=pcc,
-        unit_trafo_loading_pct=np.tile([10.0, 20.0, 95.0], (6, 1)),
-    )
-    network = SimpleNamespace(
+    elements = GridElements(
+        bus_names=("b1", "b2"),
         checked_bus=np.array([False, True, True]),
-        bus_names=("hv", "b1", "b2"),
         line_names=("F01", "F04"),
         trafo_names=("T1", "T2"),
-        enterprise_names=("xinsheng", "liyi"),
+        limits=LIMITS,
     )
-    result = SimpleNamespace(
+    rec = Recorder(6, 3, 2, elements)
+    for t in range(6):
+        rec.record_solve(
+            SimpleNamespace(vm_pu=vm[t], line_loading_pct=line[t], trafo_loading_pct=trafo[t])
+        )
+    return SimpleNamespace(
         summary=SimpleNamespace(  # the `RunSummary` fields a study reads
             savings_yuan_per_year=1.5e6,
             savings_energy_yuan_per_year=1.2e6,
@@ -62,14 +60,18 @@ def _run() -> tuple[SimpleNamespace, SimpleNamespace, SimpleNamespace]:
             run_seconds=3.0,
             equivalent_full_cycles_per_unit=(100.0, 110.0, 120.0),
             soh_end_per_unit=(0.985, 0.975, 0.965),
-        )
+        ),
+        grid=rec.grid_extremes(),
+        series={
+            "meters": {"pcc_kw": pcc},
+            "units": {"unit_trafo_loading_pct": np.tile([10.0, 20.0, 95.0], (6, 1))},
+        },
+        meter_names=("xinsheng", "liyi"),
     )
-    return result, grid, network
 
 
 def test_outcome_counts_steps_per_element_and_watches_the_candidate() -> None:
-    result, grid, network = _run()
-    y = outcome_of(result, grid, network, ent_index=1, units=slice(-1, None), limits=LIMITS)
+    y = outcome_of(_run(), ent_index=1, units=slice(-1, None))
     assert y.voltage_violations == 3  # steps 2, 3 (b1 under) and 4 (b2 over); hv not checked
     assert y.overload_violations == 3  # F01 101 %, T1 100.5 %, F04 102 %
     assert y.violations_by_element == {
@@ -140,8 +142,8 @@ def _sq(by_element=({}, {}), export_kw=0.0) -> StatusQuo:
 
 def test_verdict_flags_and_counts_only_what_the_candidate_adds() -> None:
     clean = grid_verdict([_year(), _year()], _sq(), LIMITS)
-    assert clean["grid_ok"] and clean["grid_flags"] == "" and clean["added_violations"] == 0
-    assert clean["guard_interventions"] == 10
+    assert clean.grid_ok and clean.grid_flags == "" and clean.added_violations == 0
+    assert clean.guard_interventions == 10
     # year 2: line F04 overloaded in 12 steps, of which the status quo already had 10
     y2 = _year(
         line_loading_max_pct=104.0,
@@ -151,12 +153,12 @@ def test_verdict_flags_and_counts_only_what_the_candidate_adds() -> None:
         worst_line="F04",
     )
     v = grid_verdict([_year(), y2], _sq(({}, {"line:F04": 10})), LIMITS)
-    assert not v["grid_ok"]
-    assert v["grid_flags"] == "overload;export"
-    assert v["added_violations"] == 2
-    assert v["added_by_element"] == {"line:F04": 2}
-    assert v["worst_line"] == "F04"
-    assert v["park_margin_pct"] == pytest.approx(-4.0)
+    assert not v.grid_ok
+    assert v.grid_flags == "overload;export"
+    assert v.added_violations == 2
+    assert v.added_by_element == {"line:F04": 2}
+    assert v.worst_line == "F04"
+    assert v.park_margin_pct == pytest.approx(-4.0)
 
 
 def test_verdict_does_not_blame_a_candidate_for_the_status_quo() -> None:
@@ -171,16 +173,16 @@ def test_verdict_does_not_blame_a_candidate_for_the_status_quo() -> None:
         )
     ]
     v = grid_verdict(years, _sq(({"line:F01": 30},), export_kw=50.0), LIMITS)
-    assert v["grid_ok"] and v["added_violations"] == 0
-    assert v["park_margin_pct"] == pytest.approx(-10.0)
+    assert v.grid_ok and v.added_violations == 0
+    assert v.park_margin_pct == pytest.approx(-10.0)
     # Same number of overloaded steps, but on another feeder: that one is the candidate's.
     years = [_year(overload_violations=30, violations_by_element={"line:F04": 30})]
     v = grid_verdict(years, _sq(({"line:F01": 30},)), LIMITS)
-    assert v["grid_flags"] == "overload" and v["added_violations"] == 30
+    assert v.grid_flags == "overload" and v.added_violations == 30
     # its own step-up transformer (absent from the status quo) and a bus out of band
     years = [_year(violations_by_element={"trafo:study-candidate-1": 4, "bus:b7": 1})]
     v = grid_verdict(years, _sq(({},)), LIMITS)
-    assert v["grid_flags"] == "voltage;overload" and v["added_violations"] == 5
+    assert v.grid_flags == "voltage;overload" and v.added_violations == 5
 
 
 def test_a_hair_on_a_shared_feeder_is_not_the_candidates() -> None:
@@ -208,8 +210,8 @@ def test_a_hair_on_a_shared_feeder_is_not_the_candidates() -> None:
         extremes=ref_ex,
     )
     v = grid_verdict(years, sq, LIMITS)
-    assert v["added_by_element"] == {"line:F06": 20, "trafo:cand-1": 2}
-    assert v["grid_flags"] == "overload"
+    assert v.added_by_element == {"line:F06": 20, "trafo:cand-1": 2}
+    assert v.grid_flags == "overload"
 
 
 def test_local_margin_is_taken_on_the_elements_the_candidate_changes() -> None:

@@ -8,8 +8,10 @@
     result.hosting      # DataFrame, one row per enterprise bus (hosting.csv / .parquet)
 
 Layers: `model` (the study file), `candidates` (expansion, stable keys), `finance` (NPV,
-IRR, paybacks), `evaluate` (what a worker runs: twin runs over the years, hosting
-bisection), `execute` + `store` (local/Dask execution, resumable result tables),
+IRR, paybacks), `years` (a candidate's years of closed-loop twin runs), `verdict` (what
+it breaks beyond the status quo, its margins), `tasks` (what a worker runs and the typed
+rows it returns), `hosting` (hosting-capacity bisection), `execute` + `store`
+(local/Dask execution, resumable result tables),
 `runner` (the study as a whole), `report` and `figures`.
 """
 

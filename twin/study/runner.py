@@ -24,24 +24,21 @@ import pandas as pd
 
 from parktwin.errors import InputError
 from parktwin.files import write_json
+from parktwin.limits import GridLimits, grid_limits
 from twin.study.candidates import Candidate, default_trafo_kva, expand_candidates, stable_key
-from twin.study.evaluate import (
-    CANDIDATE_COLUMNS,
-    HOSTING_COLUMNS,
-    REFERENCE_COLUMNS,
-    CandidateTask,
-    GridLimits,
-    HostingTask,
-    ReferenceTask,
-    StatusQuo,
-    default_limits,
-    run_candidate,
-    run_hosting,
-    run_reference,
-)
 from twin.study.execute import BASE_COLUMNS, RunCounts, TaskRunner, make_executor
+from twin.study.hosting import HOSTING_COLUMNS, HostingTask, run_hosting
 from twin.study.model import Study
 from twin.study.store import ResultTable, study_lock
+from twin.study.tasks import (
+    CANDIDATE_COLUMNS,
+    REFERENCE_COLUMNS,
+    CandidateTask,
+    ReferenceTask,
+    run_candidate,
+    run_reference,
+)
+from twin.study.verdict import StatusQuo
 
 STUDY_FORMAT = 3  # bump when the tables' columns or meaning change
 
@@ -64,7 +61,7 @@ class StudyPlan:
     feeders: dict[str, str]  # enterprise -> feeder
     units: dict[tuple[str, float], UnitInfo]
     hosting: list[HostingTask] = field(default_factory=list)
-    limits: GridLimits = field(default_factory=default_limits)
+    limits: GridLimits = field(default_factory=grid_limits)
 
     @property
     def strategies(self) -> list[str]:

@@ -1,0 +1,258 @@
+"""The tasks a study's workers run, and the typed rows they give back.
+
+Every task is a frozen, picklable model with a stable ``key`` and a module-level function
+that turns it into one result row, so the same objects run in a local process or on a Dask
+worker unchanged (`twin.study.execute`). A row is a frozen dataclass with units in its
+field names; it becomes a table row (`as_row`, columns by `columns_of`) only where it
+leaves the worker. Hosting bisections are in `twin.study.hosting`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from parktwin.config import Frozen
+from parktwin.errors import InputError
+from parktwin.limits import GridLimits
+from twin.study.candidates import Candidate, stable_key
+from twin.study.finance import capex, metrics, project
+from twin.study.model import Finance, StudySettings
+from twin.study.verdict import StatusQuo, combine_extremes, grid_verdict
+from twin.study.years import candidate_group, simulate_years
+
+_KINDS = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
+
+
+def columns_of(row_type: type) -> dict[str, str]:
+    """The results-table columns of a row dataclass: name -> kind (`twin.study.store`);
+    anything but a plain str/int/float/bool is stored as JSON."""
+    return {f.name: _KINDS.get(str(f.type), "json") for f in dataclasses.fields(row_type)}
+
+
+def as_row(row: Any) -> dict[str, Any]:
+    """A row dataclass as the results table takes it (tuples as JSON lists)."""
+    return {f.name: _plain(getattr(row, f.name)) for f in dataclasses.fields(row)}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+# --- the status quo -------------------------------------------------------------------------
+class ReferenceTask(Frozen):
+    """The park as it is (no candidate) under `strategy`, over the study's years."""
+
+    settings: StudySettings
+    strategy: str
+
+    @property
+    def key(self) -> str:
+        return "status-quo-" + stable_key({"strategy": self.strategy})
+
+    def identity(self) -> dict:
+        return {"strategy": self.strategy}
+
+
+@dataclass(frozen=True)
+class ReferenceRow:
+    """The status quo under one strategy: per-year savings and violations of the park."""
+
+    strategy: str
+    savings_yuan_by_year: tuple[float, ...]  # the park's savings [yuan/yr]
+    voltage_violations_by_year: tuple[int, ...]  # grid steps [-]
+    overload_violations_by_year: tuple[int, ...]  # grid steps [-]
+    violations_by_element_by_year: tuple[dict[str, int], ...]  # see `YearOutcome`
+    extremes: dict[str, float]  # over the years, see `YearOutcome`
+    export_max_kw_by_meter: dict[str, float]  # largest export at each meter (>= 0) [kW]
+    v_min_pu: float  # [p.u.]
+    v_max_pu: float  # [p.u.]
+    line_loading_max_pct: float  # [% of rating]
+    trafo_loading_max_pct: float  # [% of rating]
+
+
+REFERENCE_COLUMNS = columns_of(ReferenceRow)
+
+
+def reference_row(task: ReferenceTask) -> ReferenceRow:
+    """The status quo's years reduced to its row."""
+    years = simulate_years(task.settings, task.strategy)
+    return ReferenceRow(
+        strategy=task.strategy,
+        savings_yuan_by_year=tuple(y.savings_yuan for y in years),
+        voltage_violations_by_year=tuple(y.voltage_violations for y in years),
+        overload_violations_by_year=tuple(y.overload_violations for y in years),
+        violations_by_element_by_year=tuple(y.violations_by_element for y in years),
+        extremes=combine_extremes([y.extremes for y in years]),
+        export_max_kw_by_meter={
+            m: max(y.export_by_meter_kw[m] for y in years) for m in years[0].export_by_meter_kw
+        },
+        v_min_pu=min(y.v_min_pu for y in years),
+        v_max_pu=max(y.v_max_pu for y in years),
+        line_loading_max_pct=max(y.line_loading_max_pct for y in years),
+        trafo_loading_max_pct=max(y.trafo_loading_max_pct for y in years),
+    )
+
+
+def run_reference(task: ReferenceTask) -> dict:
+    """Row of the status quo (the worker's entry point; see `reference_row`)."""
+    return as_row(reference_row(task))
+
+
+# --- a candidate ----------------------------------------------------------------------------
+class CandidateTask(Frozen):
+    """A candidate with everything its worker needs, including the status quo's years."""
+
+    candidate: Candidate
+    settings: StudySettings
+    finance: Finance
+    limits: GridLimits
+    e_unit_kwh: float
+    p_unit_kw: float
+    feeder: str
+    reference: StatusQuo
+
+    @property
+    def key(self) -> str:
+        return self.candidate.key
+
+    def identity(self) -> dict:
+        return {**self.candidate.model_dump(), "label": self.candidate.label, "feeder": self.feeder}
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    """One candidate: incremental savings over the status quo, finance, grid verdict."""
+
+    label: str
+    enterprise: str
+    feeder: str
+    unit_type: str
+    units: int  # cabins added [-]
+    pcs_kva: float  # per unit [kVA]
+    trafo_kva: float  # per unit [kVA]
+    strategy: str
+    e_kwh: float  # nameplate energy added [kWh]
+    p_kw: float  # rated power added [kW]
+    savings_yuan_per_year: float  # mean over the years, beyond the status quo [yuan/yr]
+    savings_energy_yuan_per_year: float  # its energy-charge part [yuan/yr]
+    savings_demand_yuan_per_year: float  # its basic-charge part [yuan/yr]
+    savings_yuan_by_year: tuple[float, ...]  # [yuan/yr]
+    capex_yuan: float
+    opex_yuan_per_year: float
+    npv_yuan: float
+    irr: float  # [-] (NaN: none)
+    simple_payback_years: float
+    discounted_payback_years: float
+    soh_end: float  # the candidate's units at the last year's end [0..1]
+    soh_by_year: tuple[float, ...]  # [0..1]
+    efc_per_year: float  # equivalent full cycles per calendar year [-]
+    v_min_pu: float
+    v_max_pu: float
+    line_loading_max_pct: float
+    trafo_loading_max_pct: float
+    unit_trafo_loading_max_pct: float
+    worst_bus: str
+    worst_line: str
+    worst_trafo: str
+    export_max_kw: float
+    guard_interventions: int
+    voltage_violations: int
+    overload_violations: int
+    added_violations: int
+    added_by_element: dict[str, int]
+    grid_margin_pct: float
+    margin_element: str
+    park_margin_pct: float
+    grid_ok: bool
+    grid_flags: str
+
+
+CANDIDATE_COLUMNS = columns_of(CandidateRow)
+
+
+def candidate_row(task: CandidateTask) -> CandidateRow:
+    """A candidate's years against the status quo: savings, finance, the grid verdict."""
+    c = task.candidate
+    fin = task.finance
+    start_year = task.settings.start.year
+    years = simulate_years(
+        task.settings,
+        c.strategy,
+        extra=(candidate_group(c, start_year),),
+        enterprise=c.enterprise,
+        limits=task.limits,
+    )
+    ref = list(task.reference.savings_yuan)
+    if len(ref) != len(years):
+        raise InputError("the status quo has a different number of years than the candidate")
+    savings = [y.savings_yuan - r for y, r in zip(years, ref, strict=True)]
+    # The energy/demand split of the increment is taken from the candidate's run minus the
+    # reference in proportion: the reference stores totals only.
+    tot = [y.savings_yuan for y in years]
+    share_e = [
+        y.savings_energy_yuan / t if t else math.nan for y, t in zip(years, tot, strict=True)
+    ]
+    e_kwh = c.units * task.e_unit_kwh
+    cap = capex(fin, e_kwh, c.units * c.pcs_kva, c.units * c.trafo_kva)
+    sohs = [y.soh_end for y in years]
+    m = metrics(fin, project(fin, cap, savings, sohs))
+    mean_savings = float(np.mean(savings))
+    energy = float(np.nanmean([s * f for s, f in zip(savings, share_e, strict=True)]))
+    v = grid_verdict(years, task.reference, task.limits)
+    return CandidateRow(
+        label=c.label,
+        enterprise=c.enterprise,
+        feeder=task.feeder,
+        unit_type=c.unit_type,
+        units=c.units,
+        pcs_kva=c.pcs_kva,
+        trafo_kva=c.trafo_kva,
+        strategy=c.strategy,
+        e_kwh=e_kwh,
+        p_kw=c.units * task.p_unit_kw,
+        savings_yuan_per_year=mean_savings,
+        savings_energy_yuan_per_year=energy,
+        savings_demand_yuan_per_year=mean_savings - energy,
+        savings_yuan_by_year=tuple(savings),
+        capex_yuan=cap.total_yuan,
+        opex_yuan_per_year=fin.opex_pct_of_capex_per_year / 100.0 * cap.total_yuan,
+        npv_yuan=m.npv_yuan,
+        irr=m.irr,
+        simple_payback_years=m.simple_payback_years,
+        discounted_payback_years=m.discounted_payback_years,
+        soh_end=sohs[-1],
+        soh_by_year=tuple(sohs),
+        # the candidate's units start new; per calendar year even when --days cut the years
+        efc_per_year=years[-1].efc / (len(years) * task.settings.days / 365.0),
+        v_min_pu=v.v_min_pu,
+        v_max_pu=v.v_max_pu,
+        line_loading_max_pct=v.line_loading_max_pct,
+        trafo_loading_max_pct=v.trafo_loading_max_pct,
+        unit_trafo_loading_max_pct=v.unit_trafo_loading_max_pct,
+        worst_bus=v.worst_bus,
+        worst_line=v.worst_line,
+        worst_trafo=v.worst_trafo,
+        export_max_kw=v.export_max_kw,
+        guard_interventions=v.guard_interventions,
+        voltage_violations=v.voltage_violations,
+        overload_violations=v.overload_violations,
+        added_violations=v.added_violations,
+        added_by_element=v.added_by_element,
+        grid_margin_pct=v.grid_margin_pct,
+        margin_element=v.margin_element,
+        park_margin_pct=v.park_margin_pct,
+        grid_ok=v.grid_ok,
+        grid_flags=v.grid_flags,
+    )
+
+
+def run_candidate(task: CandidateTask) -> dict:
+    """Row of one candidate (the worker's entry point; see `candidate_row`)."""
+    return as_row(candidate_row(task))
