@@ -23,6 +23,7 @@ from devices.acceptance import AcceptanceConfig, run_acceptance, write_results
 from parktwin.errors import InputError
 from twin.calibrate import calibrate, load_mapping, load_measured
 from twin.calibrate.synthetic import MAPPING_COLUMNS, LogSpec, commissioning_log
+from twin.calibrate.unitfile import unit_document
 from twin.cli import main
 
 SHIPPED = "lfp280-2236kwh"
@@ -101,6 +102,21 @@ def test_known_truth_is_recovered_or_flagged(tmp_path_factory, cap, r, hyst, q_c
     v = next(ch for ch in c.channels if ch.channel == "v_dc_v")
     assert v.rmse_after <= v.rmse_before and v.rmse_after < 3 * LogSpec().noise_v
     assert v.rmse_after_holdout < 3 * LogSpec().noise_v
+
+
+def test_a_chiller_that_never_saturates_is_flat_and_kept(tmp_path) -> None:
+    base = load_unit_params(SHIPPED)
+    cool = LogSpec(days=1.0, ambient_mean_c=18.0, ambient_swing_c=2.0)
+    log = export(tmp_path, commissioning_log(base, cool, seed=4))
+    m, _ = load_measured(log, base.pcs_kva, mapping())
+    c = calibrate(m, base)
+    q = fitted_by_name(c)["q_cool_max_kw"]
+    assert q.status == "flat" and q.value == base.thermal.q_cool_max_kw
+    assert any(w.startswith("q_cool_max_kw: not identifiable") for w in c.warnings)
+    assert c.fitted.thermal.q_cool_max_kw == base.thermal.q_cool_max_kw
+    doc = unit_document(c, "cold")  # the file keeps the shipped note of a value it kept
+    assert doc["thermal"]["sources"]["q_cool_max_kw"] == base.thermal.sources["q_cool_max_kw"]
+    assert doc["cell"]["sources"]["capacity_ah"].startswith("twin calibrate: fitted to")
 
 
 def test_the_same_log_gives_the_same_fit(tmp_path) -> None:
