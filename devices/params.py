@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -20,6 +19,7 @@ from pydantic import Field, model_validator
 
 from parktwin.config import Frozen, load_package_toml, load_toml
 from parktwin.errors import InputError
+from parktwin.files import is_unit_type_file
 
 _PKG = "devices"
 
@@ -301,12 +301,6 @@ def unit_types() -> tuple[str, ...]:
     return tuple(sorted(f.name[:-5] for f in folder.iterdir() if f.name.endswith(".toml")))
 
 
-def is_unit_type_file(ref: str) -> bool:
-    """True when `ref` names a unit-type file (ends in ``.toml`` or holds a path separator)
-    rather than a shipped unit type."""
-    return ref.endswith(".toml") or "/" in ref or os.sep in ref
-
-
 @cache
 def _load(name: str) -> UnitParams:
     return load_package_toml(_PKG, f"units/{name}.toml", UnitParams)
@@ -342,7 +336,7 @@ def load_unit_params(name: str, pcs_kva: float | None = None) -> UnitParams:
 
     `name` is a shipped unit type (`unit_types`) or the path of a unit-type TOML file (the
     shipped files' layout, e.g. written by `twin calibrate`); a relative path is taken from
-    the current directory.
+    the current directory (site and study files resolve theirs from their own folder).
     """
     if not isinstance(name, str) or not name:
         raise InputError(f"unit type: expected a name or a file path (got {name!r})")

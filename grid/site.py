@@ -25,6 +25,7 @@ from parktwin.config import (
     load_toml,
 )
 from parktwin.errors import InputError
+from parktwin.files import unit_type_beside
 from parktwin.industries import Industry
 
 #: Nominal LV voltage of the enterprises' low-voltage buses [kV] (380 V three-phase, GB/T 156).
@@ -380,9 +381,15 @@ def _retell(exc: InputError, source: str) -> InputError:
 def load_site(path: str | Path) -> Site:
     """Read and validate a site file (TOML); bad input raises a one-line InputError."""
     try:
-        return load_toml(path, Site)
+        site = load_toml(path, Site)
     except InputError as exc:
         raise _retell(exc, str(path)) from exc.__cause__
+    # a relative unit-type file is taken from the site file's folder (as a study's site is)
+    groups = tuple(
+        g.model_copy(update={"unit_type": unit_type_beside(g.unit_type, path)})
+        for g in site.storage
+    )
+    return site.model_copy(update={"storage": groups}) if groups != site.storage else site
 
 
 def default_site() -> Site:

@@ -88,6 +88,21 @@ def write_json(path: str | Path, obj: object) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
+def is_unit_type_file(ref: str) -> bool:
+    """True when a unit-type reference names a file (it ends in ``.toml`` or holds a path
+    separator) rather than a shipped unit type. One rule for `devices` (which loads it) and
+    the site and study files (which take a relative file from their own folder)."""
+    return ref.endswith(".toml") or "/" in ref or os.sep in ref
+
+
+def unit_type_beside(ref: str, owner: str | Path) -> str:
+    """`ref` with a relative unit-type file taken from the folder of the file `owner` that
+    names it; shipped names and absolute paths unchanged."""
+    if not is_unit_type_file(ref) or Path(ref).expanduser().is_absolute():
+        return ref
+    return str((Path(owner).parent / ref).resolve())
+
+
 def read_user_text(path: str | Path, expected: str, encoding: str = "utf-8") -> str:
     """Text of a user's file, or a one-line InputError naming it (missing, a folder, not text).
 

@@ -97,3 +97,32 @@ def test_site_storage_accepts_a_unit_type_file(tmp_path) -> None:
     site = site.model_copy(update={"storage": (group, *site.storage[1:])})
     layout = layout_from_site(site)
     assert layout.unit_params[0].cell.capacity_ah == 250.0
+
+
+def test_a_relative_unit_type_file_is_taken_from_the_site_or_study_file(tmp_path) -> None:
+    from grid import load_site
+    from twin.layout import layout_from_site
+    from twin.study.model import load_study
+    from twin.study.runner import plan_study
+
+    folder = tmp_path / "xinsheng"
+    folder.mkdir()
+    shipped_file(
+        folder, "unit.toml", lambda t: t.replace("capacity_ah = 280.0", "capacity_ah = 250.0")
+    )
+    park = resources.files("grid").joinpath("data", "park.toml").read_text()
+    site_path = folder / "site.toml"
+    site_path.write_text(park.replace('unit_type = "lfp280-2236kwh"', 'unit_type = "unit.toml"', 1))
+    study_path = folder / "study.toml"
+    study_path.write_text(
+        '[study]\nsite = "site.toml"\n'
+        '[[candidates]]\nenterprises = ["xinsheng"]\nunit_type = "./unit.toml"\nunits = 1\n'
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)  # elsewhere: the files' own folder decides
+        site = load_site(site_path)
+        assert site.storage[0].unit_type == str(folder / "unit.toml")
+        assert site.storage[1].unit_type == "lfp280-2236kwh"
+        assert layout_from_site(site).unit_params[0].cell.capacity_ah == 250.0
+        plan = plan_study(load_study(study_path))
+    assert plan.candidates[0].unit_type == str(folder / "unit.toml")

@@ -38,6 +38,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from parktwin.config import Frozen, load_toml, package_text, parse_toml, validate
 from parktwin.errors import InputError
+from parktwin.files import unit_type_beside
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -254,11 +255,20 @@ class Study(Frozen):
 
 
 def load_study(path: str | Path) -> Study:
-    """Read and validate a study file; a relative `site` is taken relative to the file."""
+    """Read and validate a study file; a relative `site` or unit-type file is taken relative
+    to the file."""
     path = Path(path)
     study = load_toml(path, Study)
     site = study.study.site
     if site is not None and not site.is_absolute():
         settings = study.study.model_copy(update={"site": (path.parent / site).resolve()})
         study = study.model_copy(update={"study": settings})
-    return study
+    grids = tuple(
+        g.model_copy(update={"unit_type": tuple(unit_type_beside(u, path) for u in g.unit_type)})
+        for g in study.candidates
+    )
+    update: dict[str, Any] = {"candidates": grids}
+    if study.hosting is not None:
+        hosting_type = unit_type_beside(study.hosting.unit_type, path)
+        update["hosting"] = study.hosting.model_copy(update={"unit_type": hosting_type})
+    return study.model_copy(update=update)
