@@ -10,6 +10,7 @@ our own small result types.
 - `grid.network`: the pandapower net of a site.
 - `grid.powerflow`: `TimeSeriesPowerFlow`, any supported pandapower net, many steps fast.
 - `grid.park`: `ParkGrid`, the park for the twin (kW, enterprise and unit order).
+- `grid.sensitivity`: `GridSensitivity`, how each unit's power moves voltages and loadings.
 - `grid.limits`: `check_limits`, voltage band, loadings, backflow, substation exchange.
 - `grid.kernels` (numba) and `grid.reference` (their plain-Python references).
 """
@@ -24,6 +25,7 @@ from grid.site import Enterprise, Feeder, Site, StorageGroup, default_site, load
 _LAZY = {
     "LimitReport": "grid.limits",
     "check_limits": "grid.limits",
+    "GridSensitivity": "grid.sensitivity",
     "GridSeries": "grid.park",
     "GridSnapshot": "grid.park",
     "ParkGrid": "grid.park",
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from grid.limits import LimitReport, check_limits
     from grid.park import GridSeries, GridSnapshot, ParkGrid
     from grid.powerflow import PowerFlowResult, TimeSeriesPowerFlow
+    from grid.sensitivity import GridSensitivity
 
 
 def __getattr__(name: str):
@@ -50,6 +53,7 @@ def __getattr__(name: str):
 __all__ = [
     "Enterprise",
     "Feeder",
+    "GridSensitivity",
     "GridSeries",
     "GridSnapshot",
     "LimitReport",

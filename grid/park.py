@@ -24,6 +24,7 @@ from grid import kernels
 from grid.errors import PowerFlowError
 from grid.network import NetIndex, build_net, export_json
 from grid.powerflow import PowerFlowResult, TimeSeriesPowerFlow
+from grid.sensitivity import GridSensitivity, SensitivitySolver
 from grid.site import Site
 from parktwin.errors import InputError
 
@@ -93,6 +94,7 @@ class ParkGrid:
         assert np.array_equal(net.sgen.index.to_numpy(), idx.enterprise_sgen)
         assert np.array_equal(net.storage.index.to_numpy(), idx.unit_storage)
         self._pf = TimeSeriesPowerFlow(net)
+        self._sens = SensitivitySolver(self._pf)
         self.enterprise_names: tuple[str, ...] = tuple(e.name for e in site.enterprises)
         self.unit_names: tuple[str, ...] = idx.unit_names
         self.unit_enterprise: np.ndarray = idx.unit_enterprise.copy()
@@ -204,6 +206,31 @@ class ParkGrid:
         fixed point, the snapshot's quantities). The snapshot's arrays are views of one new
         block per call: a snapshot the caller keeps is never overwritten by the next step.
         """
+        return self._step(load_kw, pv_kw, storage_kw, storage_kvar, self._pf._v_last)
+
+    def probe(
+        self,
+        load_kw: np.ndarray,
+        pv_kw: np.ndarray,
+        storage_kw: np.ndarray,
+        storage_kvar: np.ndarray | None = None,
+        *,
+        sensitivity: bool = False,
+    ) -> tuple[GridSnapshot, GridSensitivity | None]:
+        """One step as `solve`, but a look ahead: the warm start of `solve` is left as it
+        was (the run's own solves give the same numbers whether or not anyone probes).
+
+        With ``sensitivity=True`` also the `GridSensitivity` at the solved state: how each
+        unit's active power [kW, + = charging] moves every voltage and loading.
+        """
+        v = self._pf._v_last.copy()
+        snap = self._step(load_kw, pv_kw, storage_kw, storage_kvar, v)
+        if not sensitivity:
+            return snap, None
+        return snap, self._sens.sensitivity(v, np.arange(self._n_units))
+
+    def _step(self, load_kw, pv_kw, storage_kw, storage_kvar, v_pq: np.ndarray) -> GridSnapshot:
+        """`solve` warm-started from (and updating in place) `v_pq`."""
         n_e, n_u = self._n_ent, self._n_units
         load = _vector("load_kw", load_kw, n_e)
         pv = _vector("pv_kw", pv_kw, n_e)
@@ -212,7 +239,7 @@ class ParkGrid:
             self._zero_units if storage_kvar is None else _vector("storage_kvar", storage_kvar, n_u)
         )
         pf = self._pf
-        bad, it, mism, block = kernels.park_step(*self._packed, load, pv, st, st_q, pf._v_last)
+        bad, it, mism, block = kernels.park_step(*self._packed, load, pv, st, st_q, v_pq)
         if it < 0:
             if bad >= 0:
                 raise InputError(f"{_SOLVE_ARGS[bad]}: contains NaN or inf")
