@@ -43,6 +43,7 @@ from simpy.events import Event
 
 from parktwin.errors import InputError, SimulationError
 from parktwin.limits import GridLimits
+from twin.grid_guard import GridGuard
 from twin.guards import GUARD_NAMES, guard_kernel
 from twin.inputs import Inputs
 from twin.recorder import Recorder, grid_elements
@@ -155,6 +156,8 @@ class Simulation:
         self._step_s = sc.step_s
         self._dt_control_s = sc.control_every * sc.step_s
         self._g = g
+        self.grid_guard = self._grid_guard_of(sc, w.limits)
+        self.grid_guard_curtailed_kwh = 0.0
         # one kernel call for both limits when the fleet offers it (`Fleet._limits`)
         both = getattr(self.fleet, "_limits", None)
         self._power_limits = both if both is not None else self._power_limits_public
@@ -490,6 +493,8 @@ class Simulation:
             g.enable,
             self.guard_counts,
         )
+        if self.grid_guard is not None:
+            p, q = self._grid_cap(k, p, q, aux)
         if not self._comm_all_ok:
             lost = ~self.comm_ok
             hold = lost & (self.comm_fallback == 1)
@@ -497,6 +502,39 @@ class Simulation:
             q = np.where(hold, self.q_cmd, np.where(lost, 0.0, q))
         self.p_cmd = p
         self.q_cmd = q
+
+    def _grid_guard_of(self, sc: Scenario, lim: GridLimits) -> GridGuard | None:
+        """The grid-aware guard when the scenario asks for it (it needs the feeders)."""
+        g = sc.guards
+        if not g.grid_limits:
+            return None
+        if not hasattr(self.network, "probe"):
+            raise InputError(
+                "guards.grid_limits: needs the feeders' power flow (network = 'feeders'),"
+                " not a copper plate"
+            )
+        return GridGuard(
+            self.network,
+            v_min_pu=lim.v_min_pu,
+            v_max_pu=lim.v_max_pu,
+            loading_max_pct=lim.loading_max_pct,
+            margin_pct=g.grid_margin_pct,
+            margin_v_pu=g.grid_margin_v_pu,
+        )
+
+    def _grid_cap(self, k: int, p: np.ndarray, q: np.ndarray, aux: np.ndarray):
+        """The grid-aware guard over each grid period the coming control period touches
+        (each solved with that period's mean load and PV, as the grid process will)."""
+        gp, inp = self._grid_per, self.inputs
+        p_in = p
+        g = (k // gp) * gp
+        while g < min(k + self._control_per, self.n_rows):
+            load = inp.load_kw[g : g + gp].mean(axis=0)
+            pv = inp.pv_kw[g : g + gp].mean(axis=0)
+            p, q = self.grid_guard.cap(load, pv, aux, p, q)
+            g += gp
+        self.grid_guard_curtailed_kwh += float(np.abs(p_in - p).sum()) * self._dt_control_s / 3600
+        return p, q
 
     def _power_limits_public(self) -> tuple[np.ndarray, np.ndarray]:
         """What each unit can charge / discharge now [kW], by the fleet's public methods."""
@@ -560,4 +598,7 @@ class Simulation:
     # --- results --------------------------------------------------------------------------
     def guard_report(self) -> dict[str, int]:
         """Interventions of each guard so far."""
-        return {n: int(c) for n, c in zip(GUARD_NAMES, self.guard_counts, strict=True)}
+        out = {n: int(c) for n, c in zip(GUARD_NAMES, self.guard_counts, strict=True)}
+        if self.grid_guard is not None:
+            out["grid_limits"] = self.grid_guard.interventions
+        return out

@@ -24,11 +24,13 @@ from parktwin.limits import overloaded, voltage_outside
 from twin.assumptions import assumptions
 from twin.economics import HostBills, host_bills
 from twin.engine import Simulation
+from twin.grid_guard import caused_violations
 from twin.recorder import GridExtremes
 from twin.report import published_note
 from twin.scenario import Scenario
 from twin.summary import (
     FaultRecord,
+    GridGuardStats,
     PublishedComparison,
     PublishedFigure,
     RealtimeStats,
@@ -65,6 +67,27 @@ def run_scenario(
     if out_dir is not None:
         write_outputs(result, Path(out_dir))
     return result
+
+
+def _caused_violations(sim: Simulation, load, pv, units) -> int:
+    """Intervals in which storage's dispatch put a grid element past its limit (or further
+    past), by full power flows of every interval with and without it. Without it, the units
+    still draw what no setpoint commands: auxiliaries, and an idle unit's standby."""
+    lim = sim.wiring.limits
+    net = sim.network
+    aux, p_ac = units["p_aux_kw"], units["p_ac_kw"]
+    idle = units["p_set_kw"] == 0.0
+    with_ = net.run(load, pv, p_ac + aux, units["q_ac_kvar"])
+    without = net.run(load, pv, aux + np.where(idle, p_ac, 0.0), np.zeros_like(aux))
+    caused = caused_violations(
+        with_,
+        without,
+        net.checked_bus,
+        v_min_pu=lim.v_min_pu,
+        v_max_pu=lim.v_max_pu,
+        loading_max_pct=lim.loading_max_pct,
+    )
+    return int(caused.sum())
 
 
 def collect(sim: Simulation, t0: float | None = None) -> RunResult:
@@ -179,6 +202,17 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
         realtime=(
             RealtimeStats(sim.realtime_speed, sim.max_lag_s, sim.intervals_behind)
             if sim.realtime_speed
+            else None
+        ),
+        grid_guard=(
+            GridGuardStats(
+                interventions=sim.grid_guard.interventions,
+                zeroed=sim.grid_guard.zeroed,
+                curtailed_kwh=sim.grid_guard_curtailed_kwh,
+                caused_violations=_caused_violations(sim, load, pv, units),
+                probes=sim.grid_guard.probes,
+            )
+            if sim.grid_guard is not None
             else None
         ),
     )

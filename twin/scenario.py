@@ -50,6 +50,16 @@ class GuardConfig(Frozen):
     pcs_rating: bool = True
     trafo_loading_max_pct: Annotated[float, Field(gt=0.0, le=200.0)] = 100.0
     """Limit of each unit's step-up transformer loading, % of its kVA."""
+    grid_limits: bool = False
+    """Grid-aware dispatch: cap charging and discharging where they would push a line, a
+    transformer or a bus voltage of the park's feeders past its limit (or one already past
+    it by grown load further past), by a look-ahead power flow and its sensitivities
+    (`twin.grid_guard`). Needs ``network = "feeders"``."""
+    grid_margin_pct: Annotated[float, Field(ge=0.0, le=20.0)] = 1.0
+    """Loading headroom the grid-aware guard keeps below each limit [percentage points]: it
+    absorbs the plant's deviation from its setpoints within the period."""
+    grid_margin_v_pu: Annotated[float, Field(ge=0.0, le=0.05)] = 0.002
+    """Voltage headroom the grid-aware guard keeps inside the band [p.u.]."""
 
     @model_validator(mode="after")
     def _window(self) -> GuardConfig:

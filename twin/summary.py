@@ -104,6 +104,21 @@ class RealtimeStats:
 
 
 @dataclass(frozen=True)
+class GridGuardStats:
+    """What the grid-aware guard (`twin.grid_guard`) did in a run."""
+
+    interventions: int  # grid periods in which it cut a setpoint [-]
+    zeroed: int  # ... in which it had to set every unit to zero [-]
+    curtailed_kwh: float  # setpoint energy it took away, charge and discharge [kWh]
+    caused_violations: int  # intervals in which storage still put an element past its
+    # limit (or further past), by full power flows with and without it [-] (0 = promise kept)
+    probes: int  # look-ahead power flows it solved [-]
+
+    def as_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """The KPIs of one run (`twin.run.collect`), written as ``summary.json``.
 
@@ -152,6 +167,7 @@ class RunSummary:
     run_seconds: float  # wall time of the run [s] (measures the machine, not the park)
     note: tuple[str, ...] = ()  # sentences explaining deviations from the published figures
     realtime: RealtimeStats | None = None  # wall-clock runs only
+    grid_guard: GridGuardStats | None = None  # runs with guards.grid_limits only
 
     @property
     def guard_interventions_total(self) -> int:
@@ -163,8 +179,8 @@ class RunSummary:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name == "realtime" and value is None:
-                continue  # only wall-clock runs have the key
+            if f.name in ("realtime", "grid_guard") and value is None:
+                continue  # only wall-clock (grid-aware) runs have the key
             out[f.metadata.get("key", f.name)] = _plain(value)
         return out
 
