@@ -485,6 +485,59 @@ def plot_run(
     verdicts: list[Verdict],
 ) -> None:
     """PNG: PCC import with margin and target, unit powers, SOC with the window; tariff shaded."""
+    fig = run_figure(tr, spec, host, units, unit_names, comm_windows, verdicts)
+    import matplotlib.pyplot as plt
+
+    with files.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def soc_ylim(soc: np.ndarray, lim: Limits) -> tuple[float, float]:
+    """SOC axis limits: zoom on the data and the window's bound it is near."""
+    lo = min(float(soc.min()), lim.soc_min) - 0.01
+    hi = max(float(soc.max()), lim.soc_min + 0.05) + 0.01
+    if lim.soc_max <= hi + 0.05:
+        hi = max(hi, lim.soc_max + 0.01)
+    return lo, hi
+
+
+TARIFF_COLORS = {0: "#cfe8cf", 1: "#e3f1e3", 2: "#f4f4f4", 3: "#fde2c8", 4: "#f9c2c2"}
+"""Background of each tariff period code (valley green .. sharp red) in the bench's charts."""
+
+
+def shade_periods(ax, spec: VerifySpec, comm_windows, label_ax=None) -> None:
+    """Tariff periods as bands behind `ax` (a list of axes), comm-loss spans hatched."""
+    steps = [*spec.tariff]
+    for k, s in enumerate(steps):
+        end = steps[k + 1].at_s if k + 1 < len(steps) else spec.duration_s
+        for a in ax:
+            a.axvspan(s.at_s, end, color=TARIFF_COLORS[PERIOD_CODES[s.period]], lw=0, zorder=0)
+        if label_ax is not None:
+            label_ax.text(
+                (s.at_s + end) / 2,
+                1.0,
+                s.period,
+                transform=label_ax.get_xaxis_transform(),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
+    for a_s, b_s, _ in comm_windows:
+        for a in ax:
+            a.axvspan(a_s, b_s, facecolor="none", hatch="//", edgecolor="0.5", lw=0, zorder=1)
+
+
+def run_figure(
+    tr: dict[str, np.ndarray],
+    spec: VerifySpec,
+    host: int,
+    units: list[int],
+    unit_names: list[str],
+    comm_windows: list[tuple[float, float, list[int]]],
+    verdicts: list[Verdict],
+):
+    """The run's overview figure (matplotlib, Agg): the PNG and the HTML report draw it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -493,24 +546,7 @@ def plot_run(
     lim = spec.limits
     t = tr["t_s"]
     fig, ax = plt.subplots(3, 1, figsize=(11, 8.5), sharex=True, constrained_layout=True)
-    colors = {0: "#cfe8cf", 1: "#e3f1e3", 2: "#f4f4f4", 3: "#fde2c8", 4: "#f9c2c2"}
-    steps = [*spec.tariff]
-    for k, s in enumerate(steps):
-        end = steps[k + 1].at_s if k + 1 < len(steps) else spec.duration_s
-        for a in ax:
-            a.axvspan(s.at_s, end, color=colors[PERIOD_CODES[s.period]], lw=0, zorder=0)
-        ax[0].text(
-            (s.at_s + end) / 2,
-            1.0,
-            s.period,
-            transform=ax[0].get_xaxis_transform(),
-            ha="center",
-            va="bottom",
-            fontsize=8,
-        )
-    for a_s, b_s, _ in comm_windows:
-        for a in ax:
-            a.axvspan(a_s, b_s, facecolor="none", hatch="//", edgecolor="0.5", lw=0, zorder=1)
+    shade_periods(ax, spec, comm_windows, label_ax=ax[0])
     ax[0].plot(t, tr["pcc_kw"][:, host], color="k", lw=1.2, label="PCC import (true)")
     ax[0].plot(t, tr["meter_kw"][:, host], color="0.5", lw=0.7, ls=":", label="meter shows")
     ax[0].axhline(0.0, color="r", lw=0.8)
@@ -524,23 +560,16 @@ def plot_run(
         ax[2].plot(t, tr["soc"][:, i], lw=1.0, label=unit_names[i])
     ax[1].set_ylabel("unit AC power, kW (+ charging)\nsolid achieved, dashed commanded")
     ax[1].legend(loc="upper left", fontsize=7)
-    soc = tr["soc"][:, units]
-    lo = min(float(soc.min()), lim.soc_min) - 0.01
-    hi = max(float(soc.max()), lim.soc_min + 0.05) + 0.01
-    if lim.soc_max <= hi + 0.05:
-        hi = max(hi, lim.soc_max + 0.01)
     ax[2].axhline(lim.soc_min, color="r", lw=0.8, ls="--", label="site window")
     ax[2].axhline(lim.soc_max, color="r", lw=0.8, ls="--")
-    ax[2].set_ylim(lo, hi)  # zoom on the data and the bound it is near
+    ax[2].set_ylim(*soc_ylim(tr["soc"][:, units], lim))
     ax[2].set_ylabel("SOC")
     ax[2].set_xlabel("scenario time, s")
     failed = [v.id for v in verdicts if not v.passed]
     fig.suptitle(
         "HIL verify: " + ("all requirements pass" if not failed else "FAIL: " + ", ".join(failed))
     )
-    with files.atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    return fig
 
 
 # ----------------------------------------------------------------------------- the run
@@ -683,6 +712,26 @@ def run_verify(
     )
     _write_trace(out / "trace.parquet", tr, names, meter_names)
     plot_run(out / "run.png", tr, spec, host, units, names, comm, verdicts)
+    from hil.report_html import RunRecord, write_report  # it draws with this module's charts
+
+    write_report(
+        out / "report.html",
+        RunRecord(
+            tr,
+            list(bench.log.events),
+            spec,
+            host,
+            units,
+            names,
+            comm,
+            verdicts,
+            p_max,
+            ramp,
+            controller,
+            wall,
+            log_path.read_text(encoding="utf-8", errors="replace"),
+        ),
+    )
     if junit is not None:
         write_junit(junit, verdicts, wall)
     return VerifyResult(verdicts, out, port, wall)

@@ -246,7 +246,7 @@ def verify_cmd(
     out: Path = typer.Option(
         Path("hil-verify"),
         "--out",
-        help="Folder for verdicts.json, trace.parquet, run.png, controller.log.",
+        help="Folder for report.html, verdicts.json, trace.parquet, run.png, controller.log.",
     ),
 ) -> None:
     """Serve a compressed day, run the controller against it, and judge each requirement.
@@ -295,7 +295,9 @@ def verify_cmd(
         )
         t.add_row(v.requirement, mark, v.evidence)
     console.print(t)
-    console.print(f"outputs in {out}" + (f", JUnit {junit}" if junit else ""))
+    console.print(
+        f"report {out / 'report.html'}; outputs in {out}" + (f", JUnit {junit}" if junit else "")
+    )
     if not result.passed:
         raise typer.Exit(1)
 
