@@ -150,6 +150,10 @@ class StudySettings(Frozen):
     load_growth_per_year: float = Field(default=0.245, ge=-0.5, le=2.0)
     seed: int = 0
     strategy_params: dict[str, Any] = Field(default_factory=dict)
+    grid_aware: bool = False
+    """Every run (status quo, candidates, hosting) with the grid-aware guard
+    (`twin.grid_guard`): storage is dispatched so that it never puts a line, transformer
+    or bus voltage past its limit. Compare with a run without it for what that costs."""
 
 
 class Finance(Frozen):

@@ -207,7 +207,7 @@ def simulate_years(
 ) -> list[YearOutcome]:
     """Closed-loop twin runs of the park (+ `extra` storage groups), one per simulated year,
     aging carried; outcomes watch `enterprise`'s meter and the extra groups' units."""
-    from twin.scenario import Scenario
+    from twin.scenario import GuardConfig, Scenario
     from twin.wiring import site_of
 
     limits = limits or grid_limits()
@@ -231,6 +231,7 @@ def simulate_years(
             strategy_params=dict(settings.strategy_params),
             seed=settings.seed,
             load_growth_per_year=settings.load_growth_per_year,
+            guards=GuardConfig(grid_limits=settings.grid_aware),
         )
         site = site_of(scenario, base=grown_site(base, growth))
         if network is None and scenario.network == "feeders":
