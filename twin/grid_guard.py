@@ -110,8 +110,14 @@ class GridGuard:
             return p, q
         cut = False
         for _ in range(MAX_ROUNDS):
-            snap, sens = self.network.probe(load_kw, pv_kw, aux_kw + p, q, sensitivity=True)
+            snap, _ = self.network.probe(load_kw, pv_kw, aux_kw + p, q)
             self.probes += 1
+            if not (_excess_of(snap, tg) > TOL).any():
+                if cut:
+                    self.interventions += 1
+                return p, q
+            # violated: the sensitivities at this state (most periods never get here)
+            snap, sens = self.network.probe(load_kw, pv_kw, aux_kw + p, q, sensitivity=True)
             excess, grad = _excess(snap, sens, tg)
             bad = excess > TOL
             push = grad[bad] * p[None, :]  # what each unit adds to each violation
@@ -172,9 +178,9 @@ def caused_violations(
     return line.any(axis=1) | trafo.any(axis=1) | low.any(axis=1) | high.any(axis=1)
 
 
-def _excess(snap, sens, tg: GridTargets) -> tuple[np.ndarray, np.ndarray]:
-    """Every constraint's excess over its target (> 0 = violated) and its gradient per kW
-    of each unit: lines, transformers, low and high voltages stacked (NaN rows -> 0)."""
+def _excess_of(snap, tg: GridTargets) -> np.ndarray:
+    """Every constraint's excess over its target (> 0 = violated): lines, transformers, low
+    and high voltages stacked (NaN, an unchecked bus -> -1)."""
     excess = np.concatenate(
         [
             snap.line_loading_pct - tg.line_max_pct,
@@ -183,6 +189,11 @@ def _excess(snap, sens, tg: GridTargets) -> tuple[np.ndarray, np.ndarray]:
             snap.vm_pu - tg.v_max_pu,
         ]
     )
+    return np.nan_to_num(excess, nan=-1.0)
+
+
+def _excess(snap, sens, tg: GridTargets) -> tuple[np.ndarray, np.ndarray]:
+    """`_excess_of` and each constraint's gradient per kW of each unit (NaN rows -> 0)."""
     grad = np.concatenate(
         [
             sens.line_loading_pct_per_kw,
@@ -191,4 +202,4 @@ def _excess(snap, sens, tg: GridTargets) -> tuple[np.ndarray, np.ndarray]:
             sens.vm_pu_per_kw,
         ]
     )
-    return np.nan_to_num(excess, nan=-1.0), np.nan_to_num(grad, nan=0.0)
+    return _excess_of(snap, tg), np.nan_to_num(grad, nan=0.0)
