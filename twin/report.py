@@ -118,6 +118,13 @@ def print_run(result, out: Path | None, console: Console) -> None:
         f"{s.voltage_violations} / {s.overload_violations} intervals "
         f"(V {s.v_min_pu:.3f}..{s.v_max_pu:.3f} p.u.)",
     )
+    if s.grid_guard is not None:
+        g = s.grid_guard
+        kpi.add_row(
+            "grid-aware guard",
+            f"cut {g.interventions} periods, {g.curtailed_kwh:,.0f} kWh curtailed; "
+            f"violations caused by storage: {g.caused_violations}",
+        )
     kpi.add_row("run time", f"{s.run_seconds:.1f} s")
     console.print(kpi)
     pub = s.published
