@@ -43,6 +43,7 @@ def rows(tmp_path_factory) -> dict[bool, tuple[dict, dict]]:
     return out
 
 
+@pytest.mark.slow  # two studies of two years: about two minutes
 def test_grid_aware_dispatch_breaks_no_limit_and_costs_savings(rows) -> None:
     (cand_off, sq_off), (cand_on, sq_on) = rows[False], rows[True]
     # as dispatched: overloads with and without the candidate (else nothing is shown)
