@@ -149,3 +149,41 @@ def print_run(result, out: Path | None, console: Console) -> None:
             console.print(f"[yellow]note:[/] {line}", soft_wrap=False)
     if out is not None:
         console.print(f"written: {out}/summary.json, units/*.parquet, meters/*.parquet, *.png")
+
+
+def print_spread(spread, console: Console) -> None:
+    """The spread of a run over its samples, and the published figures against its band."""
+    t = Table(title=f"Spread over {spread.samples} samples (seed {spread.seed})")
+    t.add_column("figure")
+    for col in ("P10", "P50", "P90"):
+        t.add_column(col, justify="right")
+    for label, p, fmt in (
+        ("savings per year [yuan]", spread.savings_yuan_per_year, "{:,.0f}"),
+        ("equivalent full cycles [-]", spread.equivalent_full_cycles, "{:.0f}"),
+        ("SOH at end [-]", spread.soh_end, "{:.4f}"),
+    ):
+        t.add_row(label, fmt.format(p.p10), fmt.format(p.p50), fmt.format(p.p90))
+    console.print(t)
+    if spread.published:
+        b = Table(title="First storage project: published vs the twin's P10..P90")
+        b.add_column("figure")
+        b.add_column("published", justify="right")
+        b.add_column("twin P10 .. P90", justify="right")
+        b.add_column("published inside", justify="right")
+        for key, (label, unit) in LABELS.items():
+            band = spread.published[key]
+            style = "green" if band.inside else "yellow"
+            b.add_row(
+                f"{label} [{unit}]",
+                f"{band.published:,.0f}",
+                f"{band.twin.p10:,.0f} .. {band.twin.p90:,.0f}",
+                f"[{style}]{'yes' if band.inside else 'no'}[/]",
+            )
+        console.print(b)
+        if not spread.comparable:
+            console.print(
+                "[yellow]note:[/] this run is not the published project's year: the band is no"
+                " check of the twin."
+            )
+    console.print("uncertain inputs: " + ", ".join(spread.inputs) + " (ranges in spread.json)")
+    console.print("written: spread.json (percentiles, bands, sources), samples.csv (one row each)")

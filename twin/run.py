@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -305,10 +306,15 @@ def _clean(obj):
     return obj
 
 
-def write_outputs(result: RunResult, out: Path) -> None:
-    """summary.json, Parquet per unit / meter / park, monthly savings, PNG figures; staged."""
+def write_outputs(
+    result: RunResult, out: Path, extra: Callable[[Path], None] | None = None
+) -> None:
+    """summary.json, Parquet per unit / meter / park, monthly savings, PNG figures; staged.
+    `extra` writes more files into the staging folder (a run's spread), swapped in with it."""
     with staged_dir(out) as stage:
         _write_folder(result, stage)
+        if extra is not None:
+            extra(stage)
 
 
 def _write_folder(result: RunResult, out: Path) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from parktwin.errors import InputError
 from twin.cli.common import (
     check_range,
     check_seed,
@@ -34,6 +35,17 @@ def run(
     max_memory: float = typer.Option(
         2.0, "--max-memory", help="Refuse a run estimated to need more memory than this [GB]."
     ),
+    samples: int | None = typer.Option(
+        None,
+        "--samples",
+        help="Also run N samples of the uncertain inputs (twin/data/uncertainty.toml) and"
+        " give P10/P50/P90 of savings, cycles and SOH (spread.json, samples.csv in OUT).",
+    ),
+    uncertainty: Path | None = typer.Option(
+        None,
+        "--uncertainty",
+        help="TOML file of the uncertain inputs' ranges (default: twin/data/uncertainty.toml).",
+    ),
     check: bool = typer.Option(
         False,
         "--check",
@@ -56,6 +68,7 @@ def run(
     check_seed(seed)
     check_range(days, "--days", 1, 366 * 30)
     check_range(step, "--step", 0.1, 3600.0, " s")
+    check_range(samples, "--samples", 1, 10_000)
     check_range(max_memory, "--max-memory", 0.0, 1e6, " GB", above=True)
     sc = load_scenario(scenario) if scenario is not None else default_scenario()
     update: dict = {}
@@ -73,13 +86,21 @@ def run(
             update[key] = value
     if update:
         sc = sc.model_copy(update=update).revalidated()
+    if uncertainty is not None and samples is None:
+        raise InputError("--uncertainty: needs --samples N")
+    unc = None
+    if samples is not None:
+        from twin.spread import load_uncertainty
+
+        unc = load_uncertainty(uncertainty)
     size = check_run_memory(sc, max_memory)
     output_dir(out, "--out", need_bytes=size.output_bytes)
     if check:
         console.print(
             f"ok: {sc.days} days from {sc.start} at {size.interval_s:g} s, {size.intervals:,}"
             f" intervals, about {size.memory_bytes / 1e9:.1f} GB of memory and"
-            f" {size.output_bytes / 1e6:,.0f} MB of output at most -> {out}",
+            f" {size.output_bytes / 1e6:,.0f} MB of output at most -> {out}"
+            + (f"; then {samples} samples of the same size" if samples else ""),
             highlight=False,
         )
         return
@@ -92,5 +113,29 @@ def run(
         soft_wrap=True,
     )
     progress = size.intervals > 5000
-    result = run_scenario(sc, out_dir=out, progress=progress)
+    if samples is None:
+        result = run_scenario(sc, out_dir=out, progress=progress)
+        print_run(result, out, console)
+        return
+    from twin.report import print_spread
+    from twin.run import write_outputs
+    from twin.spread import run_samples
+
+    result = run_scenario(sc, progress=progress)
+    err_console.print(f"twin run: nominal run done; {samples} samples follow", highlight=False)
+
+    def one(sample_sc):
+        return run_scenario(sample_sc).summary
+
+    def said(row) -> None:
+        err_console.print(
+            f"  sample {row.draw.sample + 1}/{samples}: savings"
+            f" {row.savings_yuan_per_year:,.0f} yuan/yr, {row.equivalent_full_cycles:.0f} EFC,"
+            f" SOH {row.soh_end:.4f}",
+            highlight=False,
+        )
+
+    spread = run_samples(result.summary, samples, unc, one, on_sample=said)
+    write_outputs(result, out, extra=spread.write)
     print_run(result, out, console)
+    print_spread(spread, console)
