@@ -9,21 +9,25 @@ datetime (local time) or an aware datetime (converted).
     pv_kw         rooftop PV AC output (pvlib chain, seeded clouds); pv_clear_sky_kw its envelope
     ambient_c     Huzhou air temperature (climatology, seeded day-to-day weather)
     tariff_for    the Zhejiang TOU scheme in force on a date; tou_series periods/prices of a run
-    bill          monthly bill of a metered series (energy by period + demand or capacity charge)
+    bill          monthly bill of a metered series (energy by period, basic charge on a capacity,
+                  demand or contract basis, power-factor adjustment)
+    read_agency_prices  the grid company's monthly agency-purchase prices from a CSV file
     read_meter_csv  validated meter (or PV) CSV, resampled to the run's step
 
 This package never imports `twin`, `hil` or `grid`.
 """
 
-from profiles.bill import Bill, BillMonth, Savings, bill, savings
+from profiles.bill import Bill, BillMonth, Savings, basic_charge_yuan, bill, savings
 from profiles.loads import INDUSTRIES, load_kw, natural_load_factor
 from profiles.meter import MeterSeries, read_meter_csv
 from profiles.pv import pv_clear_sky_kw, pv_kw
 from profiles.tariff import (
+    AgencyPrices,
     Period,
     TariffScheme,
     TouSeries,
     load_scheme,
+    read_agency_prices,
     schemes,
     tariff_for,
     tou_series,
@@ -32,6 +36,7 @@ from profiles.weather import ambient_c
 
 __all__ = [
     "INDUSTRIES",
+    "AgencyPrices",
     "Bill",
     "BillMonth",
     "MeterSeries",
@@ -40,12 +45,14 @@ __all__ = [
     "TariffScheme",
     "TouSeries",
     "ambient_c",
+    "basic_charge_yuan",
     "bill",
     "load_kw",
     "load_scheme",
     "natural_load_factor",
     "pv_clear_sky_kw",
     "pv_kw",
+    "read_agency_prices",
     "read_meter_csv",
     "savings",
     "schemes",

@@ -2,9 +2,15 @@
 
 Zhejiang's large-industry bill (two-part tariff) has, each calendar month:
 
-- energy charge: kWh imported in each time-of-use period x that period's price;
-- basic charge, either demand (需量): the month's highest 15-min mean import [kW] x
-  yuan/kW-month, or capacity (容量): transformer kVA x yuan/kVA-month.
+- energy charge: kWh imported in each time-of-use period x that period's price (from the
+  month's agency-purchase notice if one is given, else the scheme's defaults);
+- basic charge on one of three bases (`parktwin.billing`): capacity (容量): transformer
+  kVA x yuan/kVA-month; demand (需量): the month's highest 15-min mean import [kW] x
+  yuan/kW-month; contract demand (合同需量): the declared kW (not below the scheme's floor
+  share of the capacity) x yuan/kW-month, the part of the month's maximum above 105 % of
+  it charged double;
+- power-factor adjustment (力调电费), when the reactive series is given: the month's bill
+  raised or lowered by the percentage of `profiles.power_factor` for its power factor.
 
 Only import is charged. A user-side meter behind storage should never export (anti-backflow,
 防逆流): exported kWh are reported per month (`export_kwh`) but never credited, so a
@@ -16,21 +22,22 @@ exactly as the data allow. The 15-min demand of a series coarser than 15 min is 
 of its step (the peak inside the step is not observable); `Bill.demand_resolution_s` says
 so. Partial months are billed their energy, and the basic charge of a whole month (the
 meter reads a monthly maximum), so a year split into months adds up to the year.
-Pass-through charges not in the period prices (power-factor adjustment, excess-demand
-penalty above 105 % of the declared demand) are not modelled.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from parktwin.billing import BILLING_BASES, BillingBasis
 from parktwin.errors import InputError
 from parktwin.tariff_periods import PERIOD_KEYS, Period
-from profiles.tariff import TariffScheme, day_tables, tariff_for
+from profiles.power_factor import month_power_factor, power_factor_rule
+from profiles.tariff import AgencyPrices, TariffScheme, day_tables, tariff_for
 from profiles.timebase import (
     DAY_S,
     check_run,
@@ -53,10 +60,13 @@ class BillMonth:
     energy_yuan_by_period: dict[str, float]
     export_kwh: float
     max_demand_kw: float
-    basic_charge: str  # "demand" or "capacity"
-    demand_yuan: float  # the basic charge, whichever it is
+    basic_charge: str  # the basis: "capacity", "demand" or "contract"
+    demand_yuan: float  # the basic charge, whichever its basis
     hours_covered: float
     schemes: tuple[str, ...]
+    billed_demand_kw: float = 0.0  # kW (or kVA) the basic charge was billed on
+    power_factor: float = math.nan  # the month's cos phi (NaN: no reactive series)
+    pf_adjustment_yuan: float = 0.0  # + raises the bill
 
     @property
     def import_kwh(self) -> float:
@@ -68,7 +78,7 @@ class BillMonth:
 
     @property
     def total_yuan(self) -> float:
-        return self.energy_yuan + self.demand_yuan
+        return self.energy_yuan + self.demand_yuan + self.pf_adjustment_yuan
 
     def row(self) -> dict[str, float | int | str]:
         """Flat dict (one DataFrame row)."""
@@ -84,6 +94,9 @@ class BillMonth:
             "basic_charge": self.basic_charge,
             "energy_yuan": self.energy_yuan,
             "demand_yuan": self.demand_yuan,
+            "billed_demand_kw": self.billed_demand_kw,
+            "power_factor": self.power_factor,
+            "pf_adjustment_yuan": self.pf_adjustment_yuan,
             "total_yuan": self.total_yuan,
             "hours_covered": self.hours_covered,
             "schemes": "+".join(self.schemes),
@@ -107,8 +120,17 @@ class Bill:
         return float(sum(m.demand_yuan for m in self.months))
 
     @property
+    def pf_adjustment_yuan(self) -> float:
+        return float(sum(m.pf_adjustment_yuan for m in self.months))
+
+    @property
     def total_yuan(self) -> float:
-        return self.energy_yuan + self.demand_yuan
+        return self.energy_yuan + self.demand_yuan + self.pf_adjustment_yuan
+
+    @property
+    def max_demand_kw(self) -> float:
+        """Highest monthly maximum 15-min demand [kW] of the bill."""
+        return float(max((m.max_demand_kw for m in self.months), default=0.0))
 
     @property
     def import_kwh(self) -> float:
@@ -131,35 +153,85 @@ class Savings:
 
     energy_yuan: float
     demand_yuan: float
+    pf_adjustment_yuan: float = 0.0
 
     @property
     def total_yuan(self) -> float:
-        return self.energy_yuan + self.demand_yuan
+        return self.energy_yuan + self.demand_yuan + self.pf_adjustment_yuan
 
 
 def savings(without: Bill, with_: Bill) -> Savings:
-    """Savings of a run with storage against the same run without, energy and demand parts."""
+    """Savings of a run with storage against the same run without, by part of the bill."""
     return Savings(
         energy_yuan=without.energy_yuan - with_.energy_yuan,
         demand_yuan=without.demand_yuan - with_.demand_yuan,
+        pf_adjustment_yuan=without.pf_adjustment_yuan - with_.pf_adjustment_yuan,
     )
+
+
+def basic_charge_yuan(
+    basis: str,
+    max_demand_kw: float,
+    scheme: TariffScheme,
+    capacity_kva: float | None = None,
+    contract_kw: float | None = None,
+) -> tuple[float, float]:
+    """One month's basic charge [yuan] and the kW (or kVA) it is billed on.
+
+    capacity: capacity_kva x capacity charge. demand: the month's maximum 15-min demand x
+    demand charge. contract: c = max(contract_kw, floor share x capacity_kva); billed c while
+    the maximum stays within the threshold (105 %) of c, else the maximum plus the part above
+    the threshold once more (charged double).
+    """
+    bc = scheme.basic_charge
+    if basis == "capacity":
+        return float(capacity_kva) * bc.capacity_yuan_per_kva_month, float(capacity_kva)
+    if basis == "demand":
+        return max_demand_kw * bc.demand_yuan_per_kw_month, max_demand_kw
+    c = max(float(contract_kw), bc.contract_floor_share * float(capacity_kva or 0.0))
+    limit = bc.contract_excess_threshold * c
+    billed = (
+        c
+        if max_demand_kw <= limit
+        else (max_demand_kw + (bc.contract_excess_factor - 1.0) * (max_demand_kw - limit))
+    )
+    return billed * bc.demand_yuan_per_kw_month, billed
+
+
+def effective_contract_kw(
+    contract_kw: float, capacity_kva: float | None, scheme: TariffScheme
+) -> float:
+    """The contract demand the grid company bills on: not below the floor share of capacity."""
+    return max(float(contract_kw), scheme.basic_charge.contract_floor_share * (capacity_kva or 0.0))
 
 
 def bill(
     import_kw: np.ndarray,
     start: dt.date | dt.datetime,
     step_s: float,
-    demand_charge: bool = True,
+    demand_charge: bool | None = None,
     capacity_kva: float | None = None,
     prices: Mapping[Period | str, float] | None = None,
     scheme: TariffScheme | None = None,
+    *,
+    basis: BillingBasis | None = None,
+    contract_kw: float | None = None,
+    notices: AgencyPrices | None = None,
+    import_kvar: np.ndarray | None = None,
 ) -> Bill:
     """Bill a metered series: mean import of each step [kW] (negative = export).
 
-    `demand_charge` True bills the month's maximum 15-min mean import x the demand charge;
-    False bills `capacity_kva` x the capacity charge. `prices` overrides period prices;
-    `scheme` forces one tariff scheme instead of the one in force each day.
+    `basis` is the basic charge's basis (capacity needs `capacity_kva`, contract needs
+    `contract_kw`; its floor is a share of `capacity_kva` when given); `demand_charge`
+    True/False is the older spelling of "demand"/"capacity". `prices` overrides period
+    prices; `scheme` forces one tariff scheme instead of the one in force each day;
+    `notices` are the monthly agency-purchase prices. `import_kvar` (reactive power of each
+    step [kvar], either sign) adds the power-factor adjustment.
     """
+    if basis is None:
+        basis = "demand" if demand_charge is None or bool(demand_charge) else "capacity"
+    if basis not in BILLING_BASES:
+        raise InputError(f"basis: unknown {basis!r}, expected one of {', '.join(BILLING_BASES)}")
     p = np.asarray(import_kw, dtype=np.float64)
     if p.ndim != 1:
         raise InputError(f"import_kw: expected a 1-D series, got shape {p.shape}")
@@ -167,8 +239,15 @@ def bill(
     if not np.all(np.isfinite(p)):
         k = int(np.flatnonzero(~np.isfinite(p))[0])
         raise InputError(f"import_kw: step {k} is {p[k]} (not a finite power)")
-    if not demand_charge and (capacity_kva is None or capacity_kva <= 0):
-        raise InputError("capacity_kva: needed (> 0) when demand_charge is False")
+    if basis == "capacity" and (capacity_kva is None or capacity_kva <= 0):
+        raise InputError("capacity_kva: needed (> 0) for capacity billing")
+    if basis == "contract" and (contract_kw is None or contract_kw <= 0):
+        raise InputError("contract_kw: needed (> 0) for contract-demand billing")
+    q = None
+    if import_kvar is not None:
+        q = np.abs(np.asarray(import_kvar, dtype=np.float64))
+        if q.shape != p.shape or not np.all(np.isfinite(q)):
+            raise InputError(f"import_kvar: expected {p.size} finite values like import_kw")
     if p.size == 0:
         return Bill([])
     t0 = local_epoch_s(start)
@@ -188,7 +267,8 @@ def bill(
     hod = ((hour_start - day * DAY_S) // 3600).astype(np.int64)
     d0 = int(day[0])
     days = np.arange(d0, int(day[-1]) + 1)
-    periods_d, price_d = day_tables(days, prices, scheme)
+    periods_d, price_d = day_tables(days, prices, scheme, notices)
+    kvarh = integrate_on_grid(t0, step_s, q, hour_edges)[0] / 3600.0 if q is not None else None
     period_h = periods_d[day - d0, hod]
     price_h = price_d[day - d0, hod]
     ym_h = year_month_of_day(day)
@@ -215,10 +295,13 @@ def bill(
                 e_by[per.key] = float(e_imp_kwh[m].sum())
                 y_by[per.key] = float((e_imp_kwh[m] * price_h[m]).sum())
         max_kw = float(q_kw[ym_q == ym].max(initial=0.0))
-        if demand_charge:
-            basic = max_kw * mscheme.demand_charge_yuan_per_kw_month
-        else:
-            basic = float(capacity_kva) * mscheme.capacity_charge_yuan_per_kva_month
+        basic, billed_kw = basic_charge_yuan(basis, max_kw, mscheme, capacity_kva, contract_kw)
+        pf, pf_yuan = math.nan, 0.0
+        if kvarh is not None:
+            kwh_m = float(e_imp_kwh[sel].sum())
+            pf = month_power_factor(kwh_m, float(kvarh[sel].sum()))
+            pct = power_factor_rule().adjustment_pct(pf)
+            pf_yuan = pct / 100.0 * (sum(y_by.values()) + basic)
         months.append(
             BillMonth(
                 year=year,
@@ -227,10 +310,13 @@ def bill(
                 energy_yuan_by_period=y_by,
                 export_kwh=float(e_exp_kwh[sel].sum()),
                 max_demand_kw=max_kw,
-                basic_charge="demand" if demand_charge else "capacity",
+                basic_charge=basis,
                 demand_yuan=float(basic),
                 hours_covered=float(covered_s[sel].sum() / 3600.0),
                 schemes=tuple(names),
+                billed_demand_kw=float(billed_kw),
+                power_factor=float(pf),
+                pf_adjustment_yuan=float(pf_yuan),
             )
         )
     return Bill(months, demand_resolution_s=max(DEMAND_WINDOW_S, float(step_s)))

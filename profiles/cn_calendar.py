@@ -80,15 +80,15 @@ def spring_festival(year: int) -> dt.date:
     return date
 
 
-@lru_cache(maxsize=64)
-def festival_days_off(year: int, festivals: tuple[str, ...]) -> frozenset[dt.date]:
-    """The whole days-off span of each named festival in `year`.
+@lru_cache(maxsize=256)
+def festival_span(year: int, festival: str) -> tuple[dt.date, ...]:
+    """The days-off span of one festival of `year`, in date order.
 
     The span is the run of consecutive non-working days (holiday, or weekend that is not an
     adjusted working day) around the festival's statutory days, e.g. Labour Day 2024 is
-    May 1-5 (May 1-3 off, May 4-5 the weekend). Festivals: keys of `FESTIVAL_NAMES`.
+    May 1-5 (May 1-3 off, May 4-5 the weekend). Festival: a key of `FESTIVAL_NAMES`.
     """
-    names = tuple(n for f in festivals for n in FESTIVAL_NAMES[f])
+    names = FESTIVAL_NAMES[festival]
     seeds = [d for d, name in _cn(year).items() if any(n in name for n in names)]
     out: set[dt.date] = set()
     one = dt.timedelta(days=1)
@@ -98,4 +98,17 @@ def festival_days_off(year: int, festivals: tuple[str, ...]) -> frozenset[dt.dat
             while not is_workday(day):
                 out.add(day)
                 day += step
-    return frozenset(d for d in out if d.year == year)
+    return tuple(sorted(d for d in out if d.year == year))
+
+
+@lru_cache(maxsize=64)
+def festival_days_off(
+    year: int, festivals: tuple[str, ...], first_days: int | None = None
+) -> frozenset[dt.date]:
+    """The days off of the named festivals in `year`: each one's whole span, or its first
+    `first_days` days (the 2026 tariff's "first three days of Labour Day")."""
+    out: set[dt.date] = set()
+    for f in festivals:
+        span = festival_span(year, f)
+        out.update(span if first_days is None else span[:first_days])
+    return frozenset(out)

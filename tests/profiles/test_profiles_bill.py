@@ -31,11 +31,12 @@ def test_hand_computed_bill_of_a_simple_day() -> None:
         {"valley": 900.0, "sharp": 500.0, "peak": 700.0, "flat": 300.0}
     )
     assert m.export_kwh == pytest.approx(50.0)
-    # 900 x 0.33 + 500 x 1.32 + 700 x 1.08 + 300 x 0.68 = 297 + 660 + 756 + 204
-    assert m.energy_yuan == pytest.approx(1917.0)
+    # flat 0.63 yuan/kWh x the notice's ratios (valley 0.38, sharp 1.98, peak 1.65):
+    # 0.63 x (900 x 0.38 + 500 x 1.98 + 700 x 1.65 + 300 x 1) = 0.63 x 2787
+    assert m.energy_yuan == pytest.approx(1755.81)
     assert m.max_demand_kw == pytest.approx(500.0)
     assert m.demand_yuan == pytest.approx(500.0 * 40.0)
-    assert b.total_yuan == pytest.approx(1917.0 + 20000.0)
+    assert b.total_yuan == pytest.approx(1755.81 + 20000.0)
     assert b.export_kwh == pytest.approx(50.0)
 
 
@@ -58,6 +59,50 @@ def test_capacity_charge_instead_of_demand() -> None:
     assert b.months[0].basic_charge == "capacity"
     with pytest.raises(InputError, match="capacity_kva"):
         bill(p, dt.date(2024, 4, 1), 3600, demand_charge=False)
+    assert bill(p, dt.date(2024, 4, 1), 3600, basis="capacity", capacity_kva=1250.0) == b
+
+
+@pytest.mark.parametrize(
+    ("peak_kw", "billed_kw"),
+    [
+        (300.0, 800.0),  # far below the contract: the contract is billed
+        (840.0, 800.0),  # within 105 %: still the contract
+        (900.0, 900.0 + (900.0 - 840.0)),  # above 105 %: the part above 840 kW twice
+    ],
+)
+def test_contract_demand_charge(peak_kw: float, billed_kw: float) -> None:
+    p = np.full(24 * 4 * 30, 200.0)
+    p[500] = peak_kw
+    b = bill(p, dt.date(2024, 4, 1), 900, basis="contract", contract_kw=800.0)
+    (m,) = b.months
+    assert m.basic_charge == "contract"
+    assert m.billed_demand_kw == pytest.approx(billed_kw)
+    assert m.demand_yuan == pytest.approx(billed_kw * 40.0)
+
+
+def test_contract_demand_has_a_floor_share_of_capacity() -> None:
+    p = np.full(24 * 30, 100.0)
+    b = bill(p, dt.date(2024, 4, 1), 3600, basis="contract", contract_kw=100.0, capacity_kva=2000.0)
+    assert b.months[0].billed_demand_kw == pytest.approx(0.4 * 2000.0)
+    with pytest.raises(InputError, match="contract_kw"):
+        bill(p, dt.date(2024, 4, 1), 3600, basis="contract")
+    with pytest.raises(InputError, match="basis: unknown 'peak'"):
+        bill(p, dt.date(2024, 4, 1), 3600, basis="peak")
+
+
+def test_power_factor_adjustment() -> None:
+    # 400 kW and 400 * tan(acos 0.85) kvar all month: cos phi 0.85, +2.5 % of the bill.
+    p = np.full(24 * 30, 400.0)
+    q = p * np.tan(np.arccos(0.85))
+    plain = bill(p, dt.date(2024, 4, 1), 3600)
+    adj = bill(p, dt.date(2024, 4, 1), 3600, import_kvar=q)
+    (m,) = adj.months
+    assert m.power_factor == pytest.approx(0.85)
+    assert m.pf_adjustment_yuan == pytest.approx(0.025 * plain.total_yuan)
+    assert adj.total_yuan == pytest.approx(1.025 * plain.total_yuan)
+    good = bill(p, dt.date(2024, 4, 1), 3600, import_kvar=-0.1 * p)  # leading: |kvar| counts
+    assert good.months[0].power_factor == pytest.approx(0.995, abs=1e-3)
+    assert good.total_yuan == pytest.approx((1 - 0.0075) * plain.total_yuan)
 
 
 def test_daily_resolution_is_split_across_periods() -> None:
@@ -125,7 +170,7 @@ def test_savings_split_into_energy_and_demand() -> None:
     with_storage[:8] += 1000.0 / 0.9 / 8  # charged over the night valley, with losses
     a, b = bill(load, dt.date(2024, 7, 10), 3600), bill(with_storage, dt.date(2024, 7, 10), 3600)
     s = savings(a, b)
-    assert s.energy_yuan == pytest.approx(1000 * 1.32 - 1000 / 0.9 * 0.33)
+    assert s.energy_yuan == pytest.approx(1000 * 1.98 * 0.63 - 1000 / 0.9 * 0.38 * 0.63)
     assert s.demand_yuan == pytest.approx((1500 - (1000 + 1000 / 0.9 / 8)) * 40.0)
     assert s.total_yuan == pytest.approx(a.total_yuan - b.total_yuan)
 

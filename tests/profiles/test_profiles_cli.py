@@ -22,7 +22,7 @@ def test_tariff_show_json_format(capsys) -> None:
         "sharp",
     }
     assert [h["period"] for h in data["hours"][10:14]] == ["deep_valley"] * 4  # National Day
-    assert data["hours"][0] == {"hour": 0, "period": "valley", "price_yuan_per_kwh": 0.33}
+    assert data["hours"][0] == {"hour": 0, "period": "valley", "price_yuan_per_kwh": 0.2394}
 
 
 def test_tariff_show_table_and_bad_date(capsys) -> None:

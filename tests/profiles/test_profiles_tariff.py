@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from parktwin.errors import InputError
 from profiles import Period, tariff_for, tou_series
-from profiles.tariff import load_scheme, schemes
+from profiles.tariff import load_scheme, read_agency_prices, schemes
 
 from .strategies import dates
 
@@ -91,9 +91,10 @@ def test_2026_scheme_hours_and_ratios() -> None:
     assert aug["peak"] == [16, 17, 22]
     assert aug["valley"] == [*range(7), 11, 12, 13]
     s = tariff_for(dt.date(2026, 8, 12))
-    r = s.prices.ratio
+    pr = s.prices
     price = s.price_table[7]
-    floating = (price - r.fixed_yuan_per_kwh) / r.floating_flat_yuan_per_kwh
+    fixed = pr.flat_yuan_per_kwh - pr.floating_flat_yuan_per_kwh
+    floating = (price - fixed) / pr.floating_flat_yuan_per_kwh
     assert floating[
         [Period.SHARP, Period.PEAK, Period.FLAT, Period.VALLEY, Period.DEEP_VALLEY]
     ] == pytest.approx([2.05, 1.85, 1.0, 0.4, 0.2])
@@ -110,13 +111,42 @@ def test_2026_scheme_hours_and_ratios() -> None:
         (dt.date(2025, 1, 29), True),  # Spring Festival
         (dt.date(2024, 6, 10), False),  # Dragon Boat: a holiday, but no deep valley
         (dt.date(2023, 10, 3), False),  # old scheme: no deep valley
-        (dt.date(2026, 10, 2), True),
     ],
 )
-def test_holiday_deep_valley(day: dt.date, deep: bool) -> None:
+def test_2024_holiday_deep_valley(day: dt.date, deep: bool) -> None:
     p = tariff_for(day).periods_on(day)
     assert (p[10:14] == Period.DEEP_VALLEY).all() == deep
     assert (p == Period.DEEP_VALLEY).sum() == (4 if deep else 0)
+
+
+@pytest.mark.parametrize(
+    ("day", "special"),
+    [
+        (dt.date(2026, 10, 1), True),  # National Day, first three days
+        (dt.date(2026, 10, 3), True),
+        (dt.date(2026, 10, 4), False),  # fourth day of the span: an ordinary October day
+        (dt.date(2027, 5, 1), True),  # Labour Day
+        (dt.date(2027, 5, 4), False),
+        (dt.date(2027, 2, 10), True),  # Spring Festival: every day off
+        (dt.date(2027, 2, 11), False),
+    ],
+)
+def test_2026_holiday_valley_and_deep_valley(day: dt.date, special: bool) -> None:
+    p = tariff_for(day).periods_on(day)
+    assert tariff_for(day).name == "zj-2026"
+    if special:
+        assert (p[:9] == Period.VALLEY).all() and (p[9:15] == Period.DEEP_VALLEY).all()
+    else:
+        assert (p == Period.DEEP_VALLEY).sum() == 0 and p[8] != Period.VALLEY
+
+
+def test_2024_prices_keep_the_notices_ratios_to_flat() -> None:
+    s = tariff_for(dt.date(2025, 7, 1))
+    price = s.price_table[6]
+    flat = price[Period.FLAT]
+    assert price[[Period.SHARP, Period.PEAK, Period.VALLEY, Period.DEEP_VALLEY]] / flat == (
+        pytest.approx([1.98, 1.65, 0.38, 0.20])
+    )
 
 
 @given(
@@ -173,11 +203,13 @@ def test_user_scheme_file_loads(tmp_path) -> None:
     [
         (("months = [1, 7, 8, 12]", "months = [1, 7, 8]"), "months [12] have no period table"),
         (("months = [1, 7, 8, 12]", "months = [1, 7, 8, 12, 3]"), "month 3 already in hours[0]"),
-        (("sharp = 1.32, ", ""), "has no price for sharp"),
+        (("sharp = 1.98, ", ""), "no ratio for sharp"),
         (('"valley", "valley", "peak"', '"valley", "vally", "peak"'), "hours[0].periods[7]"),
+        (('confidence = "high"', 'confidence = "sure"'), "confidence"),
+        (("flat = 1.0, valley", "flat = 1.1, valley"), "flat must be 1.0"),
         (
-            ("demand_charge_yuan_per_kw_month = 40.0", "demand_charge_yuan_per_kw_month = -1"),
-            "demand_charge_yuan_per_kw_month",
+            ("demand_yuan_per_kw_month = 40.0", "demand_yuan_per_kw_month = -1"),
+            "basic_charge.demand_yuan_per_kw_month",
         ),
     ],
 )
@@ -191,17 +223,70 @@ def test_bad_scheme_file_is_one_line_naming_the_field(tmp_path, edit, message) -
     assert "\n" not in msg and str(path) in msg and message in msg
 
 
+NOTICE_HEADER = (
+    "month,purchase_yuan_per_kwh,line_loss_yuan_per_kwh,system_operation_yuan_per_kwh,"
+    "transmission_yuan_per_kwh,funds_yuan_per_kwh\n"
+)
+
+
 def test_monthly_agency_purchase_prices(tmp_path) -> None:
-    # A month's notice overrides some prices of that month only.
-    text = _shipped_text() + "\n[prices.by_month.7]\nsharp = 1.50\nvalley = 0.30\n"
-    s = load_scheme(_write_scheme(tmp_path, text))
-    jul, aug = s.prices_on(dt.date(2024, 7, 10)), s.prices_on(dt.date(2024, 8, 10))
-    assert jul[9] == 1.50 and jul[0] == 0.30 and jul[8] == 1.08
-    assert aug[9] == 1.32 and aug[0] == 0.33
+    # A month's notice sets that month's flat price; the scheme decides which parts float.
+    path = tmp_path / "notices.csv"
+    path.write_text(
+        "# 1-10 kV large industry\n" + NOTICE_HEADER + "2026-08,0.40,0.02,0.03,0.15,0.03\n"
+        "2025-07,0.40,0.02,0.03,0.15,0.03\n",
+        encoding="utf-8",
+    )
+    notices = read_agency_prices(path)
+    aug26 = tariff_for(dt.date(2026, 8, 12))
+    p = aug26.prices_on(dt.date(2026, 8, 12), notices)
+    fixed, floating = 0.15 + 0.03, 0.40 + 0.02 + 0.03  # 2026: T&D and funds do not float
+    assert p[19] == pytest.approx(fixed + 2.05 * floating)  # sharp 18-22
+    assert p[0] == pytest.approx(fixed + 0.4 * floating)
+    sep = aug26.prices_on(dt.date(2026, 9, 9), notices)  # no notice: the defaults
+    assert sep[0] == pytest.approx(aug26.price_table[8][Period.VALLEY])
+    jul25 = tariff_for(dt.date(2025, 7, 9)).prices_on(dt.date(2025, 7, 9), notices)
+    assert jul25[0] == pytest.approx(0.38 * 0.63)  # 2024 scheme: the whole flat floats
+    tou = tou_series(dt.date(2026, 8, 12), 24, 3600, notices=notices)
+    assert tou.price_yuan_per_kwh == pytest.approx(p)
 
 
-def test_every_shipped_table_has_a_source() -> None:
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("", "empty file"),
+        ("month,purchase_yuan_per_kwh\n", "row 1: header missing line_loss_yuan_per_kwh"),
+        (NOTICE_HEADER, "no data rows"),
+        (NOTICE_HEADER + "2026/08,0.4,0.02,0.03,0.15,0.03\n", "row 2: month '2026/08' is not"),
+        (NOTICE_HEADER + "2026-13,0.4,0.02,0.03,0.15,0.03\n", "row 2: month '2026-13'"),
+        (NOTICE_HEADER + "2026-08,0.4,0.02,0.03,0.15\n", "row 2: expected 6 fields, got 5"),
+        (NOTICE_HEADER + "2026-08,0.4,x,0.03,0.15,0.03\n", "line_loss_yuan_per_kwh 'x'"),
+        (NOTICE_HEADER + "2026-08,400,0.02,0.03,0.15,0.03\n", "not a price in yuan/kWh"),
+        (
+            NOTICE_HEADER + "2026-08,0.4,0.02,0.03,0.15,0.03\n2026-08,0.4,0.02,0.03,0.15,0.03\n",
+            "row 3: month 2026-08 given twice",
+        ),
+    ],
+)
+def test_bad_agency_price_file_is_one_line(tmp_path, body: str, message: str) -> None:
+    path = tmp_path / "notices.csv"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_agency_prices(path)
+    msg = str(info.value)
+    assert "\n" not in msg and str(path) in msg and message in msg
+
+
+def test_every_shipped_table_has_a_source_and_confidence() -> None:
+    levels = {"high", "medium", "low"}
     for s in schemes():
-        assert s.source and s.prices.source and s.charges_source
-        if s.holiday_deep_valley is not None:
-            assert s.holiday_deep_valley.source
+        assert s.source and s.hours_source and s.confidence in levels
+        assert s.hours_confidence in levels
+        p = s.prices
+        assert p.ratios_source and p.floating_source and p.default_source
+        assert {p.ratios_confidence, p.floating_confidence, p.default_confidence} <= levels
+        bc = s.basic_charge
+        assert bc.source and bc.contract_source
+        assert {bc.confidence, bc.contract_confidence} <= levels
+        for rule in s.holidays:
+            assert rule.source and rule.confidence in levels
