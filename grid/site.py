@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, model_validator
 
+from parktwin.billing import BillingBasis
 from parktwin.config import (
     Frozen,
     describe_validation_error,
@@ -163,6 +164,10 @@ class Enterprise(Frozen):
     pv_azimuth_deg: float = Field(default=180.0, ge=0, lt=360)
     transformer_kva: float = Field(default=0.0, ge=0)
     transformer_count: int = Field(default=0, ge=0, le=12)
+    billing: BillingBasis | None = None
+    """Basis of the basic charge (capacity, demand or contract); None = the run's choice."""
+    contract_demand_kw: float | None = Field(default=None, gt=0)
+    """Declared demand for contract billing [kW]; None = `peak_kw`."""
     source: str = ""
     note: str = ""
 

@@ -8,10 +8,11 @@ limits are `parktwin.limits`.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 
+from parktwin.billing import BillingBasis
 from parktwin.config import Frozen, load_package_toml
 
 
@@ -29,8 +30,10 @@ class Published(Frozen):
 
 
 class Economics(Frozen):
-    basic_charge: Literal["capacity", "demand"]
+    basic_charge: BillingBasis
     basic_charge_source: str
+    storage_in_capacity_base: bool
+    storage_in_capacity_base_source: str
     one_way_efficiency: Annotated[float, Field(gt=0.5, le=1.0)]
     one_way_efficiency_source: str
     efficiency_spread: Annotated[float, Field(ge=0.0, lt=0.2)]
@@ -38,9 +41,29 @@ class Economics(Frozen):
     operating_days_note: str
 
 
+class Availability(Frozen):
+    """Default unavailability of a storage unit (a scenario may override each figure)."""
+
+    planned_maintenance_days_per_year: Annotated[float, Field(ge=0, le=365)]
+    planned_source: str
+    forced_outage_rate: Annotated[float, Field(ge=0, lt=1)]
+    forced_source: str
+    grid_stop_days_per_year: Annotated[float, Field(ge=0, le=365)]
+    grid_stop_source: str
+
+
+class Comparable(Frozen):
+    """A comparable project's published use, beside the twin's."""
+
+    equivalent_full_cycles_per_year: Annotated[float, Field(gt=0)]
+    source: str
+
+
 class Assumptions(Frozen):
     published: Published
     economics: Economics
+    availability: Availability
+    comparable: Comparable
 
 
 @lru_cache(maxsize=1)

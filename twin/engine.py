@@ -43,6 +43,7 @@ from simpy.events import Event
 
 from parktwin.errors import InputError, SimulationError
 from parktwin.limits import GridLimits
+from twin.availability import availability_of
 from twin.grid_guard import GridGuard
 from twin.guards import GUARD_NAMES, guard_kernel
 from twin.inputs import Inputs
@@ -137,6 +138,15 @@ class Simulation:
         self.plant_every, self.interval_s, self.n_rows = w.plant_every, w.interval_s, w.n_rows
         lay, inputs, g = w.layout, w.inputs, w.guards
         self.e_stored0_kwh = np.array(self.fleet.e_stored_kwh, dtype=float)
+        self.notices, self.scheme, self.billing = w.notices, w.scheme, w.billing
+        # When each unit may run (maintenance, outages, grid-ordered stops); a bench run
+        # (wall clock) tests a controller: its PCS is always there.
+        bench = bool(realtime_speed) or sc.realtime_speed is not None
+        self.availability = (
+            None
+            if bench
+            else availability_of(sc, self.n_rows, self.interval_s, inputs, lay.n_units)
+        )
         self.guard_counts = np.zeros(len(GUARD_NAMES), dtype=np.int64)
         self.obs = Observation(park=self.park_info, forecast=self.forecast)
         n_u, n_e = lay.n_units, lay.n_enterprises
@@ -440,6 +450,11 @@ class Simulation:
             obs.p_ac_kw = obs.p_aux_kw = self._zeros_u
             obs.pcs_state = fleet.pcs_state
         obs.p_charge_max_kw, obs.p_discharge_max_kw = self._power_limits()
+        out_now = None
+        if self.availability is not None and not self.availability.available[k].all():
+            out_now = ~self.availability.available[k]  # these PCS sit the interval out
+            obs.p_charge_max_kw = np.where(out_now, 0.0, obs.p_charge_max_kw)
+            obs.p_discharge_max_kw = np.where(out_now, 0.0, obs.p_discharge_max_kw)
         snap = self.snap
         obs.pcc_kw = snap.pcc_kw
         obs.pcc_kvar = snap.pcc_kvar
@@ -466,6 +481,9 @@ class Simulation:
                 f"strategy {getattr(self.strategy, 'name', self.strategy)!r} returned setpoints"
                 f" of shape {p_req.shape}, expected ({lay.n_units},)"
             )
+        if out_now is not None:
+            p_req = np.where(out_now, 0.0, p_req)
+            q_req = np.where(out_now, 0.0, q_req)
         e_kwh = self.park_info.e_nom_kwh * obs.soh
         aux = obs.p_aux_kw
         g = self._g

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grid import Site
-from profiles import ambient_c, load_kw, pv_kw, tariff_for, tou_series
+from profiles import AgencyPrices, TariffScheme, ambient_c, load_kw, pv_kw, tariff_for, tou_series
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,8 @@ def build_inputs(
     interval_s: float,
     seed: int = 0,
     load_growth_per_year: float = 0.0,
+    notices: AgencyPrices | None = None,
+    scheme: TariffScheme | None = None,
 ) -> Inputs:
     """Loads, PV, ambient temperature and tariff of a run, from `profiles`."""
     start = start if isinstance(start, dt.datetime) else dt.datetime(*start.timetuple()[:3])
@@ -95,7 +97,7 @@ def build_inputs(
                 latitude=site.latitude,
                 longitude=site.longitude,
             )
-    tou = tou_series(start, n_intervals, interval_s)
+    tou = tou_series(start, n_intervals, interval_s, notices=notices, scheme=scheme)
     return Inputs(
         start=start,
         interval_s=float(interval_s),

@@ -12,6 +12,7 @@ interrupted run leaves the previous one as it was; ``summary.json``'s ``run`` na
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 import time
 from collections.abc import Callable
@@ -59,12 +60,20 @@ def run_scenario(
     out_dir: str | Path | None = None,
     progress: bool = False,
     initial_state: dict | None = None,
+    sensitivity: bool = False,
 ) -> RunResult:
-    """Run `scenario` to its end; write the output folder if `out_dir` is given."""
+    """Run `scenario` to its end; write the output folder if `out_dir` is given.
+
+    `sensitivity` adds the table of variants (`twin.sensitivity`) to the summary."""
     t0 = time.perf_counter()
     sim = Simulation(scenario, progress=progress, initial_state=initial_state)
     sim.run()
     result = collect(sim, t0)
+    if sensitivity:
+        from twin.sensitivity import sensitivity as table
+
+        summary = dataclasses.replace(result.summary, sensitivity=table(scenario))
+        result = dataclasses.replace(result, summary=summary)
     if out_dir is not None:
         write_outputs(result, Path(out_dir))
     return result
@@ -107,15 +116,23 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
         storage = units["p_ac_kw"] + units["p_aux_kw"]
         pcc_with = np.asarray(sim.network.run(load, pv, storage, units["q_ac_kvar"]).pcc_kw)
     hosts = lay.hosts
+    q_without = np.asarray(base.pcc_kvar)
+    # The power-factor adjustment needs the loads' reactive power: only the feeder model
+    # has it, and only on every interval's own solve.
+    feeders = sc.network == "feeders" and sc.grid_every == sc.plant_every
+    q_with = meters["pcc_kvar"] if feeders else None
     bills = host_bills(
         lay.enterprise_names,
         hosts,
-        lay.enterprise_trafo_kva,
+        sim.billing,
         pcc_without,
         pcc_with,
         inp.start,
         inp.interval_s,
-        sim.basic_charge,
+        notices=sim.notices,
+        scheme=sim.scheme,
+        pcc_without_kvar=q_without if q_with is not None else None,
+        pcc_with_kvar=q_with,
     )
     days = rows * inp.interval_s / 86400.0
     per_year = 365.0 / days if days > 0 else 0.0
@@ -136,6 +153,7 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
     unit_trafo_over = overloaded(units["unit_trafo_loading_pct"], lim)
     energy_sav = sum(b.energy_savings_yuan for b in bills)
     demand_sav = sum(b.demand_savings_yuan for b in bills)
+    pf_sav = sum(b.pf_savings_yuan for b in bills)
     # The basic charge is paid per calendar month whatever part of it the run covers: it is
     # scaled to a year by months (x 12 / months touched), the energy part by days.
     n_months = len(bills[0].without.months) if bills else 0
@@ -146,7 +164,9 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
     # planning one-way efficiency.
     eta = a.economics.one_way_efficiency
     d_stored = float(np.sum(sim.fleet.e_stored_kwh - sim.e_stored0_kwh))
-    e_out_c = float(e_out.sum()) + d_stored * eta
+    rte = efficiency_at_boundaries(
+        units, pcc_with[:, hosts] - pcc_without[:, hosts], inp.start, inp.interval_s, d_stored, eta
+    )
     summary = RunSummary(
         scenario=sc,
         days=days,
@@ -160,24 +180,39 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
         charge_kwh_per_day=float(e_in.sum() / days) if days else 0.0,
         discharge_kwh_per_day=float(e_out.sum() / days) if days else 0.0,
         aux_kwh_per_day=float(e_aux.sum() / days) if days else 0.0,
-        savings_yuan_per_year=energy_sav * per_year + demand_sav * per_year_demand,
+        savings_yuan_per_year=(energy_sav + pf_sav) * per_year + demand_sav * per_year_demand,
         savings_energy_yuan_per_year=energy_sav * per_year,
         savings_demand_yuan_per_year=demand_sav * per_year_demand,
+        savings_power_factor_yuan_per_year=pf_sav * per_year,
+        billing={lay.enterprise_names[e]: dataclasses.asdict(t) for e, t in sim.billing.items()},
+        tariff_schemes=(
+            (sim.scheme.name,)
+            if sim.scheme
+            else tariff_schemes_used(inp.start, rows, inp.interval_s)
+        ),
+        agency_prices=sim.notices.source if sim.notices is not None else "",
         gross_discharge_value_yuan_per_year=float(
             (units["e_ac_out_kwh"].sum(axis=1) * price).sum() * per_year
         ),
         bill_without_storage_yuan_per_year=(
-            sum(b.without.energy_yuan for b in bills) * per_year
+            sum(b.without.energy_yuan + b.without.pf_adjustment_yuan for b in bills) * per_year
             + sum(b.without.demand_yuan for b in bills) * per_year_demand
         ),
         equivalent_full_cycles=float(np.mean(sim.fleet.efc)),
         equivalent_full_cycles_per_unit=tuple(float(x) for x in sim.fleet.efc),
+        equivalent_full_cycles_per_year=float(np.mean(sim.fleet.efc)) * per_year,
+        comparable_project={
+            "equivalent_full_cycles_per_year": a.comparable.equivalent_full_cycles_per_year,
+            "source": a.comparable.source,
+        },
+        availability=_availability(sim),
         soh_end=float(np.mean(sim.fleet.soh)),
         soh_end_per_unit=tuple(float(x) for x in sim.fleet.soh),
-        round_trip_efficiency=e_out_c / float(e_in.sum()) if e_in.sum() > 0 else 0.0,
-        round_trip_efficiency_with_aux=(
-            e_out_c / float(e_in.sum() + e_aux.sum()) if e_in.sum() > 0 else 0.0
-        ),
+        round_trip_efficiency=rte["round_trip_efficiency"],
+        round_trip_efficiency_with_aux=rte["round_trip_efficiency_with_aux"],
+        round_trip_efficiency_at_meter=rte["round_trip_efficiency_at_meter"],
+        round_trip_efficiency_at_meter_with_aux=rte["round_trip_efficiency_at_meter_with_aux"],
+        round_trip_efficiency_by_season=rte["round_trip_efficiency_by_season"],
         stored_energy_change_kwh=d_stored,
         max_export_kw=float(export_with),
         max_export_kw_without_storage=float(export_without),
@@ -267,7 +302,9 @@ def _published(
     e_nom = float(sim.park_info.e_nom_kwh[idx].sum())
     ch = float(units["e_ac_in_kwh"][:, idx].sum() / days)
     dis = float(units["e_ac_out_kwh"][:, idx].sum() / days)
-    sav = host[0].energy_savings_yuan * per_year + host[0].demand_savings_yuan * per_year_demand
+    h = host[0]
+    sav = (h.energy_savings_yuan + h.pf_savings_yuan) * per_year
+    sav += h.demand_savings_yuan * per_year_demand
     daily_out = units["e_ac_out_kwh"][:, idx].sum(axis=1)
     per_day = round(86400.0 / sim.interval_s)
     n_days = len(daily_out) // per_day
@@ -281,7 +318,11 @@ def _published(
         savings_yuan_per_year=PublishedFigure(pub.savings_yuan_per_year, sav),
         operating_days=int((by_day > 0.1 * e_nom).sum()),
         comparable=bool(
-            days >= 365 and sc.strategy == "tou" and len(idx) == len(names) and not sc.extra_storage
+            days >= 365
+            and sc.strategy == "tou"
+            and len(idx) == len(names)
+            and not sc.extra_storage
+            and sc.tariff_scheme is None
         ),
         target_deviation=pub.target_deviation,
         sources={
@@ -291,6 +332,104 @@ def _published(
             "savings": pub.savings_note,
         },
     )
+
+
+SEASONS = {"winter": (12, 1, 2), "spring": (3, 4, 5), "summer": (6, 7, 8), "autumn": (9, 10, 11)}
+
+
+def _round_trip(e_in: float, e_out: float) -> float:
+    return e_out / e_in if e_in > 0 else 0.0
+
+
+def efficiency_at_boundaries(
+    units: dict,
+    delta_meter_kw: np.ndarray,
+    start: dt.datetime,
+    interval_s: float,
+    d_stored_kwh: float,
+    eta: float,
+) -> dict:
+    """Round trip at the PCS terminals and at the host meters, with and without the cabins'
+    auxiliaries, over the run and per season.
+
+    At the PCS: AC energy out / in. At the meter: what storage takes from and gives to the
+    host meters (the meter with storage minus the meter without), so the unit transformers'
+    losses count; "without auxiliaries" takes the auxiliaries' draw out of that difference.
+    The run's figures count the energy left in (or taken from) the batteries at the
+    planning efficiency; the seasons' do not (a season's change is small against its
+    throughput).
+    """
+    h = interval_s / 3600.0
+    e_in = units["e_ac_in_kwh"].sum(axis=1)
+    e_out = units["e_ac_out_kwh"].sum(axis=1)
+    e_aux = units["e_aux_kwh"].sum(axis=1)
+    d = delta_meter_kw.sum(axis=1) * h  # kWh per interval, + = storage drew from the meter
+    d_no_aux = d - e_aux
+    months = (
+        np.datetime64(start, "s") + (np.arange(len(e_in)) * interval_s).astype("timedelta64[s]")
+    ).astype("datetime64[M]").astype(int) % 12 + 1
+
+    def four(sel: np.ndarray, extra_kwh: float) -> dict:
+        m_in, m_out = float(np.maximum(d[sel], 0).sum()), float(np.maximum(-d[sel], 0).sum())
+        n_in = float(np.maximum(d_no_aux[sel], 0).sum())
+        n_out = float(np.maximum(-d_no_aux[sel], 0).sum())
+        pin, pout, paux = float(e_in[sel].sum()), float(e_out[sel].sum()), float(e_aux[sel].sum())
+        return {
+            "pcs": _round_trip(pin, pout + extra_kwh),
+            "pcs_with_aux": _round_trip(pin + paux, pout + extra_kwh),
+            "meter": _round_trip(n_in, n_out + extra_kwh),
+            "meter_with_aux": _round_trip(m_in, m_out + extra_kwh),
+        }
+
+    whole = four(np.ones(len(e_in), dtype=bool), d_stored_kwh * eta)
+    seasons = {}
+    for name, ms in SEASONS.items():
+        sel = np.isin(months, ms)
+        if sel.any():
+            seasons[name] = four(sel, 0.0)
+    return {
+        "round_trip_efficiency": whole["pcs"],
+        "round_trip_efficiency_with_aux": whole["pcs_with_aux"],
+        "round_trip_efficiency_at_meter": whole["meter"],
+        "round_trip_efficiency_at_meter_with_aux": whole["meter_with_aux"],
+        "round_trip_efficiency_by_season": seasons,
+    }
+
+
+def _availability(sim: Simulation) -> dict:
+    """Availability the run achieved and the days out by cause, with the sources."""
+    draw = sim.availability
+    src = assumptions().availability
+    if draw is None:
+        return {"enabled": False, "achieved": 1.0}
+    return {
+        "enabled": True,
+        "achieved": draw.achieved,
+        "planned_maintenance_unit_days": draw.planned_unit_days,
+        "forced_outage_unit_days": draw.forced_unit_days,
+        "grid_stop_days": draw.grid_stop_days,
+        "sources": {
+            "planned": src.planned_source,
+            "forced": src.forced_source,
+            "grid_stop": src.grid_stop_source,
+        },
+    }
+
+
+def tariff_schemes_used(start: dt.datetime, n: int, interval_s: float) -> list[str]:
+    """Names of the tariff schemes in force over the run's intervals, oldest first."""
+    from profiles import tariff_for
+
+    if n == 0:
+        return []
+    last = start + dt.timedelta(seconds=(n - 1) * interval_s)
+    names, day = [], start.date()
+    while day <= last.date():
+        s = tariff_for(day)
+        if s.name not in names:
+            names.append(s.name)
+        day = (s.valid_to or last.date()) + dt.timedelta(days=1)
+    return names
 
 
 def _clean(obj):

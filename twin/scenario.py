@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from grid import StorageGroup
+from parktwin.billing import BillingBasis
 from parktwin.config import Frozen, describe_validation_error, load_toml
 from parktwin.errors import InputError
 from parktwin.strategy_names import BUILTIN_STRATEGIES
@@ -82,6 +83,17 @@ class FaultSpec(Frozen):
     keep the last setpoint it received."""
 
 
+class AvailabilitySpec(Frozen):
+    """Unavailability of the storage units (`twin.availability`); a figure left None takes
+    the default in twin/data/first_project.toml (with its source). Wall-clock (bench) runs
+    draw none: they test a controller, and its PCS is always there."""
+
+    enabled: bool = True
+    planned_maintenance_days_per_year: Annotated[float, Field(ge=0.0, le=365.0)] | None = None
+    forced_outage_rate: Annotated[float, Field(ge=0.0, lt=1.0)] | None = None
+    grid_stop_days_per_year: Annotated[float, Field(ge=0.0, le=365.0)] | None = None
+
+
 class Scenario(Frozen):
     """One twin run. ``Scenario()`` is the built-in park with all of its storage over 2025 at
     15 min under TOU; `default_scenario()` keeps only the first project (the published one)."""
@@ -108,8 +120,21 @@ class Scenario(Frozen):
     """Of every random draw (numpy's seeds are non-negative)."""
     load_growth_per_year: Annotated[float, Field(ge=-0.5, le=2.0)] = 0.0
     soc0: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
-    basic_charge: Literal["capacity", "demand"] | None = None
-    """How hosts pay the basic charge; None = the assumption in twin/data/first_project.toml."""
+    basic_charge: BillingBasis | None = None
+    """How every host pays the basic charge (capacity, demand, contract); None = each
+    enterprise's ``billing`` in the site file, else the assumption in
+    twin/data/first_project.toml."""
+    storage_in_capacity_base: bool | None = None
+    """Do the storage transformers count in a capacity-billed host's kVA? None = the
+    assumption in twin/data/first_project.toml."""
+    tariff_scheme: str | None = None
+    """Force one tariff scheme (by name, e.g. "zj-2026") over the whole run instead of the one
+    in force each day: what the same year would earn under another scheme."""
+    availability: AvailabilitySpec = AvailabilitySpec()
+    """Planned maintenance, forced outages and grid-ordered stops (seeded draw)."""
+    agency_prices: Path | None = None
+    """The grid company's monthly agency-purchase prices (CSV, `profiles.read_agency_prices`);
+    None = the tariff schemes' documented defaults."""
     guards: GuardConfig = GuardConfig()
     faults: tuple[FaultSpec, ...] = ()
     network: Literal["feeders", "copper_plate"] = "feeders"
@@ -223,4 +248,7 @@ def load_scenario(path: str | Path) -> Scenario:
         scenario = scenario.model_copy(update={"site": (path.parent / scenario.site).resolve()})
     if scenario.site is not None and not scenario.site.is_file():
         raise InputError(f"{path}: site: no such file {scenario.site}")
+    prices = scenario.agency_prices
+    if prices is not None and not prices.is_absolute():
+        scenario = scenario.model_copy(update={"agency_prices": (path.parent / prices).resolve()})
     return scenario

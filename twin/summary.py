@@ -133,7 +133,7 @@ class RunSummary:
     unit_names: tuple[str, ...] = field(metadata=_key("units"))
     host_names: tuple[str, ...] = field(metadata=_key("hosts"))  # meters with storage behind
     nameplate_kwh: float  # the fleet's nameplate energy [kWh]
-    basic_charge: str  # how the basic charge is billed: "capacity" or "demand"
+    basic_charge: str  # the hosts' basis: "capacity", "demand", "contract" (mixed: "a+b")
     strategy: str  # the dispatch strategy's name
     charge_kwh_per_day: float  # AC energy into the units [kWh/day]
     discharge_kwh_per_day: float  # AC energy out of the units [kWh/day]
@@ -141,14 +141,24 @@ class RunSummary:
     savings_yuan_per_year: float  # the hosts' bills without minus with storage [yuan/yr]
     savings_energy_yuan_per_year: float  # its energy-charge part [yuan/yr]
     savings_demand_yuan_per_year: float  # its basic-charge part [yuan/yr]
+    savings_power_factor_yuan_per_year: float  # its power-factor part [yuan/yr]
+    billing: dict[str, dict]  # host -> basis, capacity_kva, storage_kva, contract_kw
+    tariff_schemes: tuple[str, ...]  # the schemes in force over the run, oldest first
+    agency_prices: str  # the monthly price file used ("": the schemes' defaults)
     gross_discharge_value_yuan_per_year: float  # discharged energy x price in force [yuan/yr]
     bill_without_storage_yuan_per_year: float  # the hosts' bills without storage [yuan/yr]
     equivalent_full_cycles: float  # mean over the units since new [-]
     equivalent_full_cycles_per_unit: tuple[float, ...]  # [-]
+    equivalent_full_cycles_per_year: float  # the mean scaled to 365 days [1/yr]
+    comparable_project: dict[str, Any]  # a comparable project's EFC/yr and its source
+    availability: dict[str, Any]  # share of unit-intervals available, days out by cause
     soh_end: float  # mean state of health at the end [0..1]
     soh_end_per_unit: tuple[float, ...]  # [0..1]
     round_trip_efficiency: float  # AC out (+ stored change) / AC in [-]
     round_trip_efficiency_with_aux: float  # the same with the auxiliaries as input [-]
+    round_trip_efficiency_at_meter: float  # at the host meters (unit transformers') [-]
+    round_trip_efficiency_at_meter_with_aux: float  # the same with the auxiliaries [-]
+    round_trip_efficiency_by_season: dict[str, dict[str, float]]  # season -> the four [-]
     stored_energy_change_kwh: float  # energy stored at the end minus at the start [kWh]
     max_export_kw: float  # largest export at a host meter (>= 0) [kW]
     max_export_kw_without_storage: float  # the same without storage [kW]
@@ -168,6 +178,7 @@ class RunSummary:
     note: tuple[str, ...] = ()  # sentences explaining deviations from the published figures
     realtime: RealtimeStats | None = None  # wall-clock runs only
     grid_guard: GridGuardStats | None = None  # runs with guards.grid_limits only
+    sensitivity: dict[str, Any] = field(default_factory=dict)  # `twin.sensitivity` ({}: none)
 
     @property
     def guard_interventions_total(self) -> int:

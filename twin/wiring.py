@@ -16,7 +16,11 @@ from devices import Fleet
 from grid import Site, default_site, load_site
 from parktwin.errors import InputError, SimulationError
 from parktwin.limits import GridLimits, grid_limits
+from profiles import AgencyPrices, TariffScheme, read_agency_prices, tariff_for
+from profiles.bill import effective_contract_kw
+from profiles.tariff import scheme_named
 from twin.assumptions import assumptions
+from twin.economics import billing_terms
 from twin.inputs import Inputs, build_inputs
 from twin.layout import CopperPlate, ParkLayout, layout_from_site
 from twin.scenario import Scenario
@@ -53,11 +57,14 @@ class Wiring:
     guards: GuardSettings
     park_info: ParkInfo
     forecast: Forecast
-    basic_charge: str  # "capacity" or "demand"
+    basic_charge: str  # the hosts' basis: "capacity", "demand", "contract" (mixed: "a+b")
     limits: GridLimits
     plant_every: int  # physics steps per plant interval
     interval_s: float  # one plant interval [s]
     n_rows: int  # plant intervals in the run
+    billing: dict  # host index -> `twin.economics.BillingTerms`
+    notices: AgencyPrices | None = None  # the monthly agency-purchase prices, if given
+    scheme: TariffScheme | None = None  # one scheme forced over the run, if any
 
 
 def site_of(scenario: Scenario, base: Site | None = None) -> Site:
@@ -117,8 +124,19 @@ def wire(
     plant_every = sc.plant_every
     interval_s = plant_every * sc.step_s
     n_rows = sc.n_steps // plant_every
+    notices = read_agency_prices(sc.agency_prices) if sc.agency_prices else None
+    scheme = scheme_named(sc.tariff_scheme) if sc.tariff_scheme else None
     if inputs is None:
-        inputs = build_inputs(site, sc.start, n_rows, interval_s, sc.seed, sc.load_growth_per_year)
+        inputs = build_inputs(
+            site,
+            sc.start,
+            n_rows,
+            interval_s,
+            sc.seed,
+            sc.load_growth_per_year,
+            notices=notices,
+            scheme=scheme,
+        )
     if inputs.n_intervals < n_rows or inputs.load_kw.shape[1] != lay.n_enterprises:
         raise InputError("inputs: series shorter than the run or not one column per meter")
     params = list(lay.unit_params)
@@ -129,7 +147,25 @@ def wire(
     if strategy is None or isinstance(strategy, str):
         strategy = load_strategy(strategy or sc.strategy, sc.strategy_params)
     econ = assumptions().economics
-    basic_charge = sc.basic_charge or econ.basic_charge
+    in_base = sc.storage_in_capacity_base
+    billing = billing_terms(
+        site,
+        lay.enterprise_names,
+        lay.hosts,
+        lay.unit_enterprise,
+        lay.unit_trafo_kva,
+        sc.basic_charge,
+        econ.basic_charge,
+        econ.storage_in_capacity_base if in_base is None else in_base,
+    )
+    bases = sorted({t.basis for t in billing.values()})
+    basic_charge = bases[0] if len(bases) == 1 else "+".join(bases)
+    demand_billed = np.array(
+        [
+            e in billing and billing[e].basis in ("demand", "contract")
+            for e in range(lay.n_enterprises)
+        ]
+    )
     guards = _guard_settings(sc, lay)
     forecast = Forecast(
         inputs.price_yuan_per_kwh,
@@ -139,7 +175,7 @@ def wire(
         lag=0 if sc.forecast == "perfect" else inputs.steps_per_day,
         day=inputs.steps_per_day,
     )
-    demand_price = inputs.demand_yuan_per_kw_month() if basic_charge == "demand" else 0.0
+    demand_price = inputs.demand_yuan_per_kw_month() if demand_billed.any() else 0.0
     park_info = ParkInfo(
         enterprise_names=lay.enterprise_names,
         unit_names=lay.unit_names,
@@ -155,6 +191,8 @@ def wire(
         efficiency=econ.one_way_efficiency,
         eta_spread=econ.efficiency_spread,
         month_start=inputs.month_start,
+        demand_billed=demand_billed,
+        free_demand_kw=_free_demand_kw(billing, scheme or tariff_for(inputs.start.date()), lay),
     )
     return Wiring(
         scenario=sc,
@@ -172,7 +210,20 @@ def wire(
         plant_every=plant_every,
         interval_s=interval_s,
         n_rows=n_rows,
+        billing=billing,
+        notices=notices,
+        scheme=scheme,
     )
+
+
+def _free_demand_kw(billing: dict, scheme: TariffScheme, lay: ParkLayout) -> np.ndarray:
+    """(n_ent,) import a contract-billed meter may reach at no extra charge [kW]."""
+    out = np.zeros(lay.n_enterprises)
+    for e, t in billing.items():
+        if t.basis == "contract":
+            c = effective_contract_kw(t.contract_kw, t.capacity_kva, scheme)
+            out[e] = scheme.basic_charge.contract_excess_threshold * c
+    return out
 
 
 def _guard_settings(sc: Scenario, lay: ParkLayout) -> GuardSettings:

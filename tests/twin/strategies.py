@@ -126,11 +126,13 @@ def hand_sim(
 ):
     """A `Simulation` of the first project on hand-made days, on a copper plate (no feeders).
 
-    The host (Xinsheng) gets `load_kw`; every other meter a flat 1 MW.
+    The host (Xinsheng) gets `load_kw`; every other meter a flat 1 MW. The units are
+    always available (no maintenance or outage days) unless `update` says otherwise: these
+    days test the engine's mechanics.
     """
     from grid import default_site
     from twin.engine import Simulation
-    from twin.scenario import default_scenario
+    from twin.scenario import AvailabilitySpec, default_scenario
 
     site = default_site()
     host = [e.name for e in site.enterprises].index("xinsheng")
@@ -141,6 +143,7 @@ def hand_sim(
             "step_s": interval_s,
             "network": "copper_plate",
             "start": inputs.start.date(),
+            "availability": AvailabilitySpec(enabled=False),
             **update,
         }
     )

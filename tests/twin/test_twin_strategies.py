@@ -263,6 +263,37 @@ def test_demand_billing_does_not_ratchet_the_peak(name) -> None:
     assert month["max_demand_with_kw"] <= month["max_demand_without_kw"] + 30.0
 
 
+@pytest.mark.parametrize(
+    ("name", "basis"),
+    [("tou", "demand"), ("peak_shaving", "demand"), ("tou", "contract")],
+)
+def test_storage_never_raises_the_billed_demand(name: str, basis: str) -> None:
+    """Over a month boundary: each month's maximum 15-min import with storage never exceeds
+    the one without (demand billing), and the billed demand never rises (contract)."""
+    import datetime as dt
+
+    from twin.run import run_scenario
+    from twin.scenario import default_scenario
+
+    sc = default_scenario().model_copy(
+        update={
+            "days": 35,
+            "start": dt.date(2025, 1, 10),
+            "network": "copper_plate",
+            "strategy": name,
+            "basic_charge": basis,
+        }
+    )
+    result = run_scenario(sc)
+    (host,) = result.bills
+    assert len(host.without.months) == 2
+    for a, b in zip(host.without.months, host.with_storage.months, strict=True):
+        assert b.billed_demand_kw <= a.billed_demand_kw
+        if basis == "demand":
+            assert b.max_demand_kw <= a.max_demand_kw
+    assert result.summary.discharge_kwh_per_day > 300.0  # it still dispatches
+
+
 def _tou_decisions(e_nom_kwh: list[float], deliver: list[float]) -> np.ndarray:
     """TOU's setpoints over a spring day for units at their own meters; unit u delivers the
     fraction deliver[u] of its setpoint (a real unit falls short near the window's bottom)."""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from parktwin.billing import BILLING_BASES
 from parktwin.errors import InputError
 from twin.cli.common import (
     check_range,
@@ -31,6 +32,29 @@ def run(
         None, "--strategy", help="tou, peak_shaving, lp, idle, or module.path:ClassName."
     ),
     seed: int | None = typer.Option(None, "--seed", help="Seed of every random draw."),
+    billing: str | None = typer.Option(
+        None,
+        "--billing",
+        help="Basic charge of every host: capacity, demand or contract (default: the site "
+        "file's per enterprise, else capacity).",
+    ),
+    prices: Path | None = typer.Option(
+        None,
+        "--prices",
+        help="CSV of the grid company's monthly agency-purchase prices "
+        "(month,purchase_yuan_per_kwh,...; see docs/economics.md).",
+    ),
+    storage_in_capacity_base: bool | None = typer.Option(
+        None,
+        "--storage-in-capacity-base/--storage-not-in-capacity-base",
+        help="Count the storage transformers in a capacity-billed host's kVA.",
+    ),
+    with_sensitivity: bool = typer.Option(
+        True,
+        "--sensitivity/--no-sensitivity",
+        help="Add the table of variants (each basic-charge basis, availability, each tariff "
+        "scheme; quick runs on the copper plate at 1-h steps).",
+    ),
     out: Path = typer.Option(Path("twin-run"), "--out", help="Output folder."),
     max_memory: float = typer.Option(
         2.0, "--max-memory", help="Refuse a run estimated to need more memory than this [GB]."
@@ -81,6 +105,18 @@ def run(
         from profiles.coverage import check_covered
 
         check_covered(update["start"], days or sc.days, "--start")
+    if billing is not None:
+        if billing not in BILLING_BASES:
+            raise InputError(
+                f"--billing: expected one of {', '.join(BILLING_BASES)}, got {billing!r}"
+            )
+        update["basic_charge"] = billing
+    if prices is not None:
+        if not prices.is_file():
+            raise InputError(f"--prices: no such file {prices}")
+        update["agency_prices"] = prices.resolve()
+    if storage_in_capacity_base is not None:
+        update["storage_in_capacity_base"] = storage_in_capacity_base
     for key, value in (("days", days), ("step_s", step), ("strategy", strategy), ("seed", seed)):
         if value is not None:
             update[key] = value
@@ -114,14 +150,14 @@ def run(
     )
     progress = size.intervals > 5000
     if samples is None:
-        result = run_scenario(sc, out_dir=out, progress=progress)
+        result = run_scenario(sc, out_dir=out, progress=progress, sensitivity=with_sensitivity)
         print_run(result, out, console)
         return
     from twin.report import print_spread
     from twin.run import write_outputs
     from twin.spread import run_samples
 
-    result = run_scenario(sc, progress=progress)
+    result = run_scenario(sc, progress=progress, sensitivity=with_sensitivity)
     err_console.print(f"twin run: nominal run done; {samples} samples follow", highlight=False)
 
     def one(sample_sc):

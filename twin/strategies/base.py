@@ -49,6 +49,12 @@ class ParkInfo:
     that of the lower half (convex losses, for planners)."""
     month_start: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """(n_intervals,) index of the first interval of each interval's calendar month."""
+    demand_billed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """(n_ent,) True where the meter pays its basic charge on demand (demand or contract
+    basis); empty = every meter when `demand_yuan_per_kw_month` > 0."""
+    free_demand_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """(n_ent,) import the basic charge does not see [kW]: the contract's threshold
+    (105 % of the contract demand) on a contract basis, 0 otherwise."""
 
     @property
     def n_units(self) -> int:

@@ -29,6 +29,7 @@ from scipy.optimize import linprog
 from parktwin.errors import SolverError
 from parktwin.strategy_names import StrategyName
 from twin.strategies.base import Observation, Strategy
+from twin.strategies.demand import DemandCeiling
 
 
 def solve_day(
@@ -182,7 +183,7 @@ class DayAheadLP(Strategy):
                 offset = 0
                 self._make_plan(obs, drifted)
         p = self._plan[offset].copy()
-        if park.demand_yuan_per_kw_month > 0.0:
+        if DemandCeiling.applies(obs).any():
             p = self._hold_demand(obs, p)
         return p
 
@@ -193,6 +194,9 @@ class DayAheadLP(Strategy):
         park = obs.park
         ent = park.unit_enterprise
         ceiling = np.maximum(self._ceiling, obs.month_peak_kw) - self.demand_margin_kw
+        if len(park.free_demand_kw) == len(ceiling):  # a contract's free level
+            ceiling = np.maximum(ceiling, park.free_demand_kw - self.demand_margin_kw)
+        ceiling = np.where(DemandCeiling.applies(obs), ceiling, np.inf)
         draw = np.bincount(ent, weights=p + obs.p_aux_kw, minlength=len(ceiling))
         room = ceiling - obs.load_now_kw()
         over = (draw > room) & (draw > 0.0)
@@ -230,6 +234,7 @@ class DayAheadLP(Strategy):
         v_end = float(np.min(obs.forecast.price_yuan_per_kwh(full))) / park.efficiency
         ent = park.unit_enterprise
         e_now = park.e_nom_kwh * obs.soh
+        billed = DemandCeiling.applies(obs)
         for e in meters:
             units = np.flatnonzero(ent == e)
             cap = e_now[units]
@@ -245,8 +250,11 @@ class DayAheadLP(Strategy):
                 p_charge_kw=float(np.sum(p_units)),
                 p_discharge_kw=float(np.sum(p_units)),
                 eta=park.efficiency,
-                demand_yuan_per_kw=park.demand_yuan_per_kw_month,
-                month_peak_kw=float(obs.month_peak_kw[e]),
+                demand_yuan_per_kw=park.demand_yuan_per_kw_month if billed[e] else 0.0,
+                month_peak_kw=max(
+                    float(obs.month_peak_kw[e]),
+                    float(park.free_demand_kw[e]) if len(park.free_demand_kw) else 0.0,
+                ),
                 margin_kw=self.margin_kw,
                 eta_spread=park.eta_spread if self.eta_spread is None else self.eta_spread,
                 return_energy=True,

@@ -8,7 +8,10 @@ the storage's rated power behind the meter. Demand control is a fast loop in a r
 late: right at 1-s control periods). When the load the storage works against is above the
 target the units discharge the difference;
 below it they recharge with the headroom left under the target (outside peak and sharp
-hours), so recharging never sets a new peak.
+hours), so recharging never sets a new peak. At meters billed on demand or contract the
+result is also kept under the month's running demand ceiling (`twin.strategies.demand`),
+so that the storage (its auxiliaries included) never lifts the billed demand; shaving
+keeps ``demand_reserve`` of each unit's SOC window for that.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 from parktwin.strategy_names import StrategyName
 from profiles import Period
 from twin.strategies.base import Observation, Strategy
+from twin.strategies.demand import DemandCeiling
 
 NO_RECHARGE = (int(Period.PEAK), int(Period.SHARP))
 
@@ -33,6 +37,8 @@ class PeakShaving(Strategy):
         shave_fraction: float = 0.5,
         recharge_margin_kw: float = 50.0,
         sensing: str = "fast_loop",
+        demand_margin_kw: float = 100.0,
+        demand_reserve: float = 0.03,
     ) -> None:
         if sensing not in ("fast_loop", "last_meter"):
             raise TypeError(f"sensing must be 'fast_loop' or 'last_meter', got {sensing!r}")
@@ -44,6 +50,10 @@ class PeakShaving(Strategy):
         self.recharge_margin_kw = float(recharge_margin_kw)
         self.target_kw: np.ndarray | None = None
         self._month_k0 = -1
+        self._ceiling = DemandCeiling(demand_margin_kw)
+        if not 0.0 <= demand_reserve < 0.5:
+            raise TypeError(f"demand_reserve must be within 0..0.5, got {demand_reserve}")
+        self.demand_reserve = float(demand_reserve)
 
     def _targets(self, obs: Observation) -> np.ndarray:
         park = obs.park
@@ -74,15 +84,21 @@ class PeakShaving(Strategy):
         excess = net + aux - target  # > 0: above target without storage power
         ent = park.unit_enterprise
         dis_cap = np.maximum(obs.p_discharge_max_kw, 0.0)
+        billed = DemandCeiling.applies(obs)
+        dt_h = park.step_s / 3600.0
+        if billed.any():  # keep `demand_reserve` of the window for the demand ceiling
+            spare = obs.soc - park.soc_min - self.demand_reserve * billed[ent]
+            dis_cap = np.minimum(dis_cap, np.maximum(spare, 0.0) * park.e_nom_kwh * obs.soh / dt_h)
         dis_sum = np.bincount(ent, weights=dis_cap, minlength=len(target))
         share_dis = dis_cap / np.maximum(dis_sum[ent], 1e-9)
         p = -np.maximum(excess[ent], 0.0) * share_dis
         if obs.period not in NO_RECHARGE:
             headroom = np.maximum(-excess - self.recharge_margin_kw, 0.0)
-            dt_h = park.step_s / 3600.0
             room = np.maximum(park.soc_max - obs.soc, 0.0) * park.e_nom_kwh * obs.soh / dt_h
             ch_cap = np.minimum(np.maximum(obs.p_charge_max_kw, 0.0), room)
             ch_sum = np.bincount(ent, weights=ch_cap, minlength=len(target))
             p_ch = np.minimum(headroom[ent] * ch_cap / np.maximum(ch_sum[ent], 1e-9), ch_cap)
             p = np.where(excess[ent] > 0.0, p, p_ch)
+        if billed.any():
+            p = self._ceiling.cap(obs, p)
         return p

@@ -18,6 +18,7 @@ import numpy as np
 from parktwin.strategy_names import StrategyName
 from profiles import Period
 from twin.strategies.base import Observation, Strategy
+from twin.strategies.demand import DemandCeiling
 
 CHARGE_PERIODS = (int(Period.DEEP_VALLEY), int(Period.VALLEY))
 
@@ -38,9 +39,11 @@ class TimeOfUse(Strategy):
     """Charge in valley windows, discharge into the dearest hours between them.
 
     Parameters: ``lookahead_h`` (how far to look for the end of a window, h),
-    ``respect_demand`` (under demand billing, keep charging ``demand_margin_kw`` below the
-    month's peak import: without a margin the auxiliaries' rise while charging would lift the
-    peak a little every day, and the month's demand would ratchet up).
+    ``respect_demand`` (at meters billed on demand or contract, keep the meter
+    ``demand_margin_kw`` under the month's running peak of the load without storage, or the
+    contract's free level, `twin.strategies.demand`: charging gives way, and the units
+    discharge where the load alone reaches the ceiling; ``demand_reserve`` of each unit's
+    window is kept out of the arbitrage plan for that).
     """
 
     name = StrategyName.TOU.value
@@ -50,10 +53,15 @@ class TimeOfUse(Strategy):
         lookahead_h: float = 36.0,
         respect_demand: bool = True,
         demand_margin_kw: float = 100.0,
+        demand_reserve: float = 0.03,
     ) -> None:
         self.lookahead_h = float(lookahead_h)
         self.respect_demand = bool(respect_demand)
         self.demand_margin_kw = float(demand_margin_kw)
+        if not 0.0 <= demand_reserve < 0.5:
+            raise TypeError(f"demand_reserve must be within 0..0.5, got {demand_reserve}")
+        self.demand_reserve = float(demand_reserve)
+        self._ceiling = DemandCeiling(demand_margin_kw)
         self._plan: np.ndarray | None = None
         self._plan_k0 = -1
         self._charge_end = -1
@@ -82,9 +90,7 @@ class TimeOfUse(Strategy):
             left_h = max(self._charge_end - obs.k, 1) * dt_h
             room_kwh = np.maximum(park.soc_max - obs.soc, 0.0) * e_now / park.efficiency
             p = np.minimum(obs.p_charge_max_kw, room_kwh / left_h)
-            if self.respect_demand and park.demand_yuan_per_kw_month > 0.0:
-                p = self._below_month_peak(obs, p)
-            return p
+            return self._billed(obs, p)
         if self._plan is None or not (0 <= obs.k - self._plan_k0 < len(self._plan)):
             self._plan = self._plan_discharge(obs, e_now, dt_h)
             self._plan_k0 = obs.k
@@ -94,7 +100,7 @@ class TimeOfUse(Strategy):
         # A unit whose planned intervals are over but which delivered less than planned
         # (its power falls near the bottom of the window) puts what is left into the
         # dearest intervals still ahead in this span; the other units keep their plans.
-        left_kwh = (obs.soc - park.soc_min) * e_now
+        left_kwh = (obs.soc - park.soc_min - self._reserve(obs)) * e_now
         todo = ~self._replanned_empty & (i > self._plan_last) & (left_kwh > 0.01 * e_now)
         if np.any(todo):
             new = self._plan_discharge(obs, e_now, dt_h)[: len(self._plan) - i]
@@ -104,7 +110,20 @@ class TimeOfUse(Strategy):
             found = todo & (new_last >= 0)
             self._plan_last[found] = new_last[found] + i
             self._replanned_empty[todo & (new_last < 0)] = True
-        return self._plan[i].copy()
+        return self._billed(obs, self._plan[i].copy())
+
+    def _reserve(self, obs: Observation) -> np.ndarray:
+        """(n_units,) SOC kept for demand control at demand-billed meters."""
+        if not self.respect_demand:
+            return np.zeros(obs.park.n_units)
+        billed = DemandCeiling.applies(obs)[obs.park.unit_enterprise]
+        return np.where(billed, self.demand_reserve, 0.0)
+
+    def _billed(self, obs: Observation, p: np.ndarray) -> np.ndarray:
+        """`p` kept under the demand ceiling of each demand-billed meter."""
+        if not self.respect_demand or not DemandCeiling.applies(obs).any():
+            return p
+        return self._ceiling.cap(obs, p)
 
     def _plan_discharge(self, obs: Observation, e_now: np.ndarray, dt_h: float) -> np.ndarray:
         park = obs.park
@@ -114,7 +133,8 @@ class TimeOfUse(Strategy):
         floor = self._charge_price / park.efficiency**2 if self._charge_price > 0 else 0.0
         order = np.argsort(-price, kind="stable")
         order = order[price[order] > floor]
-        energy = np.maximum(obs.soc - park.soc_min, 0.0) * e_now * park.efficiency
+        usable = obs.soc - park.soc_min - self._reserve(obs)
+        energy = np.maximum(usable, 0.0) * e_now * park.efficiency
         p_max = np.minimum(park.p_max_kw, np.maximum(obs.p_discharge_max_kw, 0.0))
         p_max = np.where(p_max > 0.0, p_max, park.p_max_kw)
         plan = np.zeros((n, park.n_units))
@@ -126,10 +146,3 @@ class TimeOfUse(Strategy):
             if not np.any(left > 1e-9):
                 break
         return plan
-
-    def _below_month_peak(self, obs: Observation, p: np.ndarray) -> np.ndarray:
-        park = obs.park
-        room = obs.month_peak_kw - self.demand_margin_kw - obs.load_now_kw()
-        by_unit = np.bincount(park.unit_enterprise, weights=p + obs.p_aux_kw, minlength=len(room))
-        scale = np.where(by_unit > room, np.maximum(room, 0.0) / np.maximum(by_unit, 1e-9), 1.0)
-        return p * scale[park.unit_enterprise]
