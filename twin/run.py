@@ -188,7 +188,7 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
         tariff_schemes=(
             (sim.scheme.name,)
             if sim.scheme
-            else tariff_schemes_used(inp.start, rows, inp.interval_s)
+            else tuple(tariff_schemes_used(inp.start, rows, inp.interval_s))
         ),
         agency_prices=sim.notices.source if sim.notices is not None else "",
         gross_discharge_value_yuan_per_year=float(

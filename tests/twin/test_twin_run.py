@@ -23,6 +23,10 @@ SUMMARY_JSON_KEYS = (
     " max_export_kw max_export_kw_without_storage export_intervals guard_interventions"
     " voltage_violations overload_violations v_min_pu v_max_pu line_loading_max_pct"
     " trafo_loading_max_pct power_flow_solves faults published assumptions run_seconds note run"
+    " savings_power_factor_yuan_per_year billing tariff_schemes agency_prices"
+    " equivalent_full_cycles_per_year comparable_project availability"
+    " round_trip_efficiency_at_meter round_trip_efficiency_at_meter_with_aux"
+    " round_trip_efficiency_by_season sensitivity"
 ).split()
 
 

@@ -114,6 +114,9 @@ def run(
     if prices is not None:
         if not prices.is_file():
             raise InputError(f"--prices: no such file {prices}")
+        from profiles import read_agency_prices
+
+        read_agency_prices(prices)  # a bad file stops here, before any work
         update["agency_prices"] = prices.resolve()
     if storage_in_capacity_base is not None:
         update["storage_in_capacity_base"] = storage_in_capacity_base
