@@ -184,7 +184,12 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
         savings_energy_yuan_per_year=energy_sav * per_year,
         savings_demand_yuan_per_year=demand_sav * per_year_demand,
         savings_power_factor_yuan_per_year=pf_sav * per_year,
-        billing={lay.enterprise_names[e]: dataclasses.asdict(t) for e, t in sim.billing.items()},
+        billing={
+            lay.enterprise_names[e]: {
+                k: v for k, v in dataclasses.asdict(t).items() if v is not None
+            }
+            for e, t in sim.billing.items()
+        },
         tariff_schemes=(
             (sim.scheme.name,)
             if sim.scheme
