@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -143,3 +144,22 @@ def test_bad_range_file_names_the_field(tmp_path) -> None:
     path.write_text(text.replace("high = 0.95", "high = 1.5").replace("0.2", "0.0"))
     with pytest.raises(InputError, match=r"availability\.high"):
         load_uncertainty(path)
+
+
+def test_outage_days_take_the_units_out() -> None:
+    """A unit out for half the days cycles less than the same sample with no outages."""
+    shipped = shipped_uncertainty()
+    half = shipped.model_copy(
+        update={"availability": shipped.availability.model_copy(update={"low": 0.5, "high": 0.5})}
+    )
+    sc = default_scenario().model_copy(update={"days": 4, "network": "copper_plate"})
+    names = ("xinsheng-ess-1", "xinsheng-ess-2", "xinsheng-ess-3")
+    d = draw(half, 0, 0, sc.days, len(names))
+    assert [len(x) for x in d.outage_days] == [2, 2, 2]
+    out = run_scenario(sample_scenario(sc, d, names)).summary
+    none = dataclasses.replace(d, outage_days=((), (), ()))
+    full = run_scenario(sample_scenario(sc, none, names)).summary
+    for u in range(3):
+        assert (
+            out.equivalent_full_cycles_per_unit[u] < 0.75 * full.equivalent_full_cycles_per_unit[u]
+        )
