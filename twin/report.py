@@ -214,14 +214,18 @@ def print_spread(spread, console: Console) -> None:
         b.add_column("published", justify="right")
         b.add_column("twin P10 .. P90", justify="right")
         b.add_column("published inside", justify="right")
+        b.add_column("P50 deviation", justify="right")
         for key, (label, unit) in LABELS.items():
             band = spread.published[key]
             style = "green" if band.inside else "yellow"
+            dev = band.twin.p50 / band.published - 1.0
+            dev_style = "green" if abs(dev) <= spread.target_deviation else "yellow"
             b.add_row(
                 f"{label} [{unit}]",
                 f"{band.published:,.0f}",
                 f"{band.twin.p10:,.0f} .. {band.twin.p90:,.0f}",
                 f"[{style}]{'yes' if band.inside else 'no'}[/]",
+                f"[{dev_style}]{dev:+.1%}[/]",
             )
         console.print(b)
         if not spread.comparable:

@@ -205,6 +205,7 @@ class RunSpread:
     soh_end: Percentiles  # [0..1]
     published: dict[str, PublishedBand]  # figure -> band (empty: the first project is not in)
     comparable: bool  # the nominal run is the published project's year
+    target_deviation: float  # the deviation the twin aims to stay within [-] (0: no comparison)
     inputs: dict[str, str]  # uncertain input -> range, source, confidence
     rows: tuple[SampleRow, ...]
 
@@ -217,6 +218,7 @@ class RunSpread:
             "soh_end": self.soh_end.as_json(),
             "published": {k: b.as_json() for k, b in self.published.items()},
             "comparable": self.comparable,
+            "target_deviation": self.target_deviation,
             "inputs": dict(self.inputs),
         }
 
@@ -278,6 +280,7 @@ def spread_of(nominal: RunSummary, rows: tuple[SampleRow, ...], unc: RunUncertai
         soh_end=percentiles([r.soh_end for r in rows]),
         published=bands,
         comparable=bool(pub is not None and pub.comparable),
+        target_deviation=pub.target_deviation if pub is not None else 0.0,
         inputs=unc.sources(),
         rows=rows,
     )

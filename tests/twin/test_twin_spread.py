@@ -95,6 +95,7 @@ def test_run_samples_spread_and_published_band() -> None:
     assert band.published == nominal.published.savings_yuan_per_year.published
     assert band.twin == spread.savings_yuan_per_year  # the host is the fleet here
     assert not spread.comparable  # two days are not the published year
+    assert spread.target_deviation == nominal.published.target_deviation
     assert set(spread.inputs) == {"profiles", "load_growth_per_year", "availability"}
 
 
@@ -110,7 +111,8 @@ def test_cli_samples_writes_the_spread_with_the_run(tmp_path, capsys) -> None:
     assert "source" not in spread["inputs"] and "park-facts" in spread["inputs"]["availability"]
     assert (out / "summary.json").exists()
     assert len((out / "samples.csv").read_text().splitlines()) == 3
-    assert "Spread over 2 samples" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Spread over 2 samples" in printed and "P50 deviation" in printed
     # same seed, same numbers
     assert main([*args, "--out", str(tmp_path / "again")]) == 0
     assert (tmp_path / "again" / "spread.json").read_text() == (out / "spread.json").read_text()
