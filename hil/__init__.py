@@ -19,5 +19,6 @@ The only package that imports pymodbus (pinned 3.16.*: clients, serial transport
 - `hil.driver`: commanding a real PCS through a safety envelope.
 - `hil.verify`: a compressed day against a controller under test; verdicts, JUnit, figure.
 - `hil.report_html`: the verify run as one self-contained HTML file (verdicts, evidence).
+- `hil.dashboard`: the live page (Starlette/uvicorn, server-sent events, vendored uPlot).
 - `hil.conformance`: the table of every served point (docs/bench-conformance.md).
 """

@@ -624,10 +624,12 @@ def run_verify(
     plant: Plant,
     junit: str | Path | None = None,
     progress: Callable[[float], None] | None = None,
+    on_bench: Callable[[Bench], Callable[[], None]] | None = None,
 ) -> VerifyResult:
     """Serve `spec` on `plant`, run `controller` against it, judge, write the outputs.
 
-    `progress(t_s)` is called about every 0.2 s while the run goes.
+    `progress(t_s)` is called about every 0.2 s while the run goes. `on_bench(bench)` is
+    called before the plant runs (the live page starts there) and returns what stops it.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -645,8 +647,14 @@ def run_verify(
     bench.meter_base_kw = lambda t_s, j: spec.load_at(t_s) if j == host else None
     bench.tariff = spec.tariff_at
     run = BenchRun(bench, until_s=spec.duration_s)
+    stop_page = on_bench(bench) if on_bench is not None else None
     t0 = time.monotonic()
-    port = run.start()
+    try:
+        port = run.start()
+    except BaseException:
+        if stop_page is not None:
+            stop_page()
+        raise
     env = {
         "PARKTWIN_HIL_HOST": bench.config.host,
         "PARKTWIN_HIL_PORT": str(port),
@@ -688,6 +696,8 @@ def run_verify(
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
             run.stop()
+            if stop_page is not None:
+                stop_page()
     wall = time.monotonic() - t0
     tr = bench.trace.arrays()
     if len(bench.trace) < 2:

@@ -95,22 +95,30 @@ def forget_outputs() -> None:
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def check_listen_address(host: str, port: int, allow_remote: bool) -> None:
-    """A server's address: loopback unless ``--allow-remote``, a valid port not in use."""
+def check_listen_address(
+    host: str,
+    port: int,
+    allow_remote: bool,
+    options: tuple[str, str, str] = ("--host", "--port", "--allow-remote"),
+) -> None:
+    """A server's address: loopback unless ``--allow-remote``, a valid port not in use.
+
+    `options` names the host, port and allow-remote options in the messages."""
+    o_host, o_port, o_remote = options
     import socket
 
     if host not in LOOPBACK and not allow_remote:
         raise InputError(
-            f"--host {host}: not a loopback address; a bench can trip real units, so serving"
-            " off this machine needs --allow-remote"
+            f"{o_host} {host}: not a loopback address; a bench can trip real units, so serving"
+            f" off this machine needs {o_remote}"
         )
-    check_range(port, "--port", 0, 65535)
+    check_range(port, o_port, 0, 65535)
     if port == 0:
         return
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise InputError(f"--host {host}: unknown host ({exc.strerror})") from exc
+        raise InputError(f"{o_host} {host}: unknown host ({exc.strerror})") from exc
     family, _, _, _, addr = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
@@ -118,10 +126,10 @@ def check_listen_address(host: str, port: int, allow_remote: bool) -> None:
             probe.bind(addr)
         except PermissionError as exc:
             raise InputError(
-                f"--port {port}: binding below 1024 needs privileges; use a port >= 1024"
+                f"{o_port} {port}: binding below 1024 needs privileges; use a port >= 1024"
             ) from exc
         except OSError as exc:
             raise InputError(
-                f"--port {port}: {host}:{port} is already in use by another program; choose"
-                " another --port (0: any free port)"
+                f"{o_port} {port}: {host}:{port} is already in use by another program; choose"
+                f" another {o_port} (0: any free port)"
             ) from exc

@@ -22,6 +22,7 @@ from twin.cli.common import (
 
 if TYPE_CHECKING:
     from hil.bench import Bench
+    from hil.dashboard import Dashboard
 
 app = typer.Typer(
     help="HIL bench: emulated SunSpec/vendor Modbus devices backed by the twin, a safe "
@@ -71,9 +72,20 @@ def serve_cmd(
     baudrate: int = typer.Option(9600, "--baudrate", help="RTU baud rate."),
     parity: str = typer.Option("N", "--parity", help="RTU parity: N, E or O (8 data bits)."),
     stopbits: int = typer.Option(1, "--stopbits", help="RTU stop bits: 1 or 2."),
+    dashboard: bool = typer.Option(False, "--dashboard", help="Serve the live page too."),
+    http_port: int = typer.Option(8020, "--http-port", help="Dashboard port (0: any free)."),
+    http_host: str = typer.Option(
+        "127.0.0.1", "--http-host", help="Dashboard address (loopback by default)."
+    ),
+    http_allow_remote: bool = typer.Option(
+        False, "--http-allow-remote", help="Allow the dashboard off loopback (warns)."
+    ),
+    allow_faults: bool = typer.Option(
+        False, "--allow-faults", help="Let the dashboard inject faults (with the printed token)."
+    ),
 ) -> None:
     """Run the twin's plant in wall-clock time and serve every unit and meter over Modbus TCP
-    (and RTU with --rtu).
+    (and RTU with --rtu); with --dashboard, a live page in the browser.
 
     Unit ids: storage units 1..N (SunSpec at 40000, vendor map at 4096..), meters 101..
     (SunSpec 1 + 213), site information 200. Stop with Ctrl-C.
@@ -94,6 +106,7 @@ def serve_cmd(
     check_range(watchdog, "--watchdog", 0.0, 86400.0, " s")
     check_seed(seed)
     check_listen_address(host, port, allow_remote)
+    _check_dashboard(dashboard, http_host, http_port, http_allow_remote, allow_faults)
     config = _bench_config(
         host=host,
         port=port,
@@ -133,13 +146,57 @@ def serve_cmd(
         console.print(
             f"plant at {speed:g}x wall clock, step {step:g} s; watchdog {watchdog:g} s. Ctrl-C stops."
         )
+        if page is not None:
+            _start_dashboard(page)
 
-    summary = serve(bench, duration, ready)
+    page = _dashboard(bench, dashboard, http_host, http_port, allow_faults)
+    try:
+        summary = serve(bench, duration, ready)
+    finally:
+        if page is not None:
+            page.stop()
     console.print(
         f"served {summary.t_s:.0f} s of plant time; {summary.writes} writes accepted, "
         f"{summary.rejected} refused, {summary.reverts} watchdog reverts; "
         f"max lag {summary.max_lag_s:.3f} s"
     )
+
+
+def _check_dashboard(
+    on: bool, host: str, port: int, allow_remote: bool, allow_faults: bool
+) -> None:
+    if not on:
+        if allow_faults:
+            raise InputError("--allow-faults: only with --dashboard (faults come from its page)")
+        return
+    check_listen_address(
+        host, port, allow_remote, ("--http-host", "--http-port", "--http-allow-remote")
+    )
+
+
+def _dashboard(
+    bench: Bench, on: bool, host: str, port: int, allow_faults: bool
+) -> Dashboard | None:
+    """The bench's live page (its step hook in place before the plant runs), or None."""
+    if not on:
+        return None
+    from hil.dashboard import Dashboard
+
+    return Dashboard(bench, host=host, port=port, allow_faults=allow_faults)
+
+
+def _start_dashboard(page: Dashboard) -> None:
+    from twin.cli.common import LOOPBACK
+
+    page.start()
+    console.print(f"dashboard {page.url}")
+    if page.host not in LOOPBACK:
+        console.print(
+            f"[bold yellow]warning:[/] the dashboard listens on {page.host}, off this machine's"
+            " loopback: anyone who reaches it sees the bench"
+        )
+    if page.allow_faults:
+        console.print(f"faults from the page are allowed with the token {page.token}")
 
 
 def _ready_bench(build: Callable[[], Bench]) -> Bench:
@@ -248,6 +305,14 @@ def verify_cmd(
         "--out",
         help="Folder for report.html, verdicts.json, trace.parquet, run.png, controller.log.",
     ),
+    dashboard: bool = typer.Option(False, "--dashboard", help="Serve the live page while it runs."),
+    http_port: int = typer.Option(8020, "--http-port", help="Dashboard port (0: any free)."),
+    http_host: str = typer.Option(
+        "127.0.0.1", "--http-host", help="Dashboard address (loopback by default)."
+    ),
+    http_allow_remote: bool = typer.Option(
+        False, "--http-allow-remote", help="Allow the dashboard off loopback (warns)."
+    ),
 ) -> None:
     """Serve a compressed day, run the controller against it, and judge each requirement.
 
@@ -267,6 +332,7 @@ def verify_cmd(
             raise InputError(f"--speed: expected 0 < speed <= 100, got {speed}")
         spec = spec.model_copy(update={"speed": speed})
     output_dir(out, "--out")
+    _check_dashboard(dashboard, http_host, http_port, http_allow_remote, False)
     if junit is not None:
         output_file(junit, "--junit")
     with console.status(
@@ -285,8 +351,22 @@ def verify_cmd(
     ) as bar:
         task = bar.add_task("run", total=spec.duration_s)
         with staged_dir(out) as stage:  # the folder is replaced whole, at the end
+
+            def on_bench(bench: Bench) -> Callable[[], None]:
+                page = _dashboard(bench, dashboard, http_host, http_port, False)
+                if page is None:
+                    return lambda: None
+                _start_dashboard(page)
+                return page.stop
+
             result = run_verify(
-                spec, controller, stage, plant, junit, lambda t_s: bar.update(task, completed=t_s)
+                spec,
+                controller,
+                stage,
+                plant,
+                junit,
+                lambda t_s: bar.update(task, completed=t_s),
+                on_bench,
             )
     t = Table("requirement", "verdict", "evidence", title=f"HIL verify: {controller}")
     for v in result.verdicts:
