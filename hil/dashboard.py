@@ -67,6 +67,7 @@ class Dashboard:
         self._server = None
         self._thread: threading.Thread | None = None
         self._closing = False
+        self._seen: dict[int, tuple[int, int, float]] = {}  # unit id -> reads, writes, when
         bench.plant.add_step_hook(self._on_step)
 
     # -- the plant's thread: copy a few numbers, nothing else ------------------------------
@@ -98,6 +99,28 @@ class Dashboard:
         with self._lock:
             self._snap = snap
             self._seq += 1
+
+    def activity(self) -> list[dict[str, Any]]:
+        """Reads and writes per second per device since the last call, and the last writer."""
+        ep = self.bench.endpoint
+        now = time.monotonic()
+        if ep is None:
+            return []
+        out = []
+        for uid, a in ep.activity.items():
+            r0, w0, t0 = self._seen.get(uid, (a.reads, a.writes, now))
+            dt_s = max(now - t0, 1e-3)
+            out.append(
+                {
+                    "device": self.bench.devices[uid].name,
+                    "unit_id": uid,
+                    "reads_per_s": (a.reads - r0) / dt_s if now > t0 else 0.0,
+                    "writes_per_s": (a.writes - w0) / dt_s if now > t0 else 0.0,
+                    "last_writer": a.last_writer,
+                }
+            )
+            self._seen[uid] = (a.reads, a.writes, now)
+        return out
 
     def snapshot(self) -> tuple[int, dict[str, Any] | None]:
         with self._lock:
@@ -170,7 +193,12 @@ class Dashboard:
                         ]
                         writes = sum(1 for e in evs[seen_ev:n] if e.kind == "write")
                         seen_seq, seen_ev = seq, n
-                        msg = {**snap, "events": new[-200:], "writes": writes}
+                        msg = {
+                            **snap,
+                            "events": new[-200:],
+                            "writes": writes,
+                            "activity": self.activity(),
+                        }
                         yield f"data: {json.dumps(msg)}\n\n"
                     await asyncio.sleep(self.push_s)
 

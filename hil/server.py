@@ -33,6 +33,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from pydantic import Field
@@ -77,6 +78,15 @@ class RtuConfig(Frozen):
         return max(t35, RTU_SILENCE_MIN_S)
 
 
+@dataclass
+class Activity:
+    """Requests one device answered, by kind, and who wrote it last (the live page reads it)."""
+
+    reads: int = 0
+    writes: int = 0
+    last_writer: str = ""  # "host:port" of a TCP client, "rtu" on the serial line
+
+
 class _Link(asyncio.Protocol):
     """One client connection (TCP) or one serial line (RTU): frames in, answers out, in order."""
 
@@ -92,6 +102,8 @@ class _Link(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.ep._links.add(self)
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "rtu"
 
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None:
@@ -124,6 +136,12 @@ class _Link(asyncio.Protocol):
             return None
         if dev is None or not dev.link_up:
             return exception(pdu[0], GATEWAY_NO_RESPONSE) if self.gateway else None
+        act = self.ep.activity[uid]
+        if pdu[0] in WRITES:
+            act.writes += 1
+            act.last_writer = self.peer
+        else:
+            act.reads += 1
         return answer(dev, pdu)
 
     def _delay_of(self, uid: int) -> float:
@@ -255,6 +273,8 @@ class ModbusEndpoint:
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
         self._links: set[_Link] = set()
+        #: requests answered per unit id (counted in the loop's thread; read without a lock)
+        self.activity: dict[int, Activity] = {uid: Activity() for uid in self.devices}
 
     def start(self) -> int:
         """Start serving; returns the bound TCP port."""

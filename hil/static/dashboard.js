@@ -104,6 +104,16 @@ function render(s, cfg) {
     tr.dataset.unit = u.name;
     return tr;
   }));
+  // register activity: only devices that were asked something, busiest first
+  const act = s.activity.filter((a) => a.reads_per_s > 0 || a.writes_per_s > 0 || a.last_writer)
+    .sort((a, b) => (b.reads_per_s + b.writes_per_s) - (a.reads_per_s + a.writes_per_s));
+  document.querySelector("#activity tbody").replaceChildren(...act.map((a) => {
+    const tr = document.createElement("tr");
+    tr.dataset.device = a.device;
+    [a.device, a.unit_id, a.reads_per_s.toFixed(1), a.writes_per_s.toFixed(1), a.last_writer || "-"]
+      .forEach((c) => { const td = document.createElement("td"); td.textContent = c; tr.appendChild(td); });
+    return tr;
+  }));
   const log = document.getElementById("log");
   for (const e of s.events) {
     const li = document.createElement("li");

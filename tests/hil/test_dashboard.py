@@ -90,6 +90,14 @@ def test_page_charts_update_and_refused_write_shows_in_the_log(browser):
         page.wait_for_selector("#log li.reject", timeout=2_000)
         assert time.monotonic() - t_write < 2.0
         assert "3000" in page.inner_text("#log li.reject")
+        # register activity: the unit was read and written, by this client
+        for _ in range(20):
+            c.read_holding_registers(4096, 10)
+        row = page.wait_for_selector("#activity tr[data-device='xinsheng-1']", timeout=2_000)
+        cells = row.inner_text().split("\t")
+        assert cells[1].strip() == "1" and cells[4].strip().startswith("127.0.0.1:"), cells
+        act = live.bench.endpoint.activity[1]
+        assert act.reads >= 20 and act.writes >= 3, act
         assert page.is_hidden("#faults")  # no fault form without --allow-faults
         page.screenshot(path=str(_shot("dashboard.png")))
         # the fault endpoint refuses without the flag, even with the right token
