@@ -6,7 +6,13 @@ alone in the same process: the same number of `Fleet.step` kernel calls with the
 setpoints, and the same `ParkGrid.solve` calls with the same injections. The difference is
 the engine's own overhead (simpy events, observation, strategy, guards, recording).
 
-    python bench/bench_engine.py [--days 365] [--repeat 2]
+    python bench/bench_engine.py [--days 365] [--repeat 2] [--fixed-costs-only] [--fresh]
+
+First the fixed costs a user waits for: the `twin` command itself, in a child process as
+typed, with the cache of built inputs warm (`parktwin.cache`: the grid model and the input
+series read back instead of built): the default `twin run` and a one-day run. `--fresh`
+adds a first run as on a fresh install (empty numba and input caches, in temporary
+folders; a minute or more).
 
 Each figure is the best of `--repeat` runs. Timings on a shared machine are noisy: compare
 the ratios, not the seconds.
@@ -15,7 +21,12 @@ the ratios, not the seconds.
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -30,8 +41,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--repeat", type=int, default=2, help="best of N, engine and parts alike")
+    ap.add_argument("--fixed-costs-only", action="store_true", help="only the `twin run` walls")
+    ap.add_argument("--fresh", action="store_true", help="also a first run on a fresh install")
     args = ap.parse_args()
     console = Console()
+    console.print(fixed_costs(args.repeat, args.fresh))
+    if args.fixed_costs_only:
+        return
     sc = default_scenario().model_copy(update={"storage_groups": None, "days": args.days})
 
     # Warm up every JIT (kernels, guards, power flow) on a short run.
@@ -112,6 +128,48 @@ def main() -> None:
         f"{sim.n_decisions} decisions)"
     )
     console.print(where_the_overhead_goes(sc.model_copy(update={"days": min(args.days, 30)})))
+
+
+def _twin_wall(argv: list[str], env: dict | None = None) -> float:
+    """Wall time [s] of `twin ARGV --out TMP` in a child process, as a user runs it."""
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-c", "from twin.cli import main; main()", *argv, "--out", out],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        return time.perf_counter() - t0
+
+
+def fixed_costs(repeat: int, fresh: bool) -> Table:
+    """The aims on what a user waits for, each the best of `repeat` warm runs."""
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env.pop("PARKTWIN_CACHE", None)
+    cases = [("default `twin run` (a year), warm cache", ["run"], 5.0)]
+    cases.append(("one-day `twin run --days 1`, warm cache", ["run", "--days", "1"], 1.5))
+    table = Table(title="fixed costs: the `twin` command as typed (child process, wall)")
+    for col in ("aim", "measured", "met"):
+        table.add_column(col, justify="right" if col != "aim" else "left")
+    for label, argv, aim in cases:
+        _twin_wall(argv, env)  # fills the caches (numba, grid model, inputs)
+        wall = min(_twin_wall(argv, env) for _ in range(max(1, repeat)))
+        table.add_row(f"{label} < {aim:g} s", f"{wall:.2f} s", _yes(wall < aim))
+    if fresh:
+        with tempfile.TemporaryDirectory() as numba_dir, tempfile.TemporaryDirectory() as cdir:
+            cold = {**env, "NUMBA_CACHE_DIR": numba_dir, "PARKTWIN_CACHE_DIR": cdir}
+            wall = _twin_wall(["run", "--days", "1"], cold)
+        table.add_row(
+            "first run on a fresh install (one day) < 40 s", f"{wall:.1f} s", _yes(wall < 40)
+        )
+    return table
+
+
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "no"
 
 
 def where_the_overhead_goes(sc) -> Table:

@@ -16,15 +16,25 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from grid.site import LV_NOMINAL_KV, Site
 from parktwin.files import atomic_path
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
+if TYPE_CHECKING:
     import pandapower as pp
+
+
+def _pandapower():
+    """pandapower, imported on first use (seconds): a run whose grid model comes from the
+    cache (`grid.park.ParkGrid.cached`) never imports it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pandapower
+
+    return pandapower
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,7 @@ class NetIndex:
 
 def _trafo(net, site: Site, type_name: str, hv_bus: int, lv_bus: int, tap_pos: int, **kw) -> int:
     t = site.equipment.transformers[type_name]
+    pp = _pandapower()
     return pp.create_transformer_from_parameters(
         net,
         hv_bus=hv_bus,
@@ -71,6 +82,7 @@ def _trafo(net, site: Site, type_name: str, hv_bus: int, lv_bus: int, tap_pos: i
 
 def _cable(net, site: Site, cable: str, f: int, t: int, km: float, parallel: int, name: str) -> int:
     c = site.equipment.cables[cable]
+    pp = _pandapower()
     return pp.create_line_from_parameters(
         net,
         from_bus=f,
@@ -90,6 +102,7 @@ def _cable(net, site: Site, cable: str, f: int, t: int, km: float, parallel: int
 def build_net(site: Site) -> tuple[pp.pandapowerNet, NetIndex]:
     """The pandapower net of `site` (all injections zero) and its index."""
     sub = site.substation
+    pp = _pandapower()
     net = pp.create_empty_network(name=site.name, sn_mva=1.0)
     hv = pp.create_bus(net, vn_kv=sub.hv_kv, name=f"{sub.name} {sub.hv_kv:g} kV", type="b")
     pp.create_ext_grid(net, hv, vm_pu=sub.vm_pu, va_degree=0.0, name="110 kV supply")
@@ -218,5 +231,5 @@ def export_json(site: Site, path: str | Path, net: pp.pandapowerNet | None = Non
     path = Path(path)
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pp.to_json(net, str(tmp))
+        _pandapower().to_json(net, str(tmp))
     return path

@@ -87,7 +87,7 @@ class ParkGrid:
     def __init__(self, site: Site) -> None:
         self.site = site
         net, idx = build_net(site)
-        self._net = net
+        self._net_built = net
         self._idx: NetIndex = idx
         # one load, one sgen per enterprise and one storage per unit, created in site order
         assert np.array_equal(net.load.index.to_numpy(), idx.enterprise_load)
@@ -134,6 +134,32 @@ class ParkGrid:
             self.n_units,
         ]
         self._cuts = tuple(int(c) for c in np.cumsum([0, *sizes]))
+
+    @classmethod
+    def cached(cls, site: Site) -> ParkGrid:
+        """`ParkGrid(site)`, from the on-disk cache when this site was built before with
+        the same grid code and libraries (`parktwin.cache`): no pandapower import, no net
+        build, no `runpp`. The entry is as built: its warm start is the no-load state."""
+        from parktwin.cache import cache_key, cached
+
+        here = Path(__file__).parent
+        sources = [here / f"{m}.py" for m in ("site", "network", "powerflow", "park")]
+        sources += [here / "sensitivity.py", here / "kernels.py"]
+        key = cache_key(site.model_dump_json().encode(), sources, ("pandapower", "numpy", "scipy"))
+        return cached("grid", key, lambda: cls(site))
+
+    def __getstate__(self) -> dict:
+        # The pandapower net is not pickled (the cache would import pandapower to read
+        # it back); `_net` rebuilds it from the site when asked for.
+        state = self.__dict__.copy()
+        state["_net_built"] = None
+        return state
+
+    @property
+    def _net(self):
+        if self._net_built is None:
+            self._net_built = build_net(self.site)[0]
+        return self._net_built
 
     @property
     def n_enterprises(self) -> int:

@@ -24,6 +24,7 @@ import copy
 import math
 import warnings
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -34,11 +35,8 @@ from grid import kernels
 from grid.errors import PowerFlowError, UnsupportedNetError
 from parktwin.errors import InputError
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
+if TYPE_CHECKING:
     import pandapower as pp
-    from pandapower.pypower.idx_brch import F_BUS, T_BUS
-    from pandapower.pypower.idx_bus import BASE_KV
 
 #: Element tables the solver models; any other non-empty element table is refused.
 SUPPORTED = frozenset({"bus", "line", "trafo", "load", "sgen", "storage", "switch", "ext_grid"})
@@ -206,6 +204,12 @@ class TimeSeriesPowerFlow:
         work = copy.deepcopy(net)
         for el, col in INJECTIONS:
             work[el][col] = 0.0
+        from pandapower.pypower.idx_brch import F_BUS, T_BUS
+        from pandapower.pypower.idx_bus import BASE_KV
+
+        from grid.network import _pandapower
+
+        pp = _pandapower()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -27,8 +27,6 @@ from functools import lru_cache
 
 import numpy as np
 from pydantic import Field, field_validator
-from scipy.optimize import brentq
-from scipy.signal import lfilter
 
 from parktwin.config import Frozen, load_package_toml
 from parktwin.errors import InputError
@@ -150,6 +148,8 @@ def _year_noise(industry: str, seed: int, year: int) -> np.ndarray:
     day = np.exp(s.day_sd * rng_day.standard_normal(n_days) - 0.5 * s.day_sd**2)
     phi = float(np.exp(-STEP15_S / s.ar_tau_s))
     z = rng_ar.standard_normal(n_days * N15)
+    from scipy.signal import lfilter  # on first use: importing scipy.signal costs a second
+
     ar = lfilter([np.sqrt(1 - phi * phi)], [1.0, -phi], z, zi=[phi * z[0]])[0]
     ar[0] = z[0]
     return day[:, None] * np.maximum(1.0 + s.ar_sd * ar.reshape(n_days, N15), 0.0)
@@ -214,6 +214,8 @@ def _calibrate(
             f"annual_kwh/peak_kw: load factor {target:.3f} is out of reach of the {industry} "
             f"shape ({lf_hi:.3f}..{lf_lo:.3f}); check the units (kWh a year, kW)"
         )
+    from scipy.optimize import brentq
+
     log_gamma = brentq(lambda v: load_factor(v) - target, lo, hi, xtol=1e-12, rtol=1e-12)
     gamma = float(np.exp(log_gamma))
     y = np.exp(gamma * log_x + log_g)
@@ -271,6 +273,8 @@ def fast_factor(industry: str, seed: int, day: int, per_block: int) -> np.ndarra
     rng = np.random.default_rng([seed, INDUSTRIES.index(industry), day, per_block, _TAG_FAST])
     z = rng.standard_normal(N15 * per_block)
     phi = float(np.exp(-step_s / s.fast_tau_s))
+    from scipy.signal import lfilter  # on first use: importing scipy.signal costs a second
+
     ar = lfilter([np.sqrt(1 - phi * phi)], [1.0, -phi], z, zi=[phi * z[0]])[0]
     ar[0] = z[0]
     w = np.exp(s.fast_sd * ar).reshape(N15, per_block)

@@ -26,7 +26,6 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-import pvlib
 from pydantic import Field
 
 from parktwin.config import Frozen, load_package_toml
@@ -102,6 +101,8 @@ def _clear_poa(
     d0: int, n_days: int, tilt_deg: float, azimuth_deg: float, latitude: float, longitude: float
 ) -> np.ndarray:
     """Clear-sky effective plane-of-array irradiance [W/m2] on the 5-min grid (midpoints)."""
+    import pvlib  # on first use: a run whose inputs come from the cache never needs it
+
     sys = pv_system()
     n = int(n_days * DAY_S / BASE_DT_S)
     t_local = d0 * DAY_S + (np.arange(n) + 0.5) * BASE_DT_S
@@ -141,6 +142,8 @@ def _clear_poa(
 
 
 def _ac_kw(kwp: float, poa_w_m2: np.ndarray, temp_air_c: np.ndarray) -> np.ndarray:
+    import pvlib
+
     sys = pv_system()
     t_cell = pvlib.temperature.faiman(
         poa_w_m2,

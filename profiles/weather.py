@@ -14,8 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 from pydantic import Field
-from scipy import special, stats
-from scipy.signal import lfilter
+from scipy import special
 
 from parktwin.config import Frozen, load_package_toml
 from profiles.timebase import DAY_S, check_run, check_seed, local_epoch_s, resample_mean
@@ -79,6 +78,8 @@ def _ar1(z: np.ndarray, phi: float, axis: int = -1) -> np.ndarray:
     # Start in the stationary state: e0 = z0, then e_k = phi e_{k-1} + sqrt(1-phi^2) z_k.
     zi = first * phi
     rest = np.sqrt(1 - phi * phi) * z
+    from scipy.signal import lfilter  # on first use: importing scipy.signal costs a second
+
     out = lfilter([1.0], [1.0, -phi], rest, axis=axis, zi=zi)[0]
     idx = [slice(None)] * z.ndim
     idx[axis] = 0
@@ -89,6 +90,8 @@ def _ar1(z: np.ndarray, phi: float, axis: int = -1) -> np.ndarray:
 @lru_cache(maxsize=64)
 def _year_sky(seed: int, year: int) -> np.ndarray:
     """Daily clear-sky index of each day of `year` (Beta marginals, AR(1) copula)."""
+    from scipy import stats  # on first use: importing scipy.stats costs seconds
+
     sky = climate().sky
     days = _year_days(year)
     rng = np.random.default_rng([seed, year, _TAG_SKY])

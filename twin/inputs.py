@@ -108,3 +108,45 @@ def build_inputs(
         price_yuan_per_kwh=np.asarray(tou.price_yuan_per_kwh, float),
         month_start=month_starts(start, n_intervals, interval_s),
     )
+
+
+def cached_inputs(
+    site: Site,
+    start: dt.date | dt.datetime,
+    n_intervals: int,
+    interval_s: float,
+    seed: int = 0,
+    load_growth_per_year: float = 0.0,
+) -> Inputs:
+    """`build_inputs`, from the on-disk cache (`parktwin.cache`) when the same site, period,
+    seed and growth were built before by the same profile code and data."""
+    import json
+    from pathlib import Path
+
+    import profiles
+    from parktwin.cache import cache_key, cached
+
+    what = {
+        "site": json.loads(site.model_dump_json()),
+        "start": start.isoformat(),
+        "n_intervals": int(n_intervals),
+        "interval_s": float(interval_s),
+        "seed": int(seed),
+        "load_growth_per_year": float(load_growth_per_year),
+    }
+    # Every file the series come from: the profile code, its data files, this module and
+    # the shared vocabulary (industries, tariff periods, the file loader).
+    here = Path(profiles.__file__).parent
+    sources = sorted(p for p in here.rglob("*") if p.suffix in {".py", ".toml", ".csv"})
+    parktwin_dir = Path(cache_key.__code__.co_filename).parent
+    sources += [Path(__file__), *sorted(parktwin_dir.glob("*.py"))]
+    key = cache_key(
+        json.dumps(what, sort_keys=True).encode(),
+        sources,
+        ("numpy", "scipy", "pandas", "pvlib", "holidays"),
+    )
+    return cached(
+        "inputs",
+        key,
+        lambda: build_inputs(site, start, n_intervals, interval_s, seed, load_growth_per_year),
+    )

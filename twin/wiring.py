@@ -21,7 +21,7 @@ from profiles.bill import effective_contract_kw
 from profiles.tariff import scheme_named
 from twin.assumptions import assumptions
 from twin.economics import billing_terms
-from twin.inputs import Inputs, build_inputs
+from twin.inputs import Inputs, build_inputs, cached_inputs
 from twin.layout import CopperPlate, ParkLayout, layout_from_site
 from twin.scenario import Scenario
 from twin.strategies import Forecast, ParkInfo, Strategy, load_strategy
@@ -118,7 +118,7 @@ def wire(
     elif network is None:
         from grid import ParkGrid
 
-        network = ParkGrid(site)
+        network = ParkGrid.cached(site)
     if tuple(network.unit_names) != lay.unit_names:
         raise SimulationError("the grid model's storage units differ from the site's")
     plant_every = sc.plant_every
@@ -127,16 +127,22 @@ def wire(
     notices = read_agency_prices(sc.agency_prices) if sc.agency_prices else None
     scheme = scheme_named(sc.tariff_scheme) if sc.tariff_scheme else None
     if inputs is None:
-        inputs = build_inputs(
-            site,
-            sc.start,
-            n_rows,
-            interval_s,
-            sc.seed,
-            sc.load_growth_per_year,
-            notices=notices,
-            scheme=scheme,
-        )
+        if notices is None and scheme is None:
+            # the default tariff: the series depend only on what the cache key holds
+            inputs = cached_inputs(
+                site, sc.start, n_rows, interval_s, sc.seed, sc.load_growth_per_year
+            )
+        else:
+            inputs = build_inputs(
+                site,
+                sc.start,
+                n_rows,
+                interval_s,
+                sc.seed,
+                sc.load_growth_per_year,
+                notices=notices,
+                scheme=scheme,
+            )
     if inputs.n_intervals < n_rows or inputs.load_kw.shape[1] != lay.n_enterprises:
         raise InputError("inputs: series shorter than the run or not one column per meter")
     params = list(lay.unit_params)

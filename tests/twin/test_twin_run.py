@@ -143,3 +143,25 @@ def test_basic_charge_is_scaled_by_months_energy_by_days() -> None:
     assert s.savings_energy_yuan_per_year == pytest.approx(365 / 3 * month["energy_yuan"])
     assert not s.published.comparable
     assert "not the published project's year" in s.note[0]
+
+
+def test_cached_inputs_equal_built_ones_and_follow_the_seed(tmp_path, monkeypatch):
+    """The run's input series from the on-disk cache are the ones `build_inputs` makes;
+    another seed is another entry."""
+    import dataclasses
+    import datetime as dt
+
+    from grid import default_site
+    from twin.inputs import build_inputs, cached_inputs
+
+    monkeypatch.setenv("PARKTWIN_CACHE_DIR", str(tmp_path))
+    site, start = default_site(), dt.date(2025, 3, 1)
+    built = build_inputs(site, start, 96, 900.0, seed=3)
+    cached_inputs(site, start, 96, 900.0, seed=3)
+    again = cached_inputs(site, start, 96, 900.0, seed=3)
+    for f in dataclasses.fields(built):
+        x, y = getattr(built, f.name), getattr(again, f.name)
+        assert np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y, f.name
+    other = cached_inputs(site, start, 96, 900.0, seed=4)
+    assert not np.array_equal(other.load_kw, built.load_kw)
+    assert len(list((tmp_path / "inputs").glob("*.pickle"))) == 2

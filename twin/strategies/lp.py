@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linprog
 
 from parktwin.errors import SolverError
 from parktwin.strategy_names import StrategyName
@@ -111,6 +110,8 @@ def solve_day(
         )
         a_ub = sparse.hstack(row, format="csr")
         b_ub = -np.asarray(net_kw, float)
+    from scipy.optimize import linprog  # on first use: importing it costs a second
+
     res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
     if res.status != 0:
         raise SolverError(f"day-ahead LP: HiGHS did not find an optimum: {res.message}")

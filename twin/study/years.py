@@ -237,7 +237,7 @@ def simulate_years(
         if network is None and scenario.network == "feeders":
             from grid import ParkGrid
 
-            network = ParkGrid(site)
+            network = ParkGrid.cached(site)
         result = run_year(scenario, site, state, limits, network)
         state = result.final_state
         out.append(outcome_of(result, ent_index, watched))
