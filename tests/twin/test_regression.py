@@ -43,6 +43,9 @@ PINNED = {
 WALL_CLOCK = {"run_seconds", "cpu_seconds", "worker", "finished_utc"}
 #: keys that name the run, not a figure (summary.json's `run`: scenario hash, version, seed)
 IDENTITY = {"run"}
+#: keys that carry the calendar day the run was made on (the sensitivity table's "scheme in
+#: force today" names its day; the scheme and its figures are still compared)
+TODAY = "today_scheme.date"
 REL = 1e-9
 
 
@@ -58,7 +61,11 @@ def produce(case: str, out: Path) -> Path:
 def _same(a: object, b: object, where: str, diffs: list[str]) -> None:
     if isinstance(a, dict) and isinstance(b, dict):
         for key in sorted(set(a) | set(b)):
-            if key in WALL_CLOCK or (where.endswith(".json") and key in IDENTITY):
+            if (
+                key in WALL_CLOCK
+                or (where.endswith(".json") and key in IDENTITY)
+                or f"{where}.{key}".endswith(TODAY)
+            ):
                 continue
             if key not in a or key not in b:
                 diffs.append(f"{where}.{key}: only in {'pin' if key in a else 'run'}")
@@ -123,6 +130,14 @@ def test_figures_are_pinned(case: str, tmp_path: Path) -> None:
 def test_a_moved_figure_is_caught() -> None:
     """The comparison itself can fail: a nudged number, a lost key, a changed word."""
     pin = {"a": 1.0, "b": [1, 2], "c": "tou", "run_seconds": 3.0}
+    day = {"today_scheme": {"date": "2026-12-03", "scheme": "zj-2026"}}
+    later = {"today_scheme": {"date": "2027-02-01", "scheme": "zj-2026"}}
+    other = {"today_scheme": {"date": "2027-02-01", "scheme": "zj-2027"}}
+    moved: list[str] = []
+    _same(day, later, "x", moved)
+    assert moved == []
+    _same(day, other, "x", moved)
+    assert moved
     for now in (
         {"a": 1.0 + 1e-6, "b": [1, 2], "c": "tou"},
         {"a": 1.0, "b": [1], "c": "tou"},
