@@ -1,4 +1,8 @@
-"""numba kernels of the time-series power flow: sparse LU solves and the Z-bus fixed point.
+"""numba kernels of the park's single step: sparse LU solves and the Z-bus fixed point.
+
+`grid.ParkGrid.solve` (the engine's per-period call on the park, PQ buses only) runs
+`park_step`; every other power flow runs the Newton-Raphson of `grid.newton`, which shares
+this module's result helpers (branch loadings, NaN rules).
 
 The PQ-bus equations ``S = V * conj(Ypp V + Yps Vs)`` are solved by the implicit Z-bus
 fixed point (Chen et al., IEEE Trans. Power Deliv. 1991; the method of OpenDSS and of
@@ -105,29 +109,6 @@ def zbus_solve(lu, y_ptr, y_idx, y_val, w, s, v, tol_v, tol_s, max_iter):
 
 
 @jit
-def zbus_solve_series(lu, y_ptr, y_idx, y_val, w, s_steps, v0, tol_v, tol_s, max_iter):
-    """Solve every row of `s_steps` (steps, n), each warm-started from the previous
-    solution (the first from `v0`). Returns (v (steps, n), iterations (steps,),
-    mismatch (steps,)); a step that fails has iterations -1 and restarts the next
-    step from `v0`."""
-    steps, n = s_steps.shape
-    out = np.empty((steps, n), dtype=np.complex128)
-    iters = np.empty(steps, dtype=np.int64)
-    mism = np.empty(steps, dtype=np.float64)
-    v = v0.copy()
-    for t in range(steps):
-        it, m = zbus_solve(lu, y_ptr, y_idx, y_val, w, s_steps[t], v, tol_v, tol_s, max_iter)
-        iters[t] = it
-        mism[t] = m
-        for i in range(n):
-            out[t, i] = v[i]
-        if it < 0:
-            for i in range(n):
-                v[i] = v0[i]
-    return out, iters, mism
-
-
-@jit
 def add_demand(d, p, q, bus, scale):
     """Add element powers p, q [MW, Mvar] to the bus demand d (steps, n) [p.u.]:
     ``d[t, bus[e]] += scale[e] (p[t, e] + j q[t, e])``. p and q have `steps` rows or one
@@ -207,11 +188,12 @@ def _trafo_loading(sf, st, i_f, i_t, vn_hv, vn_lv, sn, div, by_current):
     """pandapower's transformer loading [%]: by current (the larger side's I * vn * sqrt 3)
     or by power (the larger side's |S|), over sn_mva * parallel * df."""
     if by_current:
+        # NaN if either side is (numpy's max, as pandapower): a de-energised side
         ld = max(i_f * vn_hv, i_t * vn_lv) * np.sqrt(3.0)
+        if i_f != i_f or i_t != i_t:
+            ld = np.nan
     else:
         ld = max(_mag(sf), _mag(st))
-    if i_f != i_f:
-        ld = np.nan
     return ld / sn * 100.0 / div
 
 
@@ -222,190 +204,6 @@ def _slack_power(vs, k, y_ptr, y_idx, y_val, demand_k, base_mva):
     for q in range(y_ptr[k], y_ptr[k + 1]):
         acc += y_val[q] * vs[y_idx[q]]
     return (vs[k] * np.conj(acc) + demand_k) * base_mva
-
-
-@jit
-def results_series(
-    v,
-    demand,
-    bus_ppci,
-    yf_ptr,
-    yf_idx,
-    yf_val,
-    yt_ptr,
-    yt_idx,
-    yt_val,
-    br_f,
-    br_t,
-    kv_f,
-    kv_t,
-    br_row,
-    n_br,
-    line_first,
-    line_imax,
-    trafo_first,
-    trafo_vn_hv,
-    trafo_vn_lv,
-    trafo_sn,
-    trafo_div,
-    trafo_by_current,
-    y_ptr,
-    y_idx,
-    y_val,
-    eg_bus,
-    base_mva,
-):
-    """pandapower's result quantities of every step from the bus voltages `v` (steps, n)
-    [p.u.] and the bus demand (steps, n) [p.u., + = consumption]. Branch k of the in-service
-    set (rows of Yf/Yt) is ppc branch ``br_row[k]``; lines are ppc rows ``line_first + j``,
-    transformers ``trafo_first + j``; ``bus_ppci`` / ``eg_bus`` are -1 when left out.
-
-    Returns vm, va [deg], line loading [%], line p/q from/to [MW, Mvar], line i [kA],
-    trafo loading [%], trafo p/q hv/lv, ext_grid p/q, losses [MW]."""
-    steps = v.shape[0]
-    n_bus = bus_ppci.shape[0]
-    n_line = line_imax.shape[0]
-    n_trafo = trafo_sn.shape[0]
-    n_eg = eg_bus.shape[0]
-    # one output block, column groups in RESULT_ORDER (returning one array instead of 16
-    # saves the boxing of 15 arrays per call, which dominates a single step)
-    width = 2 * n_bus + 6 * n_line + 5 * n_trafo + 2 * n_eg + 1
-    block = np.zeros((steps, width))
-    o = 0
-    vm = block[:, o : o + n_bus]
-    o += n_bus
-    va = block[:, o : o + n_bus]
-    o += n_bus
-    l_load = block[:, o : o + n_line]
-    o += n_line
-    l_pf = block[:, o : o + n_line]
-    o += n_line
-    l_qf = block[:, o : o + n_line]
-    o += n_line
-    l_pt = block[:, o : o + n_line]
-    o += n_line
-    l_qt = block[:, o : o + n_line]
-    o += n_line
-    l_i = block[:, o : o + n_line]
-    o += n_line
-    t_load = block[:, o : o + n_trafo]
-    o += n_trafo
-    t_ph = block[:, o : o + n_trafo]
-    o += n_trafo
-    t_qh = block[:, o : o + n_trafo]
-    o += n_trafo
-    t_pl = block[:, o : o + n_trafo]
-    o += n_trafo
-    t_ql = block[:, o : o + n_trafo]
-    o += n_trafo
-    eg_p = block[:, o : o + n_eg]
-    o += n_eg
-    eg_q = block[:, o : o + n_eg]
-    o += n_eg
-    losses = block[:, o]
-    sf = np.zeros(n_br, dtype=np.complex128)
-    st = np.zeros(n_br, dtype=np.complex128)
-    i_f = np.zeros(n_br)
-    i_t = np.zeros(n_br)
-    rad2deg = 180.0 / np.pi
-    for s in range(steps):
-        vs = v[s]
-        for b in range(n_bus):
-            k = bus_ppci[b]
-            if k < 0:
-                vm[s, b] = np.nan
-                va[s, b] = np.nan
-            else:
-                vm[s, b] = _mag(vs[k])
-                va[s, b] = np.arctan2(vs[k].imag, vs[k].real) * rad2deg
-        _branch_flows(
-            vs,
-            yf_ptr,
-            yf_idx,
-            yf_val,
-            yt_ptr,
-            yt_idx,
-            yt_val,
-            br_f,
-            br_t,
-            kv_f,
-            kv_t,
-            br_row,
-            base_mva,
-            sf,
-            st,
-            i_f,
-            i_t,
-        )
-        for j in range(n_line):
-            r = line_first + j
-            l_pf[s, j] = sf[r].real
-            l_qf[s, j] = sf[r].imag
-            l_pt[s, j] = st[r].real
-            l_qt[s, j] = st[r].imag
-            i = _line_current(i_f[r], i_t[r])
-            l_i[s, j] = i
-            l_load[s, j] = _line_loading(i, line_imax[j])
-        for j in range(n_trafo):
-            r = trafo_first + j
-            t_ph[s, j] = sf[r].real
-            t_qh[s, j] = sf[r].imag
-            t_pl[s, j] = st[r].real
-            t_ql[s, j] = st[r].imag
-            t_load[s, j] = _trafo_loading(
-                sf[r],
-                st[r],
-                i_f[r],
-                i_t[r],
-                trafo_vn_hv[j],
-                trafo_vn_lv[j],
-                trafo_sn[j],
-                trafo_div[j],
-                trafo_by_current,
-            )
-        total = 0.0
-        for k in range(br_f.shape[0]):
-            total += sf[br_row[k]].real + st[br_row[k]].real
-        losses[s] = total
-        for e in range(n_eg):
-            k = eg_bus[e]
-            if k < 0:
-                continue
-            g = _slack_power(vs, k, y_ptr, y_idx, y_val, demand[s, k], base_mva)
-            eg_p[s, e] = g.real
-            eg_q[s, e] = g.imag
-    return block
-
-
-@jit
-def solve_and_results(
-    demand, pq, ref, v_ref, v0, lu, y_ptr, y_idx, y_val, w, tol_v, tol_s, max_iter, post
-):
-    """`zbus_solve_series` on the PQ buses of a (steps, n) bus demand [p.u.], then
-    `results_series` on the full voltages, in one call (one dispatch per step for the
-    engine's loop). `post` is the tuple of `results_series`' arguments after `demand`.
-    Returns (iterations, mismatch, the last PQ voltages, *results_series' outputs);
-    failed steps have NaN voltages."""
-    steps, n = demand.shape
-    s_pq = np.empty((steps, pq.shape[0]), dtype=np.complex128)
-    for t in range(steps):
-        for i in range(pq.shape[0]):
-            s_pq[t, i] = -demand[t, pq[i]]
-    v_pq, iters, mism = zbus_solve_series(
-        lu, y_ptr, y_idx, y_val, w, s_pq, v0, tol_v, tol_s, max_iter
-    )
-    v = np.empty((steps, n), dtype=np.complex128)
-    for t in range(steps):
-        if iters[t] < 0:
-            for k in range(n):
-                v[t, k] = np.nan
-            continue
-        for i in range(ref.shape[0]):
-            v[t, ref[i]] = v_ref[i]
-        for i in range(pq.shape[0]):
-            v[t, pq[i]] = v_pq[t, i]
-    last = v0.copy() if iters[steps - 1] < 0 else v_pq[steps - 1].copy()
-    return iters, mism, last, results_series(v, demand, *post)
 
 
 # --- the single step of `grid.ParkGrid.solve` -------------------------------------------
@@ -669,14 +467,3 @@ def park_step(ints, reals, cplx, off, load_kw, pv_kw, storage_kw, storage_kvar, 
     block[o + 3] = eg_q * 1000.0
     block[o + 4] = losses * 1000.0
     return -1, it, mism, block
-
-
-def split_results(block: np.ndarray, n_bus: int, n_line: int, n_trafo: int, n_eg: int) -> tuple:
-    """Views of `results_series`' block: (vm, va, 6 line, 5 trafo, 2 ext_grid groups, losses)."""
-    sizes = [n_bus] * 2 + [n_line] * 6 + [n_trafo] * 5 + [n_eg] * 2
-    out, o = [], 0
-    for k in sizes:
-        out.append(block[:, o : o + k])
-        o += k
-    out.append(block[:, o])
-    return tuple(out)

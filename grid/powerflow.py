@@ -1,20 +1,25 @@
 """`TimeSeriesPowerFlow`: many power-flow steps of one pandapower net, fast, equal to runpp.
 
 The net's admittance matrices are taken once from pandapower itself (one `runpp` of the
-net with all injections at zero: ``net._ppc["internal"]``: Ybus, Yf, Yt and the bus and
-branch lookups), so every impedance, tap position, phase shift, switch and out-of-service
-element is modelled exactly as `runpp` models it. Each step then solves the PQ buses with
-the implicit Z-bus fixed point (`grid.kernels`, numba, Ypp factored once, warm-started from
-the previous step); no DataFrame is built per step. Results follow pandapower's own result
-definitions (``results_branch.py``): line loading = max(|I_from|, |I_to|) / (max_i_ka * df *
-parallel), transformer loading by current (or by power if the net's options say so), the
-ext_grid power = computed injection + the loads at the slack bus.
+net with its controllable injections at zero: ``net._ppc["internal"]``: Ybus, Yf, Yt, bus
+types, generators and the bus and branch lookups), so every impedance, tap position and
+characteristic, phase shift, switch (bus-bus, line, trafo, trafo3w, with or without
+impedance), shunt, ward, xward, impedance, trafo3w and out-of-service element is modelled
+exactly as `runpp` models it. Each step then solves the Newton-Raphson power flow in one
+compiled call (`grid.newton`: the Jacobian's 2x2-block structure ordered and factored
+symbolically once, numeric factorisations reused while they contract, PV buses with
+reactive limits as ``runpp(enforce_q_lims=True)``, voltage-dependent loads as runpp's
+``voltage_depend_loads``); no DataFrame is built per step. Results follow pandapower's own
+result definitions (``results_branch.py``): line loading = max(|I_from|, |I_to|) /
+(max_i_ka * df * parallel), transformer loading by current (or by power if the net's
+options say so), trafo3w loading the largest winding's, NaN where an end is de-energised,
+ext_grid and gen powers split among the generators of a bus as ``pfsoln`` does.
 
-Supported: ext_grid, bus, line, two-winding trafo (any tap position), load (constant
-power), sgen, storage, bus-bus and line switches. Anything else with rows is refused with
-an `UnsupportedNetError`; a step that does not converge raises `PowerFlowError`.
+Supported: every balanced element table `runpp` models except those in `REFUSED` (DC
+lines, SVC, TCSC, SSC, VSC, DC grids), which are refused by table name with an
+`UnsupportedNetError`; a step that does not converge raises `PowerFlowError`.
 
-Signs as pandapower's: load and storage p_mw + = consumption / charging, sgen + =
+Signs as pandapower's: load and storage p_mw + = consumption / charging, sgen and gen + =
 generation, ext_grid p_mw + = supplied into the net.
 """
 
@@ -31,15 +36,28 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
-from grid import kernels
+from grid import kernels, newton
 from grid.errors import PowerFlowError, UnsupportedNetError
 from parktwin.errors import InputError
 
 if TYPE_CHECKING:
     import pandapower as pp
 
-#: Element tables the solver models; any other non-empty element table is refused.
-SUPPORTED = frozenset({"bus", "line", "trafo", "load", "sgen", "storage", "switch", "ext_grid"})
+#: Element tables the solver models (through pandapower's own ppc, see the module docstring).
+SUPPORTED = frozenset(
+    {
+        "bus", "line", "trafo", "trafo3w", "impedance", "switch", "ext_grid", "gen", "load",
+        "sgen", "storage", "motor", "shunt", "ward", "xward", "characteristic",
+        "trafo_characteristic_table", "trafo_characteristic_spline",
+    }
+)  # fmt: skip
+#: Element tables the solver refuses by name when they hold rows: not modelled (yet).
+REFUSED = frozenset(
+    {
+        "dcline", "svc", "tcsc", "ssc", "vsc", "bus_dc", "line_dc", "load_dc", "source_dc",
+        "vsc_stacked", "vsc_bipolar", "b2b_vsc", "asymmetric_load", "asymmetric_sgen",
+    }
+)  # fmt: skip
 #: Tables that describe but do not change the power flow.
 _DESCRIPTIVE = frozenset(
     {"measurement", "controller", "group", "pwl_cost", "poly_cost", "bus_geodata", "line_geodata"}
@@ -52,9 +70,10 @@ INJECTIONS = (
     ("sgen", "q_mvar"),
     ("storage", "p_mw"),
     ("storage", "q_mvar"),
+    ("gen", "p_mw"),
 )
 _SQRT3 = math.sqrt(3.0)
-#: The outputs of `kernels.results_series`, in order (fields of PowerFlowResult).
+#: The outputs of `newton.results`, in order (fields of PowerFlowResult).
 _NAMES = (
     "vm_pu",
     "va_degree",
@@ -69,8 +88,11 @@ _NAMES = (
     "trafo_q_hv_mvar",
     "trafo_p_lv_mw",
     "trafo_q_lv_mvar",
+    "trafo3w_loading_percent",
     "ext_grid_p_mw",
     "ext_grid_q_mvar",
+    "gen_p_mw",
+    "gen_q_mvar",
     "losses_mw",
 )
 
@@ -95,11 +117,14 @@ class PowerFlowResult:
     trafo_q_hv_mvar: np.ndarray
     trafo_p_lv_mw: np.ndarray
     trafo_q_lv_mvar: np.ndarray
+    trafo3w_loading_percent: np.ndarray  # (steps, n_trafo3w) the largest winding's
     ext_grid_p_mw: np.ndarray  # (steps, n_ext_grid), + = supplied into the net
     ext_grid_q_mvar: np.ndarray
-    losses_mw: np.ndarray  # (steps,) all branches and shunts
+    gen_p_mw: np.ndarray  # (steps, n_gen), + = generation
+    gen_q_mvar: np.ndarray  # (steps, n_gen), at its limit where it hit one
+    losses_mw: np.ndarray  # (steps,) all branches (lines, transformers, impedances, ...)
     converged: np.ndarray  # (steps,) bool
-    iterations: np.ndarray  # (steps,) fixed-point iterations (-1 = not converged)
+    iterations: np.ndarray  # (steps,) Newton iterations (-1 = not converged)
 
     def step(self, t: int) -> PowerFlowResult:
         """The results of step `t` alone (arrays without the step axis)."""
@@ -113,24 +138,58 @@ def check_supported(net: pp.pandapowerNet) -> None:
             continue
         if key in SUPPORTED or key in _DESCRIPTIVE or table.empty:
             continue
+        if "in_service" in table and not table.in_service.astype(bool).any() and key not in REFUSED:
+            continue
         raise UnsupportedNetError(
             f"net.{key}: {len(table)} element(s) of type {key!r} are not supported by"
             f" TimeSeriesPowerFlow (supported: {', '.join(sorted(SUPPORTED))})"
         )
-    if len(net.switch) and net.switch.et.isin(["t", "t3"]).any():
-        bad = net.switch.index[net.switch.et.isin(["t", "t3"])][0]
-        raise UnsupportedNetError(
-            f"net.switch[{bad}]: transformer switches are not supported (only bus-bus and line)"
-        )
-    for col in ("const_z_p_percent", "const_i_p_percent", "const_z_q_percent", "const_i_q_percent"):
-        if col in net.load and (net.load[col].fillna(0.0) != 0.0).any():
-            bad = net.load.index[net.load[col].fillna(0.0) != 0.0][0]
-            raise UnsupportedNetError(
-                f"net.load[{bad}].{col}: voltage-dependent loads are not supported (constant power only)"
-            )
     eg = net.ext_grid[net.ext_grid.in_service.astype(bool)]
-    if eg.empty:
+    slack_gen = (
+        net.gen.in_service.astype(bool) & net.gen.get("slack", False) if len(net.gen) else []
+    )
+    if eg.empty and not np.any(slack_gen):
         raise UnsupportedNetError("net.ext_grid: no ext_grid in service (the slack is missing)")
+
+
+def _zero_injection_runpp(net: pp.pandapowerNet) -> pp.pandapowerNet:
+    """A copy of `net` solved by `runpp` with the controllable injections at zero: its
+    ``_ppc`` holds the admittance matrices, bus types and lookups the solver uses."""
+    from grid.network import _pandapower
+
+    pp = _pandapower()
+    work = copy.deepcopy(net)
+    for el, col in INJECTIONS:
+        work[el][col] = 0.0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # numba=False: one solve to read the matrices; compiling pandapower's numba
+            # power flow for it cost 25-35 s on a fresh install (cached later: ~5 s).
+            pp.runpp(work, numba=False, enforce_q_lims=False, voltage_depend_loads=True)
+    except Exception as exc:  # pandapower raises several types; all mean "cannot model"
+        raise UnsupportedNetError(
+            f"pandapower cannot solve the net at zero injection: {type(exc).__name__}: {exc}"
+        ) from exc
+    return work
+
+
+def _ordering(ybus: sp.csr_matrix) -> np.ndarray:
+    """A fill-reducing order of the buses (SuperLU's minimum degree on Y + Y^T): the
+    solver's bus order, ``order[new] = ppci bus``."""
+    n = ybus.shape[0]
+    pat = (abs(ybus) + abs(ybus.T)).tocsc()
+    pat.data[:] = -1.0
+    pat = pat + sp.diags(np.asarray(abs(pat).sum(axis=1)).ravel() + 1.0)
+    lu = splu(
+        pat.tocsc(),
+        permc_spec="MMD_AT_PLUS_A",
+        diag_pivot_thresh=0.0,
+        options={"SymmetricMode": True},
+    )
+    order = np.empty(n, dtype=np.int64)
+    order[lu.perm_c] = np.arange(n)
+    return order
 
 
 def _csr(m: sp.spmatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -169,13 +228,17 @@ class TimeSeriesPowerFlow:
     """Fast repeated AC power flow of a pandapower net (see the module docstring).
 
     ``TimeSeriesPowerFlow(net)`` copies the net (it is not modified), runs `runpp` once on
-    the copy with all injections at zero to extract the admittance matrices, and factors
-    the PQ-bus block. Element values omitted from a call keep the net's values (times
-    each element's ``scaling``, zero when out of service, as in pandapower).
+    the copy with the controllable injections at zero to extract the admittance matrices,
+    orders and symbolically factors the Jacobian's structure, and solves the net's own
+    operating point (the first warm start). Element values omitted from a call keep the
+    net's values (times each element's ``scaling``, zero when out of service, as in
+    pandapower). Inputs: load, sgen, storage p/q and gen p.
 
-    Tolerances: a step converges when the largest voltage update is below `tol_v` [p.u.]
-    and the largest power mismatch below `tol_s` [p.u. of ``net.sn_mva``]; both far below
-    runpp's default (1e-8 MVA), so the result equals runpp's to its own accuracy.
+    Tolerances: a step converges when the largest P/Q mismatch is below `tol_newton`
+    [p.u. of ``net.sn_mva``], 100 x tighter than runpp's default criterion (1e-8 on the
+    same mismatch), so results equal a tightened runpp's well within runpp's own accuracy.
+    `enforce_q_lims` as runpp's (on by default: a generator's reactive limits hold).
+    `tol_v` and `tol_s` are the Z-bus criteria of `grid.ParkGrid.solve`'s single step.
     """
 
     def __init__(
@@ -185,45 +248,222 @@ class TimeSeriesPowerFlow:
         tol_v: float = 1e-9,
         tol_s: float = 1e-8,
         max_iter: int = 200,
+        enforce_q_lims: bool = True,
+        tol_newton: float = 1e-10,
     ) -> None:
         check_supported(net)
         self.tol_v, self.tol_s, self.max_iter = float(tol_v), float(tol_s), int(max_iter)
+        self.tol_newton = float(tol_newton)
+        self.enforce_q_lims = bool(enforce_q_lims)
         self._base = {
             (el, col): net[el][col].to_numpy(dtype=np.float64).copy() for el, col in INJECTIONS
         }
         self.n_bus, self.n_line, self.n_trafo = len(net.bus), len(net.line), len(net.trafo)
         self.n_load, self.n_sgen, self.n_storage = len(net.load), len(net.sgen), len(net.storage)
-        self.n_ext_grid = len(net.ext_grid)
+        self.n_ext_grid, self.n_gen, self.n_trafo3w = (
+            len(net.ext_grid),
+            len(net.gen),
+            len(net.trafo3w),
+        )
         self._base_row = {k: v[None, :].copy() for k, v in self._base.items()}
-        self._extract(net)
-        self._v_last = self._v0.copy()
-        self._sizes = (self.n_bus, self.n_line, self.n_trafo, self.n_ext_grid)
+        work = _zero_injection_runpp(net)
+        self._extract_newton(work)
+        self._extract(work)
+        self._start = self._base_start()
+        self._v_last = self._v0.copy() if self._zbus else None
+        self._state = self._start
 
     # --- construction -------------------------------------------------------------------
-    def _extract(self, net: pp.pandapowerNet) -> None:
-        work = copy.deepcopy(net)
-        for el, col in INJECTIONS:
-            work[el][col] = 0.0
+    def _extract_newton(self, work: pp.pandapowerNet) -> None:
+        """The Newton solver's constants from the solved zero-injection copy `work`, in the
+        solver's bus order (`_ordering`)."""
+        from pandapower.pypower.idx_brch import BR_STATUS, F_BUS, T_BUS
+        from pandapower.pypower.idx_bus import BASE_KV, CID_P, CID_Q, CZD_P, CZD_Q, PD, QD
+        from pandapower.pypower.idx_gen import GEN_BUS, GEN_STATUS, PG, QMAX, QMIN
+
+        ppc = work._ppc
+        internal = ppc["internal"]
+        if "V" not in internal:  # runpp skips a net whose only energised bus is the slack
+            raise UnsupportedNetError("net: no bus but the slack is energised (nothing to solve)")
+        base_mva = float(internal["baseMVA"])
+        self._base_mva = base_mva
+        self._trafo_loading = work._options["trafo_loading"]
+        ybus = sp.csr_matrix(internal["Ybus"])
+        n = ybus.shape[0]
+        self._n = n
+        order = _ordering(ybus)
+        inv = np.empty(n, dtype=np.int64)
+        inv[order] = np.arange(n)
+        self._order, self._inv = order, inv
+
+        # Ybus in solver order, every diagonal entry stored; the block-LU pattern
+        y = sp.coo_matrix(ybus)
+        rows = np.concatenate([inv[y.row], np.arange(n)])
+        cols = np.concatenate([inv[y.col], np.arange(n)])
+        vals = np.concatenate([y.data, np.zeros(n)]).astype(np.complex128)
+        yp = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+        yp.sum_duplicates()
+        yp.sort_indices()
+        pat = sp.csr_matrix((np.ones_like(yp.data.real), yp.indices, yp.indptr), shape=(n, n))
+        pat = (pat + pat.T).tocsr()
+        pat.sort_indices()
+        f_ptr, f_idx = newton.symbolic(n, pat.indptr.astype(np.int64), pat.indices.astype(np.int64))
+        f_rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(f_ptr))
+        keys = f_rows * n + f_idx
+        y_rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(yp.indptr))
+        y2f = np.searchsorted(keys, y_rows * n + yp.indices).astype(np.int64)
+        f_diag = np.searchsorted(keys, np.arange(n, dtype=np.int64) * (n + 1)).astype(np.int64)
+        self.lu_nnz = len(f_idx)
+        self._sys = (
+            yp.indptr.astype(np.int64),
+            yp.indices.astype(np.int64),
+            yp.data.astype(np.complex128),
+            y2f,
+            f_ptr,
+            f_idx,
+            f_diag,
+            np.zeros((len(f_idx), 4)),
+            np.zeros((n, 4)),
+            np.zeros((n, 4)),
+            np.zeros(n, dtype=np.complex128),
+            np.zeros((n, 2)),
+        )
+
+        # buses: types, set points, the solved zero-injection state (first warm start)
+        bus = internal["bus"]
+        btype = np.full(n, newton.PQ, dtype=np.int64)
+        btype[inv[np.asarray(internal["pv"], dtype=np.int64)]] = newton.PV
+        btype[inv[np.asarray(internal["ref"], dtype=np.int64)]] = newton.REF
+        self._btype = btype
+        v = np.asarray(internal["V"], dtype=np.complex128)[order]
+        self._vset = np.abs(v)
+        self._start = (v.copy(), np.angle(v), np.abs(v))
+        cvd = np.column_stack([bus[:, CID_P], bus[:, CZD_P], bus[:, CID_Q], bus[:, CZD_Q]])
+        self._cvd = np.ascontiguousarray(np.nan_to_num(cvd.real)[order])
+        self._vdep = bool(np.any(self._cvd != 0.0))
+        # demand the controllable elements leave at zero (wards, xwards, motors) [p.u.]
+        self._d_fixed = ((bus[:, PD] + 1j * bus[:, QD]) / base_mva)[order].astype(np.complex128)
+
+        # pandapower bus -> solver bus (-1 when left out)
+        lookup = np.asarray(work._pd2ppc_lookups["bus"], dtype=np.int64)
+        bus_ppc = lookup[work.bus.index.to_numpy()]
+        self._bus_solver = np.where(bus_ppc < n, inv[np.minimum(bus_ppc, n - 1)], -1)
+
+        # generators: ppci rows (ext_grids, gens, xward gens), P [p.u.] per row
+        gen = internal["gen"]
+        self._gen_bus = inv[gen[:, GEN_BUS].real.astype(np.int64)]
+        ref_gens = np.asarray(internal["ref_gens"], dtype=np.int64)
+        self._gen_ref = np.isin(np.arange(len(gen)), ref_gens)
+        self._gen_on = gen[:, GEN_STATUS].real > 0
+        self._gen_qmin = np.ascontiguousarray(gen[:, QMIN].real / base_mva)
+        self._gen_qmax = np.ascontiguousarray(gen[:, QMAX].real / base_mva)
+        self._gen_p0 = np.ascontiguousarray(gen[:, PG].real / base_mva)
+        gen_is = np.asarray(internal.get("gen_is", np.ones(len(ppc["gen"]), bool)), dtype=bool)
+        ppc2ppci = np.cumsum(gen_is) - 1
+
+        def gen_rows(el: str) -> np.ndarray:
+            lk = work._pd2ppc_lookups.get(el)
+            out = np.full(len(work[el]), -1, dtype=np.int64)
+            if lk is None or not len(work[el]) or not len(lk):
+                return out
+            lk = np.asarray(lk, dtype=np.int64)
+            idx = work[el].index.to_numpy()
+            ok = (idx < len(lk)) & np.asarray(work._is_elements[el], dtype=bool)
+            r = lk[np.minimum(idx, len(lk) - 1)]
+            ok &= (r >= 0) & (r < len(gen_is))
+            ok[ok] &= gen_is[r[ok]]
+            out[ok] = ppc2ppci[r[ok]]
+            return out
+
+        self._eg_row = gen_rows("ext_grid")
+        self._gen_row = gen_rows("gen")
+        scaling = work.gen.scaling.to_numpy(np.float64) if len(work.gen) else np.zeros(0)
+        self._gen_scale = scaling / base_mva
+
+        # branches: every ppc row, in service or not, its ends in solver order
+        branch = ppc["branch"]
+        n_br = branch.shape[0]
+        br_is = np.asarray(internal["branch_is"], dtype=bool)
+        f_ppc = branch[:, F_BUS].real.astype(np.int64)
+        t_ppc = branch[:, T_BUS].real.astype(np.int64)
+        f_s = np.where(f_ppc < n, inv[np.minimum(f_ppc, n - 1)], -1)
+        t_s = np.where(t_ppc < n, inv[np.minimum(t_ppc, n - 1)], -1)
+        in_service = br_is & (branch[:, BR_STATUS].real > 0) & (f_s >= 0) & (t_s >= 0)
+        base_kv = ppc["bus"][:, BASE_KV].real.astype(np.float64)
+        kv_f, kv_t = base_kv[f_ppc], base_kv[t_ppc]
+
+        def all_rows(m: sp.spmatrix) -> tuple:
+            rows_is = np.flatnonzero(br_is)
+            c = sp.coo_matrix(m)
+            full = sp.csr_matrix(
+                (c.data, (rows_is[c.row], inv[c.col])), shape=(n_br, n), dtype=np.complex128
+            )
+            full.sort_indices()
+            return _csr(full)
+
+        lk = work._pd2ppc_lookups["branch"]
+
+        def rows_of(el: str, k: int = 0) -> np.ndarray:
+            if el not in lk:
+                return np.zeros(0, dtype=np.int64)
+            f, t = lk[el]
+            if el == "trafo3w":
+                m = (t - f) // 3
+                return np.arange(f + k * m, f + (k + 1) * m, dtype=np.int64)
+            return np.arange(f, t, dtype=np.int64)
+
+        line, trafo, t3 = work.line, work.trafo, work.trafo3w
+        f64 = np.float64
+        self._post_n = (
+            self._bus_solver,
+            in_service,
+            f_s,
+            t_s,
+            kv_f,
+            kv_t,
+            all_rows(internal["Yf"]),
+            all_rows(internal["Yt"]),
+            (rows_of("line"), rows_of("trafo"), *(rows_of("trafo3w", k) for k in range(3))),
+            (
+                (line.max_i_ka * line.df * line.parallel).to_numpy(f64),
+                trafo.vn_hv_kv.to_numpy(f64),
+                trafo.vn_lv_kv.to_numpy(f64),
+                trafo.sn_mva.to_numpy(f64),
+                (trafo.parallel * trafo.df).to_numpy(f64),
+                t3.vn_hv_kv.to_numpy(f64),
+                t3.vn_mv_kv.to_numpy(f64),
+                t3.vn_lv_kv.to_numpy(f64),
+                t3.sn_hv_mva.to_numpy(f64),
+                t3.sn_mv_mva.to_numpy(f64),
+                t3.sn_lv_mva.to_numpy(f64),
+            ),
+            self._trafo_loading == "current",
+        )
+
+        # injections: element -> solver bus (-1 when inactive) and scale to demand [p.u.]
+        self._inj_n = {}
+        for el in ("load", "sgen", "storage"):
+            tab = work[el]
+            active = (
+                np.asarray(work._is_elements[el], dtype=bool) if len(tab) else np.zeros(0, bool)
+            )
+            cols = self._bus_solver[work.bus.index.get_indexer(tab.bus.to_numpy())]
+            bus_s = np.where(active, cols, -1).astype(np.int64)
+            sign = -1.0 if el == "sgen" else 1.0
+            scale = tab.scaling.to_numpy(np.float64) * sign / base_mva
+            self._inj_n[el] = (bus_s, np.ascontiguousarray(scale))
+
+    def _extract(self, work: pp.pandapowerNet) -> None:
+        """The Z-bus constants of `ParkGrid.solve`'s one-call step (`_step_segments`); only
+        for nets of PQ buses with constant-power loads (sets ``_zbus``)."""
         from pandapower.pypower.idx_brch import F_BUS, T_BUS
         from pandapower.pypower.idx_bus import BASE_KV
 
-        from grid.network import _pandapower
-
-        pp = _pandapower()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                # numba=False: one solve to read the matrices; compiling pandapower's numba
-                # power flow for it cost 25-35 s on a fresh install (cached later: ~5 s).
-                pp.runpp(work, numba=False)
-        except Exception as exc:  # pandapower raises several types; all mean "cannot model"
-            raise UnsupportedNetError(
-                f"pandapower cannot solve the net at zero injection: {type(exc).__name__}: {exc}"
-            ) from exc
         ppc = work._ppc
         internal = ppc["internal"]
-        if len(internal["pv"]):
-            raise UnsupportedNetError("net: voltage-controlled (PV) buses are not supported")
+        self._zbus = not (len(internal["pv"]) or self._vdep or len(work.gen))
+        if not self._zbus:
+            return
         opts = work._options
         self._trafo_loading = opts["trafo_loading"]
         base_mva = float(internal["baseMVA"])
@@ -255,7 +495,6 @@ class TimeSeriesPowerFlow:
             lu.perm_c.astype(np.int64),
         )
         self._ypp = _csr(ypp)
-        self.lu_nnz = int(l_strict.nnz + u_strict.nnz + n)
         self._w = -lu.solve(np.asarray(yps @ self._v_ref, dtype=np.complex128))
         self._v0 = v_solved[pq].copy()  # converged no-load state: the first warm start
 
@@ -304,31 +543,6 @@ class TimeSeriesPowerFlow:
             raise UnsupportedNetError("net.ext_grid: two ext_grids on one bus are not supported")
         self._eg_is = eg_is
         self._eg_bus = np.where(eg_is, eg_bus, -1).astype(np.int64)
-
-        line_first = int(self._line_rows[0]) if len(self._line_rows) else 0
-        trafo_first = int(self._trafo_rows[0]) if len(self._trafo_rows) else 0
-        self._post = (
-            self._bus_ppci,
-            *_csr(self._yf),
-            *_csr(self._yt),
-            self._f,
-            self._t,
-            self._kv_f,
-            self._kv_t,
-            np.flatnonzero(br_is).astype(np.int64),
-            self._n_br,
-            line_first,
-            self._line_imax,
-            trafo_first,
-            np.ascontiguousarray(self._trafo_vn[:, 0]),
-            np.ascontiguousarray(self._trafo_vn[:, 1]),
-            self._trafo_sn,
-            self._trafo_div,
-            self._trafo_loading == "current",
-            *_csr(ybus),
-            self._eg_bus,
-            base_mva,
-        )
 
     def _step_segments(self) -> tuple[list, list, list]:
         """The net's constants for `kernels.park_step`: int64, float64 and complex128
@@ -395,16 +609,50 @@ class TimeSeriesPowerFlow:
         assert len(cplx) == kernels.C_Y_VAL + 1
         return ints, reals, cplx
 
+    def _base_start(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The first warm start: the net's own operating point, solved from the angles of
+        the zero-injection solution (they carry every phase shift) with magnitudes at the
+        set points or 1.0, else from that solution itself, else from a flat start; the
+        zero-injection solution if none converges."""
+        values, _ = self._values({})
+        d = self._demand(values, 1)
+        gp = self._gen_p(None)
+        _, va_z, vm_z = self._start
+        ref = self._btype == newton.REF
+        va_flat = np.full(self._n, va_z[ref].mean() if ref.any() else 0.0)
+        va_flat[ref] = va_z[ref]
+        vm_flat = np.where(self._btype == newton.PQ, 1.0, self._vset)
+        gens = (self._gen_bus, self._gen_ref, self._gen_on, self._gen_qmin, self._gen_qmax)
+        for va, vm in ((va_z, vm_flat), (va_z, vm_z), (va_flat, vm_flat)):
+            start = (vm * np.exp(1j * va), va.copy(), vm.copy())
+            v, iters, *_ = newton.solve_series(
+                self._sys, *start, d, self._cvd, self._btype, self._vset, gens, gp,
+                self.tol_newton, self.max_iter, self.enforce_q_lims,
+            )  # fmt: skip
+            if iters[0] >= 0:
+                return (v[0].copy(), np.angle(v[0]), np.abs(v[0]))
+        return self._start
+
     # --- solving ------------------------------------------------------------------------
     def _demand(self, values: dict[tuple[str, str], np.ndarray | None], steps: int) -> np.ndarray:
-        """(steps, n_ppci) complex demand [p.u.], + = consumption (omitted values: the net's)."""
-        d = np.zeros((steps, self._n), dtype=np.complex128)
-        for el, (bus, scale) in self._inj.items():
+        """(steps, n) complex nominal bus demand [p.u.] in solver order, + = consumption
+        (omitted values: the net's), plus the fixed demand of wards, xwards and motors."""
+        d = np.empty((steps, self._n), dtype=np.complex128)
+        d[:] = self._d_fixed
+        for el, (bus, scale) in self._inj_n.items():
             p, q = values[(el, "p_mw")], values[(el, "q_mvar")]
             p = self._base_row[(el, "p_mw")] if p is None else p
             q = self._base_row[(el, "q_mvar")] if q is None else q
             kernels.add_demand(d, p, q, bus, scale)
         return d
+
+    def _gen_p(self, p_mw: np.ndarray | None) -> np.ndarray:
+        """(steps or 1, n_gen_rows) active power of the solver's generators [p.u.]."""
+        p = self._base_row[("gen", "p_mw")] if p_mw is None else p_mw
+        out = np.repeat(self._gen_p0[None, :], p.shape[0], axis=0)
+        ok = self._gen_row >= 0
+        out[:, self._gen_row[ok]] = p[:, ok] * self._gen_scale[ok]
+        return out
 
     def _values(self, given: dict[str, np.ndarray | None]) -> tuple[dict, int]:
         steps = None
@@ -436,8 +684,9 @@ class TimeSeriesPowerFlow:
         sgen_q_mvar: np.ndarray | None = None,
         storage_p_mw: np.ndarray | None = None,
         storage_q_mvar: np.ndarray | None = None,
+        gen_p_mw: np.ndarray | None = None,
         raise_on_failure: bool = True,
-        warm_start: np.ndarray | None = None,
+        warm_start: tuple | None = None,
     ) -> PowerFlowResult:
         """Solve every step; arguments (steps, n_elements) in ``net.<element>.index`` order.
 
@@ -452,28 +701,37 @@ class TimeSeriesPowerFlow:
                 "sgen_q_mvar": sgen_q_mvar,
                 "storage_p_mw": storage_p_mw,
                 "storage_q_mvar": storage_q_mvar,
+                "gen_p_mw": gen_p_mw,
             }
         )
-        return self._solve_demand(self._demand(values, steps), warm_start, raise_on_failure)
+        demand = self._demand(values, steps)
+        gen_p = self._gen_p(values[("gen", "p_mw")])
+        return self._solve_demand(demand, gen_p, warm_start, raise_on_failure)
 
     def _solve_demand(
-        self, demand: np.ndarray, warm_start: np.ndarray | None, raise_on_failure: bool
+        self,
+        demand: np.ndarray,
+        gen_p: np.ndarray,
+        warm_start: tuple | None,
+        raise_on_failure: bool,
     ) -> PowerFlowResult:
-        """Solve for a (steps, n_ppci) bus demand [p.u.]; the core of `run` and `solve`."""
-        v_start = self._v0 if warm_start is None else warm_start
-        iters, mism, last, out = kernels.solve_and_results(
+        """Solve for a (steps, n) bus demand [p.u.]; the core of `run` and `solve`."""
+        v0, va0, vm0 = self._start if warm_start is None else warm_start
+        gens = (self._gen_bus, self._gen_ref, self._gen_on, self._gen_qmin, self._gen_qmax)
+        v, iters, mism, pg, qg = newton.solve_series(
+            self._sys,
+            v0,
+            va0,
+            vm0,
             demand,
-            self._pq,
-            self._ref,
-            self._v_ref,
-            v_start,
-            self._lu,
-            *self._ypp,
-            self._w,
-            self.tol_v,
-            self.tol_s,
+            self._cvd,
+            self._btype,
+            self._vset,
+            gens,
+            gen_p,
+            self.tol_newton,
             self.max_iter,
-            self._post,
+            self.enforce_q_lims,
         )
         converged = iters >= 0
         if raise_on_failure and not converged.all():
@@ -482,8 +740,23 @@ class TimeSeriesPowerFlow:
                 f"power flow step {t} did not converge in {self.max_iter} iterations"
                 f" (largest mismatch {mism[t]:.3g} p.u.; too much load or generation for the net?)"
             )
-        self._v_pq_last = last
-        parts = kernels.split_results(out, *self._sizes)
+        if converged[-1]:
+            self._last = (v[-1].copy(), np.angle(v[-1]), np.abs(v[-1]))
+        else:
+            self._last = self._start
+        post = self._post_n
+        block = newton.results(
+            v, *post[:6], post[6], post[7], post[8], post[9], post[10],
+            (self._eg_row, self._gen_row, pg, qg), self._base_mva,
+        )  # fmt: skip
+        nb, nl, nt = self.n_bus, self.n_line, self.n_trafo
+        sizes = [nb] * 2 + [nl] * 6 + [nt] * 5 + [self.n_trafo3w]
+        sizes += [self.n_ext_grid] * 2 + [self.n_gen] * 2
+        parts, o = [], 0
+        for k in sizes:
+            parts.append(block[:, o : o + k])
+            o += k
+        parts.append(block[:, o])
         return PowerFlowResult(
             **dict(zip(_NAMES, parts, strict=True)), converged=converged, iterations=iters
         )
@@ -497,6 +770,7 @@ class TimeSeriesPowerFlow:
         sgen_q_mvar: np.ndarray | None = None,
         storage_p_mw: np.ndarray | None = None,
         storage_q_mvar: np.ndarray | None = None,
+        gen_p_mw: np.ndarray | None = None,
     ) -> PowerFlowResult:
         """One step, warm-started from the previous call; arguments (n_elements,) arrays.
 
@@ -509,6 +783,7 @@ class TimeSeriesPowerFlow:
             sgen_q_mvar=sgen_q_mvar,
             storage_p_mw=storage_p_mw,
             storage_q_mvar=storage_q_mvar,
+            gen_p_mw=gen_p_mw,
         ).step(0)
 
     def _solve1(self, **kwargs: np.ndarray | None) -> PowerFlowResult:
@@ -522,15 +797,6 @@ class TimeSeriesPowerFlow:
             if a.ndim != 1:
                 raise InputError(f"{k}: expected a 1-D array (n_elements,), got shape {a.shape}")
             args[k] = a[None, :]
-        res = self.run(**args, warm_start=self._v_last)
-        self._v_last = self._v_pq_last
+        res = self.run(**args, warm_start=self._state)
+        self._state = self._last
         return res
-
-    def _full_voltages(self, v_pq: np.ndarray, converged: np.ndarray) -> np.ndarray:
-        """(steps, n_ppci) complex voltages [p.u.]; NaN rows for steps that failed."""
-        v = np.empty((v_pq.shape[0], self._n), dtype=np.complex128)
-        v[:, self._ref] = self._v_ref
-        v[:, self._pq] = v_pq
-        v[~converged] = np.nan
-        self._v_pq_last = v_pq[-1].copy() if converged[-1] else self._v0.copy()
-        return v

@@ -63,7 +63,7 @@ def results_reference(
     eg_bus: np.ndarray,
     base_mva: float,
 ) -> dict[str, np.ndarray]:
-    """`grid.kernels.results_series` as vectorised numpy over all steps (scipy sparse Y)."""
+    """The results of `grid.kernels.park_step` as vectorised numpy over all steps (scipy sparse Y)."""
     sqrt3 = np.sqrt(3.0)
     steps = v.shape[0]
     ok = bus_ppci >= 0

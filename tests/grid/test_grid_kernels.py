@@ -110,27 +110,6 @@ def _results_kwargs(pf: TimeSeriesPowerFlow) -> dict:
     }
 
 
-@settings(max_examples=10)
-@given(seed=st.integers(0, 2**32 - 1))
-def test_results_kernel_equals_numpy_reference(pf, seed) -> None:
-    rng = np.random.default_rng(seed)
-    demand = pf._demand(
-        pf._values(
-            {"load_p_mw": rng.uniform(0, 3, (3, 27)), "storage_p_mw": rng.uniform(-2, 2, (3, 19))}
-        )[0],
-        3,
-    )
-    v_pq, iters, _ = kernels.zbus_solve_series(
-        pf._lu, *pf._ypp, pf._w, np.ascontiguousarray(-demand[:, pf._pq]), pf._v0, 1e-10, 1e-9, 200
-    )
-    assert (iters > 0).all()
-    v = pf._full_voltages(v_pq, iters > 0)
-    got = kernels.split_results(kernels.results_series(v, demand, *pf._post), *pf._sizes)
-    ref = reference.results_reference(v, demand, **_results_kwargs(pf))
-    for x, (name, y) in zip(got, ref.items(), strict=True):
-        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-10, err_msg=name)
-
-
 def test_add_demand_skips_inactive_elements() -> None:
     d = np.zeros((2, 3), complex)
     p = np.array([[1.0, 2.0], [3.0, 4.0]])
