@@ -119,7 +119,11 @@ def draw(unc: RunUncertainty, seed: int, sample: int, days: int, n_units: int) -
 
 
 def sample_scenario(sc: Scenario, d: Draw, unit_names: tuple[str, ...]) -> Scenario:
-    """`sc` with the draw's seed, load growth and outages (added to its own faults)."""
+    """`sc` with the draw's seed, load growth and outages (added to its own faults).
+
+    The draw's availability is the unit's whole availability, so the scenario's own
+    availability draw (`twin.availability`) is off in a sample: both would count the same
+    maintenance and outage days twice."""
     outages = tuple(
         FaultSpec(kind="pcs_trip", unit=name, at_s=day * 86400.0, duration_s=86400.0)
         for name, days in zip(unit_names, d.outage_days, strict=True)
@@ -130,6 +134,7 @@ def sample_scenario(sc: Scenario, d: Draw, unit_names: tuple[str, ...]) -> Scena
             "seed": d.profile_seed,
             "load_growth_per_year": d.load_growth_per_year,
             "faults": sc.faults + outages,
+            "availability": sc.availability.model_copy(update={"enabled": False}),
         }
     ).revalidated()
 

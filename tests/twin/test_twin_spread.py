@@ -72,6 +72,8 @@ def test_a_sample_scenario_carries_its_draw() -> None:
     s = sample_scenario(sc, d, names)
     assert s.seed == d.profile_seed and s.load_growth_per_year == d.load_growth_per_year
     assert len(s.faults) == sum(len(x) for x in d.outage_days) > 0
+    # the draw is the units' whole availability: the scenario's own draw is off, once
+    assert sc.availability.enabled and not s.availability.enabled
     f = s.faults[0]
     assert (f.kind, f.unit, f.at_s, f.duration_s) == (
         "pcs_trip",
