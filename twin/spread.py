@@ -16,7 +16,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -100,22 +101,55 @@ class Draw:
     outage_days: tuple[tuple[int, ...], ...]  # per unit: days (from the start) it is out
 
 
-def draw(unc: RunUncertainty, seed: int, sample: int, days: int, n_units: int) -> Draw:
-    """Sample `sample`'s inputs: from ``SeedSequence([seed, sample])`` alone, in a fixed order
-    (profiles, growth, availability, then each unit's outage days), so that two scenarios
-    with the same seed see the same draws (common random numbers)."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, sample]))
+def sample_rng(seed: int, sample: int, *stream: int) -> np.random.Generator:
+    """The generator of sample `sample` under `seed`: ``SeedSequence([seed, sample])``, or its
+    independent child stream `stream` (e.g. a study's year: ``spawn_key=(k,)``)."""
+    return np.random.default_rng(np.random.SeedSequence([seed, sample], spawn_key=stream))
+
+
+def draw_common(
+    unc: RunUncertainty, rng: np.random.Generator, seed: int
+) -> tuple[int, float, float]:
+    """The inputs every kind of sample draws first, in this order: profile seed, load growth
+    [1/yr], availability [0..1] (a run's `draw`, a study's sample)."""
     profile_seed = int(rng.integers(0, 2**32 - 1))
     if not unc.profiles.vary:
         profile_seed = seed
     g, a = unc.load_growth_per_year, unc.availability
     growth = float(rng.uniform(g.low, g.high))
     avail = float(rng.uniform(a.low, a.high))
-    n_out = round((1.0 - avail) * days)
-    outages = tuple(
+    return profile_seed, growth, avail
+
+
+def outage_days(
+    rng: np.random.Generator, availability: float, days: int, n_units: int
+) -> tuple[tuple[int, ...], ...]:
+    """Per unit, the ``round((1 - availability) x days)`` days (from the start) it is out,
+    drawn unit after unit: a unit's days do not depend on how many units follow it."""
+    n_out = round((1.0 - availability) * days)
+    return tuple(
         tuple(sorted(int(d) for d in rng.permutation(days)[:n_out])) for _ in range(n_units)
     )
-    return Draw(sample, profile_seed, growth, avail, outages)
+
+
+def draw(unc: RunUncertainty, seed: int, sample: int, days: int, n_units: int) -> Draw:
+    """Sample `sample`'s inputs: from ``SeedSequence([seed, sample])`` alone, in a fixed order
+    (profiles, growth, availability, then each unit's outage days), so that two scenarios
+    with the same seed see the same draws (common random numbers)."""
+    rng = sample_rng(seed, sample)
+    profile_seed, growth, avail = draw_common(unc, rng, seed)
+    return Draw(sample, profile_seed, growth, avail, outage_days(rng, avail, days, n_units))
+
+
+def outage_faults(
+    units: Sequence[int | str], days_out: Sequence[Sequence[int]]
+) -> tuple[FaultSpec, ...]:
+    """Whole-day outages (a PCS trip for the day) of `units` on their `days_out`."""
+    return tuple(
+        FaultSpec(kind="pcs_trip", unit=u, at_s=day * 86400.0, duration_s=86400.0)
+        for u, days in zip(units, days_out, strict=True)
+        for day in days
+    )
 
 
 def sample_scenario(sc: Scenario, d: Draw, unit_names: tuple[str, ...]) -> Scenario:
@@ -124,11 +158,7 @@ def sample_scenario(sc: Scenario, d: Draw, unit_names: tuple[str, ...]) -> Scena
     The draw's availability is the unit's whole availability, so the scenario's own
     availability draw (`twin.availability`) is off in a sample: both would count the same
     maintenance and outage days twice."""
-    outages = tuple(
-        FaultSpec(kind="pcs_trip", unit=name, at_s=day * 86400.0, duration_s=86400.0)
-        for name, days in zip(unit_names, d.outage_days, strict=True)
-        for day in days
-    )
+    outages = outage_faults(unit_names, d.outage_days)
     return sc.model_copy(
         update={
             "seed": d.profile_seed,
@@ -152,9 +182,29 @@ class Percentiles:
 
 
 def percentiles(values) -> Percentiles:
-    """P10/P50/P90 of `values` (numpy's linear interpolation between order statistics)."""
-    p = np.percentile(np.asarray(values, dtype=np.float64), [10.0, 50.0, 90.0])
-    return Percentiles(float(p[0]), float(p[1]), float(p[2]))
+    """P10/P50/P90 of `values` (numpy's linear interpolation between order statistics).
+
+    Infinite values take part as the order statistics they are (a payback that never comes
+    is +inf, so a P90 may be +inf); a percentile that falls exactly on a finite order
+    statistic is that value even beside an infinite neighbour (numpy would give NaN)."""
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    if x.size == 0 or np.isnan(x).any():
+        return Percentiles(math.nan, math.nan, math.nan)
+    if np.isfinite(x).all():
+        p = np.percentile(x, [10.0, 50.0, 90.0])
+        return Percentiles(float(p[0]), float(p[1]), float(p[2]))
+    out = []
+    for q in (0.1, 0.5, 0.9):
+        h = (x.size - 1) * q
+        lo, hi = math.floor(h), math.ceil(h)
+        frac = h - lo
+        if frac == 0.0 or x[lo] == x[hi]:
+            out.append(float(x[lo]))
+        elif math.isinf(x[lo]) or math.isinf(x[hi]):
+            out.append(float(x[hi] if math.isinf(x[hi]) else x[lo]))
+        else:
+            out.append(float(x[lo] + (x[hi] - x[lo]) * frac))
+    return Percentiles(*out)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,11 @@ def expand(
     days: int | None = typer.Option(
         None, "--days", help="Simulate only N days of each year (a quick look)."
     ),
+    samples: int | None = typer.Option(
+        None,
+        "--samples",
+        help="Samples of the study's [uncertainty] (default: its samples = N; 0: none).",
+    ),
     workers: int | None = typer.Option(
         None, "--workers", help="Local worker processes (default: one per core)."
     ),
@@ -54,12 +59,15 @@ def expand(
         raise InputError("--workers: not with --scheduler (the Dask cluster has its workers)")
     if scheduler is not None:
         check_scheduler_address(scheduler)
-    plan = plan_study(load_study(study_file).with_days(days))
+    check_range(samples, "--samples", 0, 10_000)
+    plan = plan_study(load_study(study_file).with_days(days).with_samples(samples))
+    unc = plan.study.uncertainty
+    n_samples = unc.samples if unc is not None else 0
     output_dir(out, "--out", resumable=True)
     if check:
         console.print(
             f"ok: {plan.study.study.name}: {len(plan.candidates)} candidates,"
-            f" {len(plan.hosting)} hosting bisections -> {out}",
+            f" {len(plan.hosting)} hosting bisections, {n_samples} samples -> {out}",
             highlight=False,
         )
         return
@@ -67,7 +75,9 @@ def expand(
     err_console.print(
         f"[bold]{plan.study.study.name}[/]: {len(plan.candidates)} candidates, "
         f"{len(plan.hosting)} hosting bisections, {plan.study.study.years} year(s) of "
-        f"{plan.study.study.days} days each, on {where} -> {out}",
+        f"{plan.study.study.days} days each"
+        + (f", {n_samples} samples of each" if n_samples else "")
+        + f", on {where} -> {out}",
         highlight=False,
     )
     result = run_plan(
@@ -84,13 +94,16 @@ def expand(
         console.print(hosting_table(result.hosting))
     console.print(
         f"{c.done} run ({c.failed} failed), {c.skipped} already done; "
-        f"{result.workers} worker(s). Results: {out / 'results.parquet'} and .csv; "
+        f"{result.workers} worker(s). Results: {out / 'results.parquet'} and .csv"
+        + ("; spread.csv and samples.csv" if n_samples else "")
+        + "; "
         f"figures: {', '.join(p.name for p in result.figures) or 'none'}"
     )
     failed = [
         *failures(result.status_quo),
         *failures(result.results),
         *failures(result.hosting),
+        *failures(result.samples),
     ]
     for line in failed:
         err_console.print(f"[red]failed:[/] {line}", highlight=False, soft_wrap=True)

@@ -1,4 +1,5 @@
-"""The study's figures: savings against grid margin, NPV by size, hosting capacity per feeder."""
+"""The study's figures: savings against grid margin, NPV by size, hosting capacity per feeder,
+and with samples a fan chart of each ranked candidate's cumulative discounted cash flow."""
 
 from __future__ import annotations
 
@@ -156,8 +157,69 @@ def hosting_capacity(hosting: pd.DataFrame, path: Path) -> Path | None:
     return out
 
 
-def write_figures(result: StudyResult, feeders: dict[str, str] | None = None) -> list[Path]:
-    """The three figures into the study's folder; those without data are skipped."""
+def npv_fans(
+    spread: pd.DataFrame,
+    samples: pd.DataFrame,
+    labels: dict[str, str],
+    discount_rate: float,
+    path: Path,
+    top: int = 12,
+) -> Path | None:
+    """One panel per ranked candidate (the first `top`): its cumulative discounted cash flow
+    at the end of each year over its samples, P10..P90 shaded, P50 drawn; where the P50
+    crosses zero is its discounted payback, the last year's value its NPV."""
+    import matplotlib.pyplot as plt
+
+    from twin.study.samples import fan
+
+    if spread.empty or samples.empty:
+        return None
+    keys = list(spread["key"])[:top]
+    n = len(keys)
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(4.2 * cols, 2.9 * rows), squeeze=False, sharex=True
+    )
+    for i, key in enumerate(keys):
+        ax = axes[i // cols][i % cols]
+        got = fan(samples, key, discount_rate)
+        if got is None:
+            ax.set_visible(False)
+            continue
+        years, p = got
+        ax.fill_between(years, p[0] / 1e6, p[2] / 1e6, color="tab:blue", alpha=0.25,
+                        label="P10..P90")  # fmt: skip
+        ax.plot(years, p[1] / 1e6, color="tab:blue", lw=1.6, label="P50")
+        ax.axhline(0.0, color="k", lw=0.8)
+        ax.set_title(f"#{i + 1} {labels.get(key, key)}", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+        if i % cols == 0:
+            ax.set_ylabel("cum. disc. cash flow [M yuan]", fontsize=7)
+        if i == 0:
+            ax.legend(fontsize=7, loc="upper left")
+    for j in range(n, rows * cols):
+        axes[j // cols][j % cols].set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("year", fontsize=7)
+    n_samples = int(spread["samples"].max())
+    fig.suptitle(
+        f"Cumulative discounted cash flow per ranked candidate ({n_samples} samples; "
+        f"the end value is the NPV)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def write_figures(
+    result: StudyResult, feeders: dict[str, str] | None = None, discount_rate: float = 0.0
+) -> list[Path]:
+    """The figures into the study's folder; those without data are skipped. The fan chart
+    (with samples) discounts at `discount_rate` [1/yr]."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -167,4 +229,9 @@ def write_figures(result: StudyResult, feeders: dict[str, str] | None = None) ->
         npv_by_size(result.results, out / "npv_by_size.png"),
         hosting_capacity(result.hosting, out / "hosting_capacity.png"),
     ]
+    if not result.spread.empty:
+        labels = dict(zip(result.results["key"], result.results["label"], strict=True))
+        made.append(
+            npv_fans(result.spread, result.samples, labels, discount_rate, out / "npv_fan.png")
+        )
     return [p for p in made if p is not None]

@@ -39,6 +39,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from parktwin.config import Frozen, load_toml, package_text, parse_toml, validate
 from parktwin.errors import InputError
 from parktwin.files import unit_type_beside
+from twin.study.uncertainty import StudyUncertainty
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -234,6 +235,8 @@ class Study(Frozen):
     finance: Finance = Field(default_factory=default_finance)
     candidates: tuple[CandidateGrid, ...] = Field(min_length=1)
     hosting: HostingSettings | None = None
+    uncertainty: StudyUncertainty | None = None
+    """Uncertain inputs and the number of samples (`twin.study.uncertainty`)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -257,6 +260,20 @@ class Study(Frozen):
             update["hosting"] = self.hosting.model_copy(update={"days": days})
         return self.model_copy(update=update)
 
+    def with_samples(self, samples: int | None) -> Study:
+        """The same study with `samples` samples (``--samples``; 0: none, the nominal runs
+        only); None: unchanged. Without ``[uncertainty]`` more than 0 is refused."""
+        if samples is None:
+            return self
+        if not 0 <= samples <= 10_000:
+            raise InputError(f"--samples: expected 0..10000, got {samples}")
+        if samples == 0:
+            return self.model_copy(update={"uncertainty": None})
+        if self.uncertainty is None:
+            raise InputError("--samples: the study file has no [uncertainty] table")
+        unc = self.uncertainty.model_copy(update={"samples": samples})
+        return self.model_copy(update={"uncertainty": unc})
+
 
 def load_study(path: str | Path) -> Study:
     """Read and validate a study file; a relative `site` or unit-type file is taken relative
@@ -272,6 +289,8 @@ def load_study(path: str | Path) -> Study:
         for g in study.candidates
     )
     update: dict[str, Any] = {"candidates": grids}
+    if study.uncertainty is not None:
+        update["uncertainty"] = study.uncertainty.resolved(path)
     if study.hosting is not None:
         hosting_type = unit_type_beside(study.hosting.unit_type, path)
         update["hosting"] = study.hosting.model_copy(update={"unit_type": hosting_type})

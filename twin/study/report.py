@@ -11,13 +11,19 @@ from rich.table import Table
 
 def ranked(results: pd.DataFrame) -> pd.DataFrame:
     """Candidates best first: those within every grid limit by NPV, then the flagged ones by
-    NPV (flagged, not dropped), then the failed ones. Adds a 1-based ``rank`` column."""
+    NPV (flagged, not dropped), then the failed ones. Adds a 1-based ``rank`` column.
+
+    With samples (a ``npv_p50_yuan`` column, `twin.study.samples`) the NPV ranked by is the
+    P50 over the samples (the nominal NPV where a candidate has none)."""
     if results.empty:
         return results.assign(rank=pd.Series([], dtype="Int64"))
     ok = results["status"] == "ok"
     grid_ok = results["grid_ok"].astype("boolean").fillna(False).astype(bool)
     tier = (~ok).astype(int) * 2 + (ok & ~grid_ok).astype(int)
-    npv = results["npv_yuan"].fillna(-math.inf)
+    npv = results["npv_yuan"]
+    if "npv_p50_yuan" in results:
+        npv = results["npv_p50_yuan"].astype(float).fillna(npv)
+    npv = npv.fillna(-math.inf)
     order = results.assign(_tier=tier, _npv=npv).sort_values(
         ["_tier", "_npv", "key"], ascending=[True, False, True], kind="mergesort"
     )
@@ -66,8 +72,16 @@ def candidates_table(results: pd.DataFrame, top: int | None = 20) -> Table:
         show_edge=False,
     )
     strategies = len(r) > 0 and r["strategy"].nunique() > 1
+    sampled = "npv_p50_yuan" in r
     cols = ["#", "enterprise", "feeder", "storage", "strategy", "M¥/yr", "NPV M¥", "IRR%"]
-    cols += ["payback", "margin%", "grid"]
+    cols += ["payback"]
+    if sampled:
+        t.title = (
+            "Expansion candidates, ranked by P50 NPV over the samples (grid-flagged ones"
+            " after the others)"
+        )
+        cols += ["NPV P10/P50/P90 M¥", "IRR% P50", "payback P50", "P>sq", "P>next"]
+    cols += ["margin%", "grid"]
     if not strategies:
         cols.remove("strategy")
     for col in cols:
@@ -91,10 +105,33 @@ def candidates_table(results: pd.DataFrame, top: int | None = 20) -> Table:
             "margin%": f"{row['grid_margin_pct']:.0f}",
             "grid": grid,
         }
+        if sampled:
+            cells.update(_sampled_cells(row))
         t.add_row(*(cells[c] for c in cols))
     if top is not None and len(r) > top:
         t.caption = f"{len(r) - top} more in results.csv / results.parquet"
     return t
+
+
+def _share(x: float) -> str:
+    return "-" if x is None or not math.isfinite(x) else f"{x:.2f}"
+
+
+def _sampled_cells(row: pd.Series) -> dict[str, str]:
+    """The spread's cells of a candidate (`twin.study.samples.CandidateSpread`)."""
+    if pd.isna(row.get("samples")):
+        return dict.fromkeys(
+            ("NPV P10/P50/P90 M¥", "IRR% P50", "payback P50", "P>sq", "P>next"), "-"
+        )
+    npv = "/".join(_m(row[f"npv_{p}_yuan"], fmt="{:.1f}") for p in ("p10", "p50", "p90"))
+    irr = row["irr_p50"]
+    return {
+        "NPV P10/P50/P90 M¥": npv,
+        "IRR% P50": _pct(irr) if math.isfinite(irr) else ("none" if irr < 0 else "-"),
+        "payback P50": _yrs(row["payback_p50_years"]),
+        "P>sq": _share(row["p_beat_status_quo"]),
+        "P>next": _share(row["p_beat_next"]),
+    }
 
 
 def failures(frame: pd.DataFrame) -> list[str]:

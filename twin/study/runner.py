@@ -6,11 +6,15 @@ Folder layout (every table readable while the study runs, see `twin.study.store`
     DIR/results.csv|.parquet    one row per candidate
     DIR/status_quo.csv|.parquet one row per strategy: the park without any candidate
     DIR/hosting.csv|.parquet    one row per enterprise bus (if the study has [hosting])
+    DIR/status_quo_samples.csv|.parquet  with [uncertainty]: one row per strategy and sample
+    DIR/samples.csv|.parquet    with [uncertainty]: one row per candidate and sample
+    DIR/spread.csv|.parquet     with [uncertainty]: P10/P50/P90 per candidate (at the end)
     DIR/*.png               figures (written at the end)
 
 Order of work: the status quo of each strategy and the hosting bisections are submitted
 first; the candidates of a strategy are submitted as soon as its status quo is in (their
-savings are increments over it), so the workers never idle on a dependency.
+savings are increments over it), so the workers never idle on a dependency. A sample's
+candidates likewise follow that sample's status quo (`twin.study.samples`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,17 @@ from twin.study.candidates import Candidate, default_trafo_kva, expand_candidate
 from twin.study.execute import BASE_COLUMNS, RunCounts, TaskRunner, make_executor
 from twin.study.hosting import HOSTING_COLUMNS, HostingTask, run_hosting
 from twin.study.model import Study
-from twin.study.store import ResultTable, study_lock
+from twin.study.samples import (
+    SAMPLE_CANDIDATE_COLUMNS,
+    SAMPLE_REFERENCE_COLUMNS,
+    SampleCandidateTask,
+    SampleReferenceTask,
+    reference_key,
+    run_sample_candidate,
+    run_sample_reference,
+    spread_frame,
+)
+from twin.study.store import ResultTable, study_lock, write_frame
 from twin.study.tasks import (
     CANDIDATE_COLUMNS,
     REFERENCE_COLUMNS,
@@ -38,6 +52,7 @@ from twin.study.tasks import (
     run_candidate,
     run_reference,
 )
+from twin.study.uncertainty import SampleInputs, draws
 from twin.study.verdict import StatusQuo
 
 STUDY_FORMAT = 3  # bump when the tables' columns or meaning change
@@ -139,8 +154,11 @@ def plan_study(study: Study) -> StudyPlan:
 
 
 def fingerprint(study: Study, limits: GridLimits) -> str:
-    """Hash of everything but the candidate list: rows made under other settings differ."""
-    data = study.model_dump(mode="json", exclude={"candidates"})
+    """Hash of everything but the candidate list and the number of samples (more samples
+    extend the ones there): rows made under other settings differ."""
+    data = study.model_dump(mode="json", exclude={"candidates", "uncertainty"})
+    if study.uncertainty is not None:
+        data["uncertainty"] = study.uncertainty.model_dump(mode="json", exclude={"samples"})
     data["limits"] = limits.model_dump(mode="json")
     data["format"] = STUDY_FORMAT
     return stable_key(data)
@@ -171,11 +189,16 @@ def _check_folder(out: Path, study: Study, limits: GridLimits) -> None:
 
 
 def tables(out: Path) -> dict[str, ResultTable]:
-    """The study's three result tables in `out` (created empty if new)."""
+    """The study's result tables in `out` (created empty if new; the sample tables only
+    get rows with [uncertainty])."""
     return {
         "results": ResultTable(out / "results.csv", {**BASE_COLUMNS, **CANDIDATE_COLUMNS}),
         "status_quo": ResultTable(out / "status_quo.csv", {**BASE_COLUMNS, **REFERENCE_COLUMNS}),
         "hosting": ResultTable(out / "hosting.csv", {**BASE_COLUMNS, **HOSTING_COLUMNS}),
+        "status_quo_samples": ResultTable(
+            out / "status_quo_samples.csv", {**BASE_COLUMNS, **SAMPLE_REFERENCE_COLUMNS}
+        ),
+        "samples": ResultTable(out / "samples.csv", {**BASE_COLUMNS, **SAMPLE_CANDIDATE_COLUMNS}),
     }
 
 
@@ -190,6 +213,11 @@ class StudyResult:
     counts: RunCounts
     figures: list[Path]
     workers: int
+    samples: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """With [uncertainty]: one row per candidate and sample (samples.csv)."""
+    spread: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """With [uncertainty]: one `CandidateSpread` row per candidate, ranked (spread.csv);
+    its columns are also in `results`."""
 
 
 def run_study(
@@ -259,11 +287,65 @@ def run_plan(
             figures=[],
             workers=executor.workers,
         )
+        if study.uncertainty is not None:
+            _with_spread(result, tabs["samples"], study.uncertainty.samples)
         if figures:
             from twin.study.figures import write_figures
 
-            result.figures = write_figures(result, plan.feeders)
+            result.figures = write_figures(result, plan.feeders, study.finance.discount_rate)
     return result
+
+
+def _with_spread(result: StudyResult, samples: ResultTable, n: int) -> None:
+    """The spread of each candidate over its first `n` samples, into ``spread.csv|.parquet``
+    and the results' columns (a folder may hold more samples from a longer run before)."""
+    frame = samples.frame()
+    if not frame.empty:
+        frame = frame[frame["sample"].astype(int) < n].reset_index(drop=True)
+    spread = spread_frame(result.results, frame)
+    write_frame(result.out_dir / "spread.csv", spread)
+    result.samples = frame
+    result.spread = spread
+    if not spread.empty:
+        result.results = result.results.merge(spread, on="key", how="left")
+
+
+def _submit_samples(
+    plan: StudyPlan, runner: TaskRunner, tabs: dict[str, ResultTable], by_strategy: dict
+) -> None:
+    """Every sample's status quo of each strategy, then that sample's candidates."""
+    s = plan.study
+    assert s.uncertainty is not None
+
+    def candidates_after(strategy: str, inputs: SampleInputs) -> Callable[[dict | None], None]:
+        def then(ref: dict | None) -> None:
+            if ref is None or ref["status"] != "ok":
+                return  # its candidates' samples wait for --retry-failed
+            tasks = [
+                SampleCandidateTask(
+                    candidate=c,
+                    settings=s.study,
+                    finance=s.finance,
+                    limits=plan.limits,
+                    e_unit_kwh=plan.units[(c.unit_type, c.pcs_kva)].e_kwh,
+                    inputs=inputs,
+                    reference_savings_yuan=tuple(ref["savings_yuan_by_year"]),
+                )
+                for c in by_strategy[strategy]
+            ]
+            runner.add(run_sample_candidate, tasks, tabs["samples"])
+
+        return then
+
+    for inputs in draws(s.uncertainty, s.study.seed):
+        for strategy in by_strategy:
+            task = SampleReferenceTask(s.study, strategy, inputs, reference_key(strategy))
+            runner.add(
+                run_sample_reference,
+                [task],
+                tabs["status_quo_samples"],
+                then=candidates_after(strategy, inputs),
+            )
 
 
 def _submit(plan: StudyPlan, runner: TaskRunner, tabs: dict[str, ResultTable]) -> None:
@@ -307,6 +389,8 @@ def _submit(plan: StudyPlan, runner: TaskRunner, tabs: dict[str, ResultTable]) -
         )
     if plan.hosting:
         runner.add(run_hosting, plan.hosting, tabs["hosting"])
+    if s.uncertainty is not None:
+        _submit_samples(plan, runner, tabs, by_strategy)
 
 
 def _failed_row(plan: StudyPlan, c: Candidate, error: str) -> dict:

@@ -204,3 +204,12 @@ def study_lock(folder: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def write_frame(csv_path: Path, frame: pd.DataFrame) -> None:
+    """A derived table (made whole at the end, not appended) as CSV and Parquet beside it,
+    each written atomically (infinities as ``inf``, NaN as an empty cell)."""
+    with atomic_path(csv_path) as tmp:
+        frame.to_csv(tmp, index=False, na_rep="")
+    with atomic_path(csv_path.with_suffix(".parquet")) as tmp:
+        frame.to_parquet(tmp, index=False)

@@ -177,21 +177,56 @@ def outcome_of(result, ent_index: int | None, units: slice) -> YearOutcome:
     )
 
 
-def run_year(scenario, site, initial_state: dict | None, limits: GridLimits, network=None):
+def run_year(
+    scenario, site, initial_state: dict | None, limits: GridLimits, network=None, tariff=None
+):
     """One closed-loop twin run of `site` (a `twin.run.RunResult`, with its grid extremes
     counted against `limits`), on `network` when given (a `grid.ParkGrid` of the same
-    feeders and storage, warm start reset) instead of one built for the run."""
+    feeders and storage, warm start reset) instead of one built for the run. `tariff`: a
+    sample's tariff (`twin.study.uncertainty.SampleTariff`) for dispatch and bills alike."""
     from twin.engine import Simulation
     from twin.run import collect
 
     t0 = time.perf_counter()
     if network is not None:
         network.reset_warm_start()  # as if just built: the same numbers as a new one
-    sim = Simulation(
-        scenario, site=site, initial_state=initial_state, limits=limits, network=network
-    )
+    if tariff is None:
+        sim = Simulation(
+            scenario, site=site, initial_state=initial_state, limits=limits, network=network
+        )
+    else:
+        sim = Simulation(_sample_wiring(scenario, site, initial_state, limits, network, tariff))
     sim.run()
     return collect(sim, t0)
+
+
+def _sample_wiring(scenario, site, initial_state, limits, network, tariff):
+    """The run wired with `tariff`'s series (not the disk cache: a sample's inputs are its
+    own) and bills on it."""
+    import dataclasses
+
+    from twin.inputs import build_inputs
+    from twin.wiring import wire
+
+    n_rows = scenario.n_steps // scenario.plant_every
+    inputs = build_inputs(
+        site,
+        scenario.start,
+        n_rows,
+        scenario.plant_every * scenario.step_s,
+        scenario.seed,
+        scenario.load_growth_per_year,
+        scheme=tariff,
+    )
+    w = wire(
+        scenario,
+        site=site,
+        network=network,
+        inputs=inputs,
+        initial_state=initial_state,
+        limits=limits,
+    )
+    return dataclasses.replace(w, scheme=tariff)
 
 
 def simulate_years(
@@ -204,9 +239,11 @@ def simulate_years(
     days: int | None = None,
     first_year: int = 0,
     limits: GridLimits | None = None,
+    sample=None,
 ) -> list[YearOutcome]:
     """Closed-loop twin runs of the park (+ `extra` storage groups), one per simulated year,
-    aging carried; outcomes watch `enterprise`'s meter and the extra groups' units."""
+    aging carried; outcomes watch `enterprise`'s meter and the extra groups' units.
+    `sample`: a `twin.study.uncertainty.SampleInputs` whose draws each year takes."""
     from twin.scenario import GuardConfig, Scenario
     from twin.wiring import site_of
 
@@ -238,7 +275,10 @@ def simulate_years(
             from grid import ParkGrid
 
             network = ParkGrid.cached(site)
-        result = run_year(scenario, site, state, limits, network)
+        tariff = None
+        if sample is not None:
+            scenario, tariff = sample.year(k, scenario, site)
+        result = run_year(scenario, site, state, limits, network, tariff)
         state = result.final_state
         out.append(outcome_of(result, ent_index, watched))
     return out
