@@ -9,6 +9,7 @@ our own small result types.
 - `grid.site`: the site model (TOML) and the default park (``grid/data/park.toml``).
 - `grid.network`: the pandapower net of a site.
 - `grid.powerflow`: `TimeSeriesPowerFlow`, any supported pandapower net, many steps fast.
+- `grid.taps`: `TapControl`, discrete on-load tap control in a time series.
 - `grid.park`: `ParkGrid`, the park for the twin (kW, enterprise and unit order).
 - `grid.sensitivity`: `GridSensitivity`, how each unit's power moves voltages and loadings.
 - `grid.limits`: `check_limits`, voltage band, loadings, backflow, substation exchange.
@@ -30,6 +31,7 @@ _LAZY = {
     "GridSnapshot": "grid.park",
     "ParkGrid": "grid.park",
     "PowerFlowResult": "grid.powerflow",
+    "TapControl": "grid.taps",
     "TimeSeriesPowerFlow": "grid.powerflow",
 }
 
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from grid.park import GridSeries, GridSnapshot, ParkGrid
     from grid.powerflow import PowerFlowResult, TimeSeriesPowerFlow
     from grid.sensitivity import GridSensitivity
+    from grid.taps import TapControl
 
 
 def __getattr__(name: str):
@@ -62,6 +65,7 @@ __all__ = [
     "PowerFlowResult",
     "Site",
     "StorageGroup",
+    "TapControl",
     "TimeSeriesPowerFlow",
     "UnsupportedNetError",
     "check_limits",

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from grid.kernels import _line_current, _line_loading, _mag, _trafo_loading
+from grid.taps import MAX_ROUNDS, apply_taps, tap_round
 from parktwin.jit import jit
 
 PQ, PV, REF = 1, 2, 3
@@ -396,55 +397,89 @@ def solve_step(sys, v, va, vm, d0, cvd, btype0, vset, gens, gen_p, st, tol, max_
 
 
 @jit
+def _solve_or_restart(sys, v, va, vm, v0, va0, vm0, d, cvd, btype0, vset, gens, gp, st, tol,
+                      max_iter, enforce_q):  # fmt: skip
+    """`solve_step` from the warm start; if it fails, once more from (v0, va0, vm0)."""
+    it, m, p, q = solve_step(sys, v, va, vm, d, cvd, btype0, vset, gens, gp, st, tol, max_iter,
+                             enforce_q)  # fmt: skip
+    if it < 0:
+        v[:], va[:], vm[:] = v0, va0, vm0
+        st[0] = 0.0
+        it, m, p, q = solve_step(sys, v, va, vm, d, cvd, btype0, vset, gens, gp, st, tol,
+                                 max_iter, enforce_q)  # fmt: skip
+    return it, m, p, q
+
+
+@jit
 def solve_series(
-    sys, v0, va0, vm0, demand, cvd, btype0, vset, gens, gen_p, tol, max_iter, enforce_q
-):
+    sys, v0, va0, vm0, demand, cvd, btype0, vset, gens, gen_p, tol, max_iter, enforce_q, taps,
+    tap_state,
+):  # fmt: skip
     """`solve_step` for every row of `demand` (steps, n) and `gen_p` (steps or 1, n_gen),
-    each warm-started from the previous solution (a failed step restarts from v0).
-    Returns (V (steps, n) complex [p.u.], iterations, mismatch, gen p, gen q [p.u.])."""
+    each warm-started from the previous solution (a failed step restarts from v0), with
+    discrete tap control (`grid.taps`) between the solves of a step.
+
+    `taps` = (ctl_i (c, 6), ctl_f (c, 2), pos0 (c,), stamps (c, positions, 4), idx (c, 4)
+    into Ybus's values, Ybus's values at pos0) (c = 0: no control); `tap_state` = (pos,
+    counter) (c,) int64, carried in place from step to step (and call to call). The Ybus
+    values in `sys` are written for the positions in force.
+    Returns (V (steps, n) complex [p.u.], iterations, mismatch, gen p, gen q [p.u.], tap
+    positions (steps, c) of each step's final solve, settled (steps,) bool: False where the
+    taps still moved after `MAX_ROUNDS` rounds, pandapower's ``ControllerNotConverged``)."""
     steps, n = demand.shape
     n_gen = gens[0].shape[0]
+    ctl_i, ctl_f, pos0, stamps, idx, y_base = taps
+    pos, counter = tap_state
+    n_ctl = pos.shape[0]
+    y_val = sys[2]
+    tap_min = ctl_i[:, 1].copy()
     out = np.empty((steps, n), dtype=np.complex128)
     iters = np.empty(steps, dtype=np.int64)
     mism = np.empty(steps)
     pg = np.empty((steps, n_gen))
     qg = np.empty((steps, n_gen))
+    pos_out = np.empty((steps, n_ctl), dtype=np.int64)
+    settled = np.ones(steps, dtype=np.bool_)
+    moved = np.zeros(n_ctl, dtype=np.int64)
     v, va, vm = v0.copy(), va0.copy(), vm0.copy()
+    vm_now = np.empty(n)
     st = np.zeros(2)
+    if n_ctl:
+        apply_taps(pos, pos0, tap_min, stamps, idx, y_base, y_val)
     for t in range(steps):
         row = gen_p[t] if gen_p.shape[0] > 1 else gen_p[0]
-        it, m, p, q = solve_step(
-            sys, v, va, vm, demand[t], cvd, btype0, vset, gens, row, st, tol, max_iter, enforce_q
-        )
-        if it < 0:  # from the warm start, then once more from the base solution
-            v[:], va[:], vm[:] = v0, va0, vm0
-            st[0] = 0.0
-            it, m, p, q = solve_step(
-                sys,
-                v,
-                va,
-                vm,
-                demand[t],
-                cvd,
-                btype0,
-                vset,
-                gens,
-                row,
-                st,
-                tol,
-                max_iter,
-                enforce_q,
-            )
-        iters[t] = it
+        moved[:] = 0
+        total = 0
+        for rnd in range(MAX_ROUNDS + 1):
+            it, m, p, q = _solve_or_restart(sys, v, va, vm, v0, va0, vm0, demand[t], cvd, btype0,
+                                            vset, gens, row, st, tol, max_iter, enforce_q)  # fmt: skip
+            if it < 0 or n_ctl == 0:
+                total = it if it < 0 else total + it
+                break
+            total += it
+            for i in range(n):
+                vm_now[i] = _mag(v[i])
+            before = pos.copy()
+            if tap_round(vm_now, ctl_i, ctl_f, pos, counter, moved, rnd == 0) == 0:
+                break
+            if rnd == MAX_ROUNDS:  # still moving: keep the positions of the last solve
+                pos[:] = before
+                settled[t] = False
+            apply_taps(pos, pos0, tap_min, stamps, idx, y_base, y_val)
+        for c in range(n_ctl):
+            if moved[c] > 0:
+                counter[c] = 0
+        iters[t] = total
         mism[t] = m
         pg[t] = p
         qg[t] = q
         out[t] = v
-        if it < 0:
+        pos_out[t] = pos
+        if total < 0:
             out[t] = np.nan
             v[:], va[:], vm[:] = v0, va0, vm0
             st[0] = 0.0
-    return out, iters, mism, pg, qg
+    return out, iters, mism, pg, qg, pos_out, settled
 
 
 @jit

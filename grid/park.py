@@ -144,7 +144,12 @@ class ParkGrid:
 
         here = Path(__file__).parent
         sources = [here / f"{m}.py" for m in ("site", "network", "powerflow", "park")]
-        sources += [here / "sensitivity.py", here / "kernels.py", here / "newton.py"]
+        sources += [
+            here / "sensitivity.py",
+            here / "kernels.py",
+            here / "newton.py",
+            here / "taps.py",
+        ]
         key = cache_key(site.model_dump_json().encode(), sources, ("pandapower", "numpy", "scipy"))
         return cached("grid", key, lambda: cls(site))
 

@@ -26,8 +26,10 @@ generation, ext_grid p_mw + = supplied into the net.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
@@ -38,6 +40,7 @@ from scipy.sparse.linalg import splu
 
 from grid import kernels, newton
 from grid.errors import PowerFlowError, UnsupportedNetError
+from grid.taps import MAX_ROUNDS, TapControl, apply_taps
 from parktwin.errors import InputError
 
 if TYPE_CHECKING:
@@ -125,6 +128,8 @@ class PowerFlowResult:
     losses_mw: np.ndarray  # (steps,) all branches (lines, transformers, impedances, ...)
     converged: np.ndarray  # (steps,) bool
     iterations: np.ndarray  # (steps,) Newton iterations (-1 = not converged)
+    tap_pos: np.ndarray  # (steps, n_tap_control) position of each controlled trafo [-]
+    tap_settled: np.ndarray  # (steps,) bool: False where the tap control still moved
 
     def step(self, t: int) -> PowerFlowResult:
         """The results of step `t` alone (arrays without the step axis)."""
@@ -239,6 +244,10 @@ class TimeSeriesPowerFlow:
     same mismatch), so results equal a tightened runpp's well within runpp's own accuracy.
     `enforce_q_lims` as runpp's (on by default: a generator's reactive limits hold).
     `tol_v` and `tol_s` are the Z-bus criteria of `grid.ParkGrid.solve`'s single step.
+
+    `tap_control`: discrete on-load tap control of some transformers (`grid.taps`): each
+    step's tap positions come out as ``tap_pos``. `run` starts from the net's positions
+    every call; `solve` carries positions and delay counts from call to call.
     """
 
     def __init__(
@@ -250,6 +259,7 @@ class TimeSeriesPowerFlow:
         max_iter: int = 200,
         enforce_q_lims: bool = True,
         tol_newton: float = 1e-10,
+        tap_control: Sequence[TapControl] = (),
     ) -> None:
         check_supported(net)
         self.tol_v, self.tol_s, self.max_iter = float(tol_v), float(tol_s), int(max_iter)
@@ -269,6 +279,7 @@ class TimeSeriesPowerFlow:
         work = _zero_injection_runpp(net)
         self._extract_newton(work)
         self._extract(work)
+        self._extract_taps(net, work, tuple(tap_control))
         self._start = self._base_start()
         self._v_last = self._v0.copy() if self._zbus else None
         self._state = self._start
@@ -453,6 +464,186 @@ class TimeSeriesPowerFlow:
             scale = tab.scaling.to_numpy(np.float64) * sign / base_mva
             self._inj_n[el] = (bus_s, np.ascontiguousarray(scale))
 
+    def _extract_taps(
+        self, net: pp.pandapowerNet, work: pp.pandapowerNet, controls: tuple[TapControl, ...]
+    ) -> None:
+        """The tap controllers' constants (`grid.newton.solve_series`' ``taps``): each
+        controlled transformer's admittance stamp at every position of its range, from
+        pandapower's own branch values (``_calc_branch_values_from_trafo_df``) and pi model
+        (``makeYbus.branch_vectors``), checked against runpp's Yf, Yt at the net's positions."""
+        from pandapower.pypower.idx_brch import F_BUS, T_BUS
+
+        c = len(controls)
+        self.tap_controls = controls
+        self.n_tap = c
+        self._no_taps = (
+            np.zeros((0, 6), np.int64),
+            np.zeros((0, 2)),
+            np.zeros(0, np.int64),
+            np.zeros((0, 1, 4), np.complex128),
+            np.zeros((0, 4), np.int64),
+            self._sys[2].copy(),
+        )
+        self._tap_pos0 = np.zeros(0, np.int64)
+        self._tap_state = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        self._tap_idx_yf = self._tap_idx_yt = np.zeros((0, 4), np.int64)
+        if not c:
+            self._taps = self._no_taps
+            return
+        trafo = work.trafo
+        pos_t = trafo.index.get_indexer([ctl.trafo for ctl in controls])
+        for ctl, k in zip(controls, pos_t, strict=True):
+            if k < 0:
+                raise UnsupportedNetError(f"tap control: no trafo {ctl.trafo} in net.trafo")
+        if len(set(pos_t.tolist())) < c:
+            raise UnsupportedNetError("tap control: two controllers on one trafo")
+
+        def col(name: str) -> np.ndarray:
+            return trafo[name].to_numpy(np.float64)[pos_t]
+
+        tmin, tmax, step = col("tap_min"), col("tap_max"), col("tap_step_percent")
+        pos = np.where(np.isnan(col("tap_pos")), col("tap_neutral"), col("tap_pos"))
+        for j, ctl in enumerate(controls):
+            where = f"net.trafo {ctl.trafo}"
+            vals = (tmin[j], tmax[j], step[j], pos[j])
+            if not np.all(np.isfinite(vals)):
+                raise UnsupportedNetError(
+                    f"{where}: tap_min, tap_max, tap_step_percent and tap_pos (or tap_neutral)"
+                    " must be set for tap control"
+                )
+            if any(x != round(x) for x in (tmin[j], tmax[j], pos[j])) or not (
+                tmin[j] <= pos[j] <= tmax[j]
+            ):
+                raise UnsupportedNetError(
+                    f"{where}: tap_pos {pos[j]:g} must be a whole position in"
+                    f" tap_min..tap_max ({tmin[j]:g}..{tmax[j]:g})"
+                )
+        tmin, tmax, pos0 = (x.astype(np.int64) for x in (tmin, tmax, pos))
+        # pandapower's direction: tap_side_coeff * tap_sign (TrafoController)
+        coeff = np.where(trafo.tap_side.to_numpy()[pos_t] == "hv", 1, -1)
+        coeff[np.array([ctl.side == "hv" for ctl in controls])] *= -1
+        coeff[step < 0] *= -1
+        deg = col("tap_step_degree") if "tap_step_degree" in trafo else np.full(c, np.nan)
+        sign = np.where(np.isnan(deg), 1.0, np.sign(np.cos(np.deg2rad(deg))))
+        coeff = coeff * np.where((sign == 0) | np.isnan(sign), 1, sign).astype(np.int64)
+        # controlled bus in solver order; -1 where pandapower's controller does nothing
+        side_bus = np.array(
+            [trafo[f"{ctl.side}_bus"].to_numpy()[k] for ctl, k in zip(controls, pos_t, strict=True)]
+        )
+        eg = work.ext_grid
+        eg_bus = set(eg.bus[eg.in_service.astype(bool)].tolist())
+        bus_s = self._bus_solver[work.bus.index.get_indexer(side_bus)]
+        active = trafo.in_service.to_numpy(bool)[pos_t] & ~np.isin(side_bus, list(eg_bus))
+        active &= bus_s >= 0
+        lk = work._pd2ppc_lookups["branch"]["trafo"]
+        rows = lk[0] + pos_t  # ppc branch rows
+        br_is = np.asarray(work._ppc["internal"]["branch_is"], dtype=bool)
+        active &= br_is[rows]
+        ctl_i = np.column_stack(
+            [
+                np.where(active, bus_s, -1),
+                tmin,
+                tmax,
+                coeff,
+                [ctl.delay_intervals for ctl in controls],
+                [-1 if ctl.max_steps is None else ctl.max_steps for ctl in controls],
+            ]
+        ).astype(np.int64)
+        ctl_f = np.array([[ctl.vm_lower_pu, ctl.vm_upper_pu] for ctl in controls])
+
+        # stamps: pandapower's own branch values of the transformers at each position
+        # offset (every controller at once), their pi-model admittances as makeYbus's
+        from pandapower.build_branch import _calc_branch_values_from_trafo_df
+        from pandapower.pypower.idx_brch import (
+            BR_B,
+            BR_B_ASYM,
+            BR_G,
+            BR_G_ASYM,
+            BR_R,
+            BR_STATUS,
+            BR_X,
+            SHIFT,
+            TAP,
+        )  # fmt: skip
+        from pandapower.pypower.makeYbus import branch_vectors
+
+        span = int((tmax - tmin).max()) + 1
+        stamps = np.zeros((c, span, 4), dtype=np.complex128)
+        branch = work._ppc["branch"]
+        f_ppc = branch[rows, F_BUS].real.astype(np.int64)
+        t_ppc = branch[rows, T_BUS].real.astype(np.int64)
+        ppci_row = np.cumsum(br_is) - 1
+        cols = (BR_R, BR_X, BR_G, BR_B, BR_G_ASYM, BR_B_ASYM, TAP, SHIFT)
+        for k in range(-1, span):
+            df = trafo.copy()
+            tp = df.tap_pos.to_numpy(np.float64).copy()
+            tp[pos_t] = pos0 if k < 0 else np.minimum(tmin + k, tmax)
+            df["tap_pos"] = tp
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                vals = _calc_branch_values_from_trafo_df(work, work._ppc, df)
+            br = branch[rows].copy()
+            for col_, x in zip(cols, vals, strict=True):
+                br[:, col_] = np.asarray(x)[pos_t]
+            br[:, BR_STATUS] = 1.0
+            ytt, yff, yft, ytf = branch_vectors(br, c)
+            st4 = np.column_stack([yff, yft, ytf, ytt])
+            if k >= 0:
+                stamps[:, k] = st4
+                continue
+            # the net's positions: the stamps must be runpp's own Yf, Yt entries
+            yf = sp.csr_matrix(work._ppc["internal"]["Yf"])
+            yt = sp.csr_matrix(work._ppc["internal"]["Yt"])
+            for j in np.flatnonzero(active):
+                r, f, t = ppci_row[rows[j]], f_ppc[j], t_ppc[j]
+                got = np.array([yf[r, f], yf[r, t], yt[r, f], yt[r, t]])
+                if not np.allclose(st4[j], got, rtol=1e-12, atol=1e-12):
+                    raise UnsupportedNetError(
+                        f"net.trafo {controls[j].trafo}: its admittance at tap_pos differs from"
+                        " runpp's (a transformer model the tap control cannot follow)"
+                    )
+        for j in range(c):  # beyond tmax: tmax's stamp (never used; keeps arrays regular)
+            stamps[j, tmax[j] - tmin[j] + 1 :] = stamps[j, tmax[j] - tmin[j]]
+
+        def entries(ptr, idx, r, cols):
+            out = []
+            for col_ in cols:
+                seg = idx[ptr[r] : ptr[r + 1]]
+                q = int(np.searchsorted(seg, col_))
+                if q >= len(seg) or seg[q] != col_:
+                    return None
+                out.append(int(ptr[r]) + q)
+            return out
+
+        inv = self._inv
+        y_ptr, y_idx = self._sys[0], self._sys[1]
+        yf_ptr, yf_idx = self._post_n[6][0], self._post_n[6][1]
+        yt_ptr, yt_idx = self._post_n[7][0], self._post_n[7][1]
+        idx_y = np.full((c, 4), -1, np.int64)
+        idx_yf = np.full((c, 4), -1, np.int64)
+        idx_yt = np.full((c, 4), -1, np.int64)
+        for j in range(c):
+            if not active[j]:
+                continue
+            fs, ts = inv[f_ppc[j]], inv[t_ppc[j]]
+            ff_ft = entries(y_ptr, y_idx, fs, (fs, ts))
+            tf_tt = entries(y_ptr, y_idx, ts, (fs, ts))
+            a = entries(yf_ptr, yf_idx, rows[j], (fs, ts))
+            b = entries(yt_ptr, yt_idx, rows[j], (fs, ts))
+            if None in (ff_ft, tf_tt, a, b):
+                raise UnsupportedNetError(f"net.trafo {controls[j].trafo}: no admittance entry")
+            idx_y[j] = ff_ft + tf_tt
+            idx_yf[j, :2] = a
+            idx_yt[j, 2:] = b
+        self._tap_pos0 = pos0
+        self._taps = (ctl_i, ctl_f, pos0, stamps, idx_y, self._sys[2].copy())
+        self._tap_idx_yf, self._tap_idx_yt = idx_yf, idx_yt
+        self._tap_state = (pos0.copy(), np.zeros(c, np.int64))
+
+    def tap_reset(self) -> None:
+        """Back to the net's tap positions with no interval counted (`solve`'s state)."""
+        self._tap_state = (self._tap_pos0.copy(), np.zeros(self.n_tap, np.int64))
+
     def _extract(self, work: pp.pandapowerNet) -> None:
         """The Z-bus constants of `ParkGrid.solve`'s one-call step (`_step_segments`); only
         for nets of PQ buses with constant-power loads (sets ``_zbus``)."""
@@ -627,7 +818,8 @@ class TimeSeriesPowerFlow:
             start = (vm * np.exp(1j * va), va.copy(), vm.copy())
             v, iters, *_ = newton.solve_series(
                 self._sys, *start, d, self._cvd, self._btype, self._vset, gens, gp,
-                self.tol_newton, self.max_iter, self.enforce_q_lims,
+                self.tol_newton, self.max_iter, self.enforce_q_lims, self._no_taps,
+                (np.zeros(0, np.int64), np.zeros(0, np.int64)),
             )  # fmt: skip
             if iters[0] >= 0:
                 return (v[0].copy(), np.angle(v[0]), np.abs(v[0]))
@@ -687,11 +879,15 @@ class TimeSeriesPowerFlow:
         gen_p_mw: np.ndarray | None = None,
         raise_on_failure: bool = True,
         warm_start: tuple | None = None,
+        tap_state: tuple | None = None,
     ) -> PowerFlowResult:
         """Solve every step; arguments (steps, n_elements) in ``net.<element>.index`` order.
 
         A step that does not converge raises `PowerFlowError` (naming the step), unless
         ``raise_on_failure=False``: then its ``converged`` is False and its results NaN.
+        So does a step whose tap control still moves after `grid.taps.MAX_ROUNDS` rounds
+        (then ``tap_settled`` is False and the results are those of the last solve).
+        Tap control starts from the net's positions (`tap_state`: `solve`'s own state).
         """
         values, steps = self._values(
             {
@@ -706,7 +902,7 @@ class TimeSeriesPowerFlow:
         )
         demand = self._demand(values, steps)
         gen_p = self._gen_p(values[("gen", "p_mw")])
-        return self._solve_demand(demand, gen_p, warm_start, raise_on_failure)
+        return self._solve_demand(demand, gen_p, warm_start, raise_on_failure, tap_state)
 
     def _solve_demand(
         self,
@@ -714,12 +910,20 @@ class TimeSeriesPowerFlow:
         gen_p: np.ndarray,
         warm_start: tuple | None,
         raise_on_failure: bool,
+        tap_state: tuple | None = None,
     ) -> PowerFlowResult:
-        """Solve for a (steps, n) bus demand [p.u.]; the core of `run` and `solve`."""
+        """Solve for a (steps, n) bus demand [p.u.]; the core of `run` and `solve`.
+        `tap_state` (positions, counts) is updated in place; None: from the net's."""
         v0, va0, vm0 = self._start if warm_start is None else warm_start
         gens = (self._gen_bus, self._gen_ref, self._gen_on, self._gen_qmin, self._gen_qmax)
-        v, iters, mism, pg, qg = newton.solve_series(
-            self._sys,
+        if tap_state is None:
+            tap_state = (self._tap_pos0.copy(), np.zeros(self.n_tap, np.int64))
+        taps = self._taps
+        sys = self._sys
+        if self.n_tap:  # Ybus values at the positions in force: a copy per call
+            sys = (*sys[:2], taps[5].copy(), *sys[3:])
+        v, iters, mism, pg, qg, tap_pos, settled = newton.solve_series(
+            sys,
             v0,
             va0,
             vm0,
@@ -732,6 +936,8 @@ class TimeSeriesPowerFlow:
             self.tol_newton,
             self.max_iter,
             self.enforce_q_lims,
+            taps,
+            tap_state,
         )
         converged = iters >= 0
         if raise_on_failure and not converged.all():
@@ -740,15 +946,18 @@ class TimeSeriesPowerFlow:
                 f"power flow step {t} did not converge in {self.max_iter} iterations"
                 f" (largest mismatch {mism[t]:.3g} p.u.; too much load or generation for the net?)"
             )
+        if raise_on_failure and not settled.all():
+            t = int(np.flatnonzero(~settled)[0])
+            raise PowerFlowError(
+                f"tap control in step {t} still moved after {MAX_ROUNDS} rounds (a band"
+                " narrower than one tap step hunts)"
+            )
         if converged[-1]:
             self._last = (v[-1].copy(), np.angle(v[-1]), np.abs(v[-1]))
         else:
             self._last = self._start
         post = self._post_n
-        block = newton.results(
-            v, *post[:6], post[6], post[7], post[8], post[9], post[10],
-            (self._eg_row, self._gen_row, pg, qg), self._base_mva,
-        )  # fmt: skip
+        block = self._results(v, post, pg, qg, tap_pos)
         nb, nl, nt = self.n_bus, self.n_line, self.n_trafo
         sizes = [nb] * 2 + [nl] * 6 + [nt] * 5 + [self.n_trafo3w]
         sizes += [self.n_ext_grid] * 2 + [self.n_gen] * 2
@@ -758,8 +967,39 @@ class TimeSeriesPowerFlow:
             o += k
         parts.append(block[:, o])
         return PowerFlowResult(
-            **dict(zip(_NAMES, parts, strict=True)), converged=converged, iterations=iters
+            **dict(zip(_NAMES, parts, strict=True)),
+            converged=converged,
+            iterations=iters,
+            tap_pos=tap_pos,
+            tap_settled=settled,
         )
+
+    def _results(self, v, post, pg, qg, tap_pos) -> np.ndarray:
+        """`newton.results` of every step; with tap control, per run of steps with the same
+        positions, the controlled transformers' Yf and Yt rows at those positions."""
+        gens = (self._eg_row, self._gen_row, pg, qg)
+        if not self.n_tap:
+            return newton.results(
+                v, *post[:6], post[6], post[7], post[8], post[9], post[10], gens, self._base_mva
+            )
+        ctl_i, _, pos0, stamps, _, _ = self._taps
+        yf = (post[6][0], post[6][1], post[6][2].copy())
+        yt = (post[7][0], post[7][1], post[7][2].copy())
+        tmin = ctl_i[:, 1].copy()
+        cuts = np.flatnonzero(np.any(tap_pos[1:] != tap_pos[:-1], axis=1)) + 1
+        bounds = [0, *cuts.tolist(), len(v)]
+        parts = []
+        for a, b in itertools.pairwise(bounds):
+            pos = tap_pos[a].copy()
+            apply_taps(pos, pos0, tmin, stamps, self._tap_idx_yf, post[6][2], yf[2])
+            apply_taps(pos, pos0, tmin, stamps, self._tap_idx_yt, post[7][2], yt[2])
+            g = (gens[0], gens[1], pg[a:b], qg[a:b])
+            parts.append(
+                newton.results(
+                    v[a:b], *post[:6], yf, yt, post[8], post[9], post[10], g, self._base_mva
+                )
+            )
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def solve(
         self,
@@ -797,6 +1037,6 @@ class TimeSeriesPowerFlow:
             if a.ndim != 1:
                 raise InputError(f"{k}: expected a 1-D array (n_elements,), got shape {a.shape}")
             args[k] = a[None, :]
-        res = self.run(**args, warm_start=self._state)
+        res = self.run(**args, warm_start=self._state, tap_state=self._tap_state)
         self._state = self._last
         return res

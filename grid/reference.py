@@ -176,3 +176,70 @@ def park_step_reference(
         "losses_kw": float(r["losses_mw"] * 1000),
         "v_pq": v_pq,
     }
+
+
+def tap_series_reference(net, controls, inputs: dict[str, np.ndarray]):
+    """`grid.taps`' control loop written plainly around pandapower's `runpp` (tightened:
+    tolerance_mva 1e-10) on a copy of `net`: per step, solve; every controller whose bus is
+    outside its band, whose tap is not at the end stop, whose delay has run out and whose
+    step limit is not reached moves one position; solve again; until none moves.
+
+    `inputs`: (steps, n) arrays named ``<element>_<column>`` as `TimeSeriesPowerFlow.run`'s.
+    Returns (tap positions (steps, c), bus vm_pu (steps, n_bus)) after each step's control."""
+    import copy
+    import warnings
+
+    import pandapower as pp
+
+    net = copy.deepcopy(net)
+    steps = next(iter(inputs.values())).shape[0]
+    counter = [0] * len(controls)
+    pos_out = np.zeros((steps, len(controls)), dtype=np.int64)
+    vm_out = np.zeros((steps, len(net.bus)))
+    eg_bus = set(net.ext_grid.bus[net.ext_grid.in_service].tolist())
+    for t in range(steps):
+        for arg, x in inputs.items():
+            el, col = arg.split("_", 1)
+            net[el][col] = x[t]
+        moved = [0] * len(controls)
+        for rnd in range(31):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pp.runpp(net, tolerance_mva=1e-10)
+            any_move = False
+            for c, ctl in enumerate(controls):
+                tr = net.trafo.loc[ctl.trafo]
+                bus = tr[f"{ctl.side}_bus"]
+                if bus in eg_bus or not tr.in_service:
+                    continue
+                vm = net.res_bus.vm_pu.at[bus]
+                # a higher position lowers the voltage of the controlled bus when the tap is
+                # on the other side than the bus (for a positive step)
+                higher_lowers = (tr.tap_side == "hv") == (ctl.side == "lv")
+                if tr.tap_step_percent < 0:
+                    higher_lowers = not higher_lowers
+                pos = int(tr.tap_pos)
+                want = 0
+                if vm < ctl.vm_lower_pu:
+                    want = -1 if higher_lowers else 1
+                elif vm > ctl.vm_upper_pu:
+                    want = 1 if higher_lowers else -1
+                if not tr.tap_min <= pos + want <= tr.tap_max:
+                    want = 0
+                if rnd == 0:
+                    counter[c] = counter[c] + 1 if want else 0
+                if not want or counter[c] <= ctl.delay_intervals:
+                    continue
+                if ctl.max_steps is not None and moved[c] >= ctl.max_steps:
+                    continue
+                net.trafo.at[ctl.trafo, "tap_pos"] = pos + want
+                moved[c] += 1
+                any_move = True
+            if not any_move:
+                break
+        for c in range(len(controls)):
+            if moved[c]:
+                counter[c] = 0
+        pos_out[t] = [int(net.trafo.at[ctl.trafo, "tap_pos"]) for ctl in controls]
+        vm_out[t] = net.res_bus.vm_pu.to_numpy()
+    return pos_out, vm_out
