@@ -4,9 +4,10 @@
 plant's step hook (called in the plant's thread after every interval): it applies queued
 commands and faults through the plant (`Plant.operate`, `Plant.fault`: the plant's own
 fault path and fault log), runs each unit's watchdog, refreshes every register image and
-records the trace. Commands arrive from the Modbus thread through `setpoint` (straight
-to the plant's thread-safe `Plant.set_setpoint`) and `command` (queued: the plant is only
-changed from its own thread).
+records the trace. Commands arrive from the Modbus thread through `setpoint` and
+`command`, both queued and handed to the plant at its next step hook: the plant is only
+changed from its own thread, and each setpoint is in force from a known plant instant (the
+one `EventLog.setpoints` stamps it with: the offline replay applies it there too).
 
 Unit ids on the bench port: storage units 1..N (park order), meters 101.. (enterprise
 order), the site-information device 200.
@@ -106,6 +107,7 @@ class Bench:
         self.ratings = ratings
         self.unit_meter = [int(j) for j in plant.unit_meter]
         self._commands: queue.Queue[tuple[int, UnitAction]] = queue.Queue()
+        self._setpoints: list[tuple[int, float, float]] = []  # under `log.lock`
         self._injected: queue.Queue[BenchFault] = queue.Queue()
         self.log = EventLog(clock)
         vendor = load_vendor_file(config.vendor_map)
@@ -170,8 +172,17 @@ class Bench:
 
     # -- commands from the Modbus thread -----------------------------------------------------
     def _set(self, index: int, p_kw: float, q_kvar: float) -> None:
-        self.p_cmd_kw[index] = p_kw
-        self.plant.set_setpoint(index, p_kw, q_kvar)
+        with self.log.lock:
+            self._setpoints.append((index, p_kw, q_kvar))
+
+    def _take_setpoints(self, t_s: float) -> None:
+        """Hand the queued setpoints to the plant; the logged ones are stamped `t_s`."""
+        with self.log.lock:
+            todo, self._setpoints = self._setpoints, []
+            self.log.take_setpoints(t_s)
+        for index, p_kw, q_kvar in todo:
+            self.p_cmd_kw[index] = p_kw
+            self.plant.set_setpoint(index, p_kw, q_kvar)
 
     def inject(self, fault: BenchFault) -> None:
         """Start a fault now (on demand); thread-safe. `at_s` is taken as 'now'."""
@@ -274,6 +285,7 @@ class Bench:
                     "p_discharge_max_kw": float(s.p_discharge_max_kw[i]),
                 },
             )
+        self._take_setpoints(t_s)
         p_ac = np.asarray(s.p_ac_kw, dtype=float)
         pcc_true = np.array(s.pcc_kw, dtype=float)
         if self.meter_base_kw is not None:

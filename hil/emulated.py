@@ -77,22 +77,59 @@ class Event:
     detail: str
 
 
+@dataclass(frozen=True)
+class Setpoint:
+    """A controller's setpoint as one accepted write left it (the offline replay's input).
+
+    `t_s` is the plant's time of the instant the write was taken up at (the bench hands
+    setpoints to the plant at its step hook, `EventLog.take_setpoints`), `wall_s` when the
+    write arrived. `p_kw` [+ charging] and `q_kvar` are what the unit's mode and caps make
+    of the controller's registers, before the bench's own interventions (a watchdog
+    revert, the SOC reserve).
+    """
+
+    wall_s: float
+    t_s: float
+    unit: int
+    p_kw: float
+    q_kvar: float
+
+
 class EventLog:
-    """Thread-safe list of events (the Modbus thread and the plant thread both log)."""
+    """Thread-safe list of events (the Modbus thread and the plant thread both log), and
+    the controller's setpoints as its accepted writes left them (`setpoints`).
+
+    `lock` (re-entrant) also makes a write's logged setpoint and the setpoint it puts in
+    force one step for the bench: both are taken up at the same plant instant.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.t0 = clock()
-        self._lock = threading.Lock()
+        self.lock = threading.RLock()
         self.events: list[Event] = []
+        self.setpoints: list[Setpoint] = []
+        self._pending: list[tuple[float, int, float, float]] = []
         self.t_sim_s = 0.0  # the plant's latest t_s, stamped on events by the bench
 
     def add(self, device: str, kind: str, detail: str) -> None:
-        with self._lock:
+        with self.lock:
             self.events.append(Event(self.clock() - self.t0, self.t_sim_s, device, kind, detail))
 
+    def add_setpoint(self, unit: int, p_kw: float, q_kvar: float) -> None:
+        """Log unit `unit`'s commanded setpoint; `take_setpoints` stamps its plant time."""
+        with self.lock:
+            self._pending.append((self.clock() - self.t0, unit, p_kw, q_kvar))
+
+    def take_setpoints(self, t_s: float) -> None:
+        """The setpoints logged since the last call are taken up at plant time `t_s`."""
+        with self.lock:
+            for w, i, p, q in self._pending:
+                self.setpoints.append(Setpoint(w, t_s, i, p, q))
+            self._pending.clear()
+
     def of(self, kind: str) -> list[Event]:
-        with self._lock:
+        with self.lock:
             return [e for e in self.events if e.kind == kind]
 
 
@@ -267,6 +304,7 @@ class EmulatedUnit(_Served):
         self.last_rx = clock()
         self.reverted = False
         self.sent: tuple[float, float] | None = None
+        self.commanded: tuple[float, float] | None = None  # last logged (`EventLog.setpoints`)
         self.why = 0
         #: unit faults in force (set by the bench, which also trips the plant's PCS)
         self.faults: dict[UnitFault, bool] = {"pcs_trip": False, "over_temperature": False}
@@ -304,10 +342,12 @@ class EmulatedUnit(_Served):
         """Watchdog time in force [wall-clock s]; 0 = off."""
         return self.revert_tms if self.revert_ena else 0.0
 
-    def _in_force(self) -> tuple[float, float, int]:
-        """(p_kw, q_kvar, why bits) the unit commands the plant now (call under the lock)."""
+    def _in_force(self, as_commanded: bool = False) -> tuple[float, float, int]:
+        """(p_kw, q_kvar, why bits) the unit commands the plant now (call under the lock);
+        `as_commanded`: what the controller's registers ask, without a watchdog revert or
+        the SOC reserve (the bench's own interventions)."""
         why = 0
-        if self.reverted:
+        if self.reverted and not as_commanded:
             p, q, why = self.fallback_kw, 0.0, WHY_REVERTED
         elif not self.wset_ena:
             p, q, why = 0.0, 0.0, WHY_DISABLED
@@ -320,7 +360,7 @@ class EmulatedUnit(_Served):
             rate = self.w_cha_max_kw if p > 0 else self.w_dis_max_kw
             why |= WHY_RATE_LIMIT if rate < cap else WHY_W_LIMIT
             p = min(max(p, lo), hi)
-        soc = self.soc
+        soc = None if as_commanded else self.soc
         if soc is not None and (
             (p < 0 and soc <= self.soc_rsv_min) or (p > 0 and soc >= self.soc_rsv_max)
         ):
@@ -425,10 +465,15 @@ class EmulatedUnit(_Served):
                 self.reverted = False
                 self.log.add(self.name, "resume", "controller wrote a setpoint after revert")
             self.log.add(self.name, "write", ", ".join(f"{p.name}={v}" for p, v in accepted))
+            p_kw, q_kvar, _ = self._in_force(as_commanded=True)
+            with self.log.lock:  # logged and in force: taken up at one plant instant
+                if self.commanded != (p_kw, q_kvar):
+                    self.commanded = (p_kw, q_kvar)
+                    self.log.add_setpoint(self.index, p_kw, q_kvar)
+                self._send()
             settings = self._settings()
         for img in self.images:
             publish_bound(img, settings)
-        self._send()
         for a in actions:
             self.sink.command(self.index, a)
 

@@ -17,12 +17,16 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hil.emulated import Event
 from hil.verify import Verdict, VerifySpec, run_figure, shade_periods, soc_ylim
 from parktwin import files
+
+if TYPE_CHECKING:
+    from hil.comparison import Comparison
 
 EVENTS_SHOWN = 200
 """Rows of the event table (the rest are counted): a buggy controller refuses thousands."""
@@ -54,6 +58,7 @@ class RunRecord:
     controller: str
     wall_s: float
     controller_log: str = ""
+    comparison: Comparison | None = None  # offline versus bench (`--compare-offline`)
 
 
 # ----------------------------------------------------------------------------- charts
@@ -312,9 +317,139 @@ def render(rec: RunRecord) -> str:
             parts.append(
                 f"<p>The controller's last output (controller.log):</p><pre>{_e(tail)}</pre>"
             )
+    if rec.comparison is not None:
+        parts.append(_compare_section(rec, rec.comparison))
     parts.append("<h2>Bench events</h2>")
     parts.append(_event_rows(rec.events, tuple(EVENT_KINDS)))
     parts.append("</body></html>\n")
+    return "".join(parts)
+
+
+WINDOWS_SHOWN = 50
+"""Rows of the divergence-window table (the rest are counted; compare.json holds all)."""
+
+
+def _chart_compare(rec: RunRecord, c: Comparison):
+    """Bench, replay and reference overlaid: host storage power, each unit's SOC; the
+    divergence windows shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = c.t_s
+    fig, ax = plt.subplots(2, 1, figsize=(10, 5.2), sharex=True, constrained_layout=True)
+    shade_periods(ax, rec.spec, rec.comm_windows, label_ax=ax[0])
+    for w in c.replay.windows:
+        for a in ax:
+            a.axvspan(w.t0_s, w.t1_s + rec.spec.step_s, color="#7b3294", alpha=0.25, lw=0)
+    ax[0].plot(t, c.p_bench_kw, color="k", lw=1.1, label="bench")
+    ax[0].plot(t, c.p_replay_kw, color="tab:orange", lw=0.9, ls="--", label="replay (offline)")
+    ax[0].plot(
+        t,
+        c.p_reference_kw,
+        color="tab:blue",
+        lw=0.9,
+        ls=":",
+        label=f"reference {c.reference_strategy}",
+    )
+    ax[0].set_ylabel("host storage P, kW\n(+ charging)")
+    ax[0].legend(loc="best", fontsize=7, ncol=3)
+    for i, name in enumerate(c.unit_names):
+        (line,) = ax[1].plot(t, c.soc_bench[:, i], lw=1.1, label=f"{name} bench")
+        ax[1].plot(t, c.soc_replay[:, i], lw=0.9, ls="--", color=line.get_color())
+        ax[1].plot(t, c.soc_reference[:, i], lw=0.8, ls=":", color=line.get_color())
+    ax[1].plot([], [], color="0.3", ls="--", label="replay")
+    ax[1].plot([], [], color="0.3", ls=":", label="reference")
+    ax[1].set_ylabel("SOC")
+    ax[1].set_xlabel("scenario time, s")
+    ax[1].set_xlim(0.0, rec.spec.duration_s)
+    ax[1].legend(loc="best", fontsize=7, ncol=4)
+    return fig
+
+
+def _compare_section(rec: RunRecord, c: Comparison) -> str:
+    r = c.replay
+    ok = r.matches
+    parts = [
+        '<section id="compare"><h2>Offline versus bench</h2>',
+        "<h3>The bench is the twin: the controller's setpoints replayed offline</h3>",
+        f'<p class="verdict {"pass" if ok else "fail"}">{_e(r.summary())}</p>',
+        f"<p>{r.n_setpoints} setpoints and {r.n_commands} PCS commands of the controller,"
+        " each at the plant instant the bench took it up at, replayed through the offline"
+        " twin on the same day, plant and inputs (nothing else: not the bench's watchdog"
+        " reverts, not its faults). A unit matches when its energy error (charged and"
+        f" discharged, over its throughput on the bench) is within {r.energy_tol_pct:g} % and"
+        f" its SOC within {r.soc_tol:g} at every interval.</p>",
+        "<table><tr><th>unit</th><th>charged bench / replay, kWh</th>"
+        "<th>discharged bench / replay, kWh</th><th>energy error</th>"
+        "<th>largest SOC error</th><th>matches</th></tr>",
+    ]
+    for u in r.units:
+        parts.append(
+            f'<tr class="{"pass" if u.matches else "fail"}"><td>{_e(u.unit)}</td>'
+            f"<td>{u.e_charged_bench_kwh:.2f} / {u.e_charged_replay_kwh:.2f}</td>"
+            f"<td>{u.e_discharged_bench_kwh:.2f} / {u.e_discharged_replay_kwh:.2f}</td>"
+            f"<td>{u.energy_error_pct:.3f} %</td>"
+            f"<td>{u.soc_error_max:.4f} (t={u.t_soc_error_max_s:.1f} s)</td>"
+            f"<td>{'yes' if u.matches else 'no'}</td></tr>"
+        )
+    parts.append("</table>")
+    if r.windows:
+        parts.append(
+            "<p>Where the two differ (a unit's power apart by more than 2 % of its rating),"
+            " each window put down to the nearest cause on the bench:</p>"
+            "<table><tr><th>unit</th><th>from, s</th><th>to, s</th><th>largest dP, kW</th>"
+            "<th>energy bench - replay, kWh</th><th>cause</th><th>detail</th></tr>"
+        )
+        for w in r.windows[:WINDOWS_SHOWN]:
+            parts.append(
+                f"<tr><td>{_e(w.unit)}</td><td>{w.t0_s:.1f}</td><td>{w.t1_s:.1f}</td>"
+                f"<td>{w.dp_max_kw:.0f}</td><td>{w.e_kwh:+.3f}</td><td>{_e(w.cause)}</td>"
+                f"<td>{_e(w.detail)}</td></tr>"
+            )
+        parts.append("</table>")
+        if len(r.windows) > WINDOWS_SHOWN:
+            parts.append(f"<p>... and {len(r.windows) - WINDOWS_SHOWN} more (compare.json).</p>")
+    else:
+        parts.append("<p>No window where the bench and the replay differ.</p>")
+    a, b = c.controller, c.reference
+    rows = (
+        ("kWh charged", f"{a.e_charged_kwh:.1f}", f"{b.e_charged_kwh:.1f}"),
+        ("kWh discharged", f"{a.e_discharged_kwh:.1f}", f"{b.e_discharged_kwh:.1f}"),
+        ("host's energy bill, yuan", f"{a.bill_yuan:.2f}", f"{b.bill_yuan:.2f}"),
+        (
+            f"host's demand peak ({rec.spec.limits.demand_window_s:g}-s mean), kW",
+            f"{a.demand_peak_kw:.0f}",
+            f"{b.demand_peak_kw:.0f}",
+        ),
+        (
+            "guard interventions",
+            f"{a.guard_interventions} ({_e(a.guard_detail)})",
+            f"{b.guard_interventions} ({_e(b.guard_detail)})",
+        ),
+        ("export beyond the limit, s", f"{a.export_s:.1f}", f"{b.export_s:.1f}"),
+        ("SOC outside the site window, s", f"{a.soc_outside_s:.1f}", f"{b.soc_outside_s:.1f}"),
+        ("demand above the target, kW", f"{a.demand_over_kw:.0f}", f"{b.demand_over_kw:.0f}"),
+        ("violations (export, SOC, demand)", str(a.violations), str(b.violations)),
+    )
+    earn = c.earns_yuan
+    parts.append(
+        f"<h3>The controller against the reference: the twin's {_e(c.reference_strategy)}</h3>"
+        f"<p>The twin's own <code>{_e(c.reference_strategy)}</code> strategy ran the same day"
+        " offline (the day's tariff and host load as inputs, its guards on). Against it the"
+        f" controller <strong>{'earns' if earn >= 0 else 'costs'} {abs(earn):.2f} yuan</strong>"
+        " on the host's energy bill.</p>"
+        f"<table><tr><th></th><th>{_e(a.label)}</th><th>{_e(b.label)}</th></tr>"
+        + "".join(f"<tr><th>{_e(k)}</th><td>{x}</td><td>{y}</td></tr>" for k, x, y in rows)
+        + "</table>"
+    )
+    parts.append(
+        "<p>Solid: bench; dashed: replay; dotted: reference. Purple: the divergence windows.</p>"
+    )
+    parts.append(_svg(_chart_compare(rec, c), "compare"))
+    parts.append("".join(f"<p><small>{_e(n)}</small></p>" for n in c.notes))
+    parts.append("<p>The figures and series are in compare.json and compare.csv.</p></section>")
     return "".join(parts)
 
 

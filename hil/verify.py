@@ -34,14 +34,15 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from hil.bench import METER_ID_FIRST, SITE_ID, UNIT_ID_FIRST, Bench, BenchConfig
-from hil.emulated import Event
+from hil.emulated import Event, Setpoint
 from hil.faults import BenchFault
 from hil.plant import Plant
 from hil.serve import BenchRun
@@ -49,6 +50,10 @@ from parktwin import files
 from parktwin.config import Frozen, load_package_toml, load_toml
 from parktwin.errors import InputError
 from parktwin.tariff_periods import PERIOD_CODES, PeriodName
+
+if TYPE_CHECKING:
+    from hil.comparison import Comparison
+    from hil.report_html import RunRecord
 
 
 class Limits(Frozen):
@@ -99,6 +104,9 @@ class VerifySpec(Frozen):
     tariff: tuple[TariffStep, ...] = Field(min_length=1)
     load: tuple[LoadPoint, ...] = Field(min_length=1)
     fault: tuple[BenchFault, ...] = ()
+    reference_strategy: Literal["tou", "peak_shaving", "lp"] = Field(
+        "tou", description="the twin's own strategy `--compare-offline` sets the controller against"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> VerifySpec:
@@ -579,6 +587,7 @@ class VerifyResult:
     out_dir: Path
     port: int
     wall_s: float
+    comparison: Comparison | None = None
 
     @property
     def passed(self) -> bool:
@@ -625,11 +634,15 @@ def run_verify(
     junit: str | Path | None = None,
     progress: Callable[[float], None] | None = None,
     on_bench: Callable[[Bench], Callable[[], None]] | None = None,
+    compare: Callable[[RunRecord, list[Setpoint]], Comparison] | None = None,
 ) -> VerifyResult:
     """Serve `spec` on `plant`, run `controller` against it, judge, write the outputs.
 
     `progress(t_s)` is called about every 0.2 s while the run goes. `on_bench(bench)` is
     called before the plant runs (the live page starts there) and returns what stops it.
+    `compare(record, setpoints)` (the twin's offline comparison, `twin.hil_compare`) is
+    called after the run with the controller's logged setpoints; its result is written as
+    ``compare.json``/``compare.csv`` and shown in the report.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -724,27 +737,30 @@ def run_verify(
     plot_run(out / "run.png", tr, spec, host, units, names, comm, verdicts)
     from hil.report_html import RunRecord, write_report  # it draws with this module's charts
 
-    write_report(
-        out / "report.html",
-        RunRecord(
-            tr,
-            list(bench.log.events),
-            spec,
-            host,
-            units,
-            names,
-            comm,
-            verdicts,
-            p_max,
-            ramp,
-            controller,
-            wall,
-            log_path.read_text(encoding="utf-8", errors="replace"),
-        ),
+    rec = RunRecord(
+        tr,
+        list(bench.log.events),
+        spec,
+        host,
+        units,
+        names,
+        comm,
+        verdicts,
+        p_max,
+        ramp,
+        controller,
+        wall,
+        log_path.read_text(encoding="utf-8", errors="replace"),
     )
+    comparison = None
+    if compare is not None:
+        comparison = compare(rec, list(bench.log.setpoints))
+        comparison.write(out)
+        rec = replace(rec, comparison=comparison)
+    write_report(out / "report.html", rec)
     if junit is not None:
         write_junit(junit, verdicts, wall)
-    return VerifyResult(verdicts, out, port, wall)
+    return VerifyResult(verdicts, out, port, wall, comparison)
 
 
 def _write_trace(

@@ -313,12 +313,24 @@ def verify_cmd(
     http_allow_remote: bool = typer.Option(
         False, "--http-allow-remote", help="Allow the dashboard off loopback (warns)."
     ),
+    compare_offline: bool = typer.Option(
+        False,
+        "--compare-offline",
+        help="Replay the controller's setpoints through the offline twin and run the twin's "
+        "own strategy on the same day: compare.json/csv and a report section.",
+    ),
+    reference: str = typer.Option(
+        None,
+        "--reference",
+        help="The twin's strategy to compare against: tou, peak_shaving or lp "
+        "(default: the scenario's reference_strategy).",
+    ),
 ) -> None:
     """Serve a compressed day, run the controller against it, and judge each requirement.
 
     The controller gets PARKTWIN_HIL_HOST/PORT/UNITS/METER/SITE in its environment, and
     {host} {port} {units} {meter} {site} in its command are filled in. Exit code 0 only
-    if every requirement passes.
+    if every requirement passes (the offline comparison informs, it does not judge).
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -333,6 +345,8 @@ def verify_cmd(
         spec = spec.model_copy(update={"speed": speed})
     output_dir(out, "--out")
     _check_dashboard(dashboard, http_host, http_port, http_allow_remote, False)
+    if reference is not None and not compare_offline:
+        raise InputError("--reference: only with --compare-offline")
     if junit is not None:
         output_file(junit, "--junit")
     with console.status(
@@ -341,6 +355,11 @@ def verify_cmd(
     ):
         plant = engine_plant(verify_scenario(spec), spec.speed)
         plant.prepare()
+    compare = None
+    if compare_offline:
+        from twin.hil_compare import compare_hook
+
+        compare = compare_hook(spec, plant, reference)
     with Progress(
         TextColumn("verify"),
         BarColumn(),
@@ -367,6 +386,7 @@ def verify_cmd(
                 junit,
                 lambda t_s: bar.update(task, completed=t_s),
                 on_bench,
+                compare,
             )
     t = Table("requirement", "verdict", "evidence", title=f"HIL verify: {controller}")
     for v in result.verdicts:
@@ -375,6 +395,14 @@ def verify_cmd(
         )
         t.add_row(v.requirement, mark, v.evidence)
     console.print(t)
+    if result.comparison is not None:
+        c = result.comparison
+        earn = c.earns_yuan
+        console.print(
+            f"offline versus bench: {c.replay.summary()}; against the twin's"
+            f" {c.reference_strategy} the controller {'earns' if earn >= 0 else 'costs'}"
+            f" {abs(earn):.2f} yuan (compare.json, compare.csv)"
+        )
     console.print(
         f"report {out / 'report.html'}; outputs in {out}" + (f", JUnit {junit}" if junit else "")
     )
