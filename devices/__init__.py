@@ -1,4 +1,5 @@
-"""Physics of a storage unit: LFP battery pack, cabin thermal + auxiliaries, PCS, aging.
+"""Physics of a storage unit: LFP battery pack, cabin thermal + auxiliaries, PCS, aging; and
+compressed-air units (compressor, air store, thermal store, expander: `caes_*` modules).
 
 Numba kernels over arrays of units (structure of arrays); imports no other ParkTwin
 package but `parktwin`. Layers (as pvlib): `kernels` (pure numba functions) and `reference`
@@ -12,8 +13,18 @@ package but `parktwin`. Layers (as pvlib): `kernels` (pure numba functions) and 
     r = fleet.step([500.0, 0.0, -500.0], dt_s=1.0, ambient_c=25.0, n_sub=60)
 """
 
+from devices.caes_params import CaesParams
 from devices.fleet import Fleet, StepResult
-from devices.params import UnitParams, load_unit_params, unit_types
+from devices.params import AnyUnitParams, UnitParams, load_unit_params, unit_types
 from parktwin.pcs_states import PcsState
 
-__all__ = ["Fleet", "PcsState", "StepResult", "UnitParams", "load_unit_params", "unit_types"]
+__all__ = [
+    "AnyUnitParams",
+    "CaesParams",
+    "Fleet",
+    "PcsState",
+    "StepResult",
+    "UnitParams",
+    "load_unit_params",
+    "unit_types",
+]

@@ -1,5 +1,8 @@
 """Acceptance test of one storage unit, as a commissioning engineer runs it (GB/T 36548 style).
 
+Either technology: an LFP cabin reports its battery's losses by cause, a compressed-air unit
+its compression, expansion, air-leak and thermal-store losses (`_summarise`).
+
 From the SOC floor: charge at rated power until the unit stops taking power (SOC window or a
 limit), rest, discharge at rated power until it stops delivering, rest; N cycles. Reports the
 AC and DC energies, round-trip efficiency with and without auxiliaries, and the losses by
@@ -16,7 +19,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from devices.fleet import Fleet, StepResult
-from devices.params import UnitParams, load_unit_params
+from devices.params import AnyUnitParams, load_unit_params
 from parktwin.config import Frozen, load_package_toml
 from parktwin.errors import InputError, SimulationError
 from parktwin.files import atomic_path, write_json
@@ -47,6 +50,7 @@ class _TestData(Frozen):
     cycles: int = Field(ge=1)
     end_fraction: float = Field(gt=0, lt=1)
     max_phase_factor: float = Field(gt=1)
+    max_phase_factor_caes: float = Field(gt=1)
     sources: dict[str, str]
 
 
@@ -102,7 +106,7 @@ class AcceptanceConfig(Frozen):
 def _phase_energy() -> dict[str, float]:
     keys = (
         "ac_in ac_out dc_in dc_out aux hvac loss_pcs loss_battery ohmic coulombic self "
-        "fade duration_s"
+        "fade comp exp leak tes duration_s"
     )
     return dict.fromkeys(keys.split(), 0.0)
 
@@ -121,10 +125,19 @@ def _add(tot: dict[str, float], r: StepResult, duration_s: float) -> None:
     tot["coulombic"] += float(r.loss_coulombic_kwh[0])
     tot["self"] += float(r.loss_self_discharge_kwh[0])
     tot["fade"] += float(r.e_fade_kwh[0])
+    tot["comp"] += float(r.loss_compression_kwh[0])
+    tot["exp"] += float(r.loss_expansion_kwh[0])
+    tot["leak"] += float(r.loss_air_leak_kwh[0])
+    tot["tes"] += float(r.loss_thermal_store_kwh[0])
     tot["duration_s"] += duration_s
 
 
-def _summarise(tot: dict[str, float], de_stored_kwh: float, cycles: int) -> dict[str, float]:
+def _summarise(
+    tot: dict[str, float], de_stored_kwh: float, cycles: int, technology: str = "lfp"
+) -> dict[str, float]:
+    """The acceptance figures; a compressed-air unit's DC rows are its shaft energies, its
+    PCS loss its motor and generator losses, its battery loss its store side's, split into
+    compression, expansion, air leak and thermal store (``stored`` is then exergy)."""
     ac_in, ac_out, aux = tot["ac_in"], tot["ac_out"], tot["aux"]
     polar = tot["loss_battery"] - tot["ohmic"] - tot["coulombic"] - tot["self"]
     out = {
@@ -155,6 +168,17 @@ def _summarise(tot: dict[str, float], de_stored_kwh: float, cycles: int) -> dict
         - de_stored_kwh,
         "duration_h": tot["duration_s"] / 3600.0,
     }
+    if technology == "caes":
+        for key in ("ohmic", "polarisation", "coulombic", "self_discharge"):
+            del out[f"loss_battery_{key}_kwh"]
+        del out["aux_hvac_kwh"], out["aux_bms_ems_kwh"]
+        out.update(
+            loss_motor_generator_kwh=tot["loss_pcs"],
+            loss_compression_kwh=tot["comp"],
+            loss_expansion_kwh=tot["exp"],
+            loss_air_leak_kwh=tot["leak"],
+            loss_thermal_store_kwh=tot["tes"],
+        )
     return out
 
 
@@ -168,7 +192,9 @@ def run_acceptance(cfg: AcceptanceConfig) -> tuple[dict, dict[str, np.ndarray]]:
     fleet = Fleet([p], soc0=p.soc_min, temp0_c=cfg.ambient_c, pcs_state0=PcsState.RUNNING)
     dt = cfg.dt_s
     e_window = (p.soc_max - p.soc_min) * p.e_nom_kwh
-    max_steps = int(np.ceil(data.max_phase_factor * e_window / power * 3600.0 / dt)) + 1
+    # a compressed-air unit draws two to three times its nameplate energy to fill its store
+    factor = data.max_phase_factor_caes if p.technology == "caes" else data.max_phase_factor
+    max_steps = int(np.ceil(factor * e_window / power * 3600.0 / dt)) + 1
     rest_steps = round(cfg.rest_s / dt)
     cols: dict[str, list] = {c: [] for c in SERIES_COLUMNS}
     total = _phase_energy()
@@ -224,12 +250,13 @@ def run_acceptance(cfg: AcceptanceConfig) -> tuple[dict, dict[str, np.ndarray]]:
                     f"{max_steps * dt / 3600:.1f} h"
                 )
         de = float(fleet.e_stored_kwh[0]) - e_start
-        per_cycle.append(_summarise(tot, de, 1))
+        per_cycle.append(_summarise(tot, de, 1, p.technology))
         for key, value in tot.items():
             total[key] += value
-    summary = _summarise(total, float(fleet.e_stored_kwh[0]) - e0, cfg.cycles)
+    summary = _summarise(total, float(fleet.e_stored_kwh[0]) - e0, cfg.cycles, p.technology)
     summary.update(
         unit_type=p.name,
+        technology=p.technology,
         e_nom_kwh=p.e_nom_kwh,
         pcs_kva=p.pcs_kva,
         power_kw=power,
@@ -247,7 +274,7 @@ def run_acceptance(cfg: AcceptanceConfig) -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def run_aging(
-    p: UnitParams, power_kw: float, years: int, ambient_c: float, dt_s: float = 60.0
+    p: AnyUnitParams, power_kw: float, years: int, ambient_c: float, dt_s: float = 60.0
 ) -> list[dict[str, float]]:
     """Age one unit on the repeated daily profile; one row per year (SOH, EFC, R factor, energy)."""
     blocks = acceptance_data().daily.blocks

@@ -14,14 +14,23 @@ import math
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 from pydantic import Field, model_validator
 
-from parktwin.config import Frozen, load_package_toml, load_toml
+from parktwin.config import Frozen, package_text, parse_toml, validate
 from parktwin.errors import InputError
-from parktwin.files import is_unit_type_file
+from parktwin.files import is_unit_type_file, read_user_text
 
 _PKG = "devices"
+
+if TYPE_CHECKING:
+    from devices.caes_params import CaesParams
+
+#: a unit type of either technology (the array-of-units interface: both have ``name``,
+#: ``technology``, ``e_nom_kwh``, ``p_max_kw``, ``pcs_kva``, ``soc_min``/``soc_max``,
+#: ``ramp_kw_per_s``, ``v_nom``)
+AnyUnitParams: TypeAlias = "UnitParams | CaesParams"
 
 
 class _Sourced(Frozen):
@@ -233,6 +242,11 @@ class UnitParams(Frozen):
     anode: AnodeParams
 
     @property
+    def technology(self) -> str:
+        """The storage technology ("lfp"; compressed-air units are `CaesParams`)."""
+        return "lfp"
+
+    @property
     def capacity_ah(self) -> float:
         """Nameplate charge of the cabin [Ah] (racks in parallel)."""
         return self.cell.capacity_ah * self.pack.racks_parallel
@@ -295,30 +309,54 @@ def _loss_curve(
     return xs, ys
 
 
-def unit_types() -> tuple[str, ...]:
-    """Names of the shipped unit parameter sets."""
+def unit_types(technology: str | None = None) -> tuple[str, ...]:
+    """Names of the shipped unit parameter sets (of one `technology`, "lfp" or "caes")."""
     folder = resources.files(_PKG).joinpath("data", "units")
-    return tuple(sorted(f.name[:-5] for f in folder.iterdir() if f.name.endswith(".toml")))
+    names = tuple(sorted(f.name[:-5] for f in folder.iterdir() if f.name.endswith(".toml")))
+    if technology is None:
+        return names
+    return tuple(n for n in names if _load(n).technology == technology)
+
+
+def _validate_any(data: object, source: str) -> AnyUnitParams:
+    """A unit type of either technology: ``technology = "caes"`` picks `CaesParams`."""
+    from devices.caes_params import CaesParams
+
+    if isinstance(data, dict) and data.get("technology", "lfp") == "caes":
+        return validate(data, CaesParams, source)
+    if isinstance(data, dict) and data.get("technology", "lfp") != "lfp":
+        raise InputError(
+            f"{source}: technology: expected 'lfp' or 'caes' (got {data['technology']!r})"
+        )
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k != "technology"}
+    return validate(data, UnitParams, source)
 
 
 @cache
-def _load(name: str) -> UnitParams:
-    return load_package_toml(_PKG, f"units/{name}.toml", UnitParams)
+def _load(name: str) -> AnyUnitParams:
+    source = f"{_PKG}/data/units/{name}.toml"
+    try:
+        text = package_text(_PKG, f"units/{name}.toml")
+    except FileNotFoundError as exc:
+        raise InputError(f"{source}: no such package data file") from exc
+    return _validate_any(parse_toml(text, source), source)
 
 
 @cache
-def _load_file(path: str, mtime_ns: int) -> UnitParams:
+def _load_file(path: str, mtime_ns: int) -> AnyUnitParams:
     # keyed on the modification time: a unit-type file rewritten by `twin calibrate` is re-read
-    return load_toml(path, UnitParams)
+    text = read_user_text(path, "a TOML file")
+    return _validate_any(parse_toml(text, path), path)
 
 
-def _resolve(ref: str) -> UnitParams:
+def _resolve(ref: str) -> AnyUnitParams:
     if is_unit_type_file(ref):
         path = Path(ref).expanduser()
         try:
             mtime_ns = path.stat().st_mtime_ns
         except OSError:
-            mtime_ns = -1  # load_toml names what is wrong (missing, a folder)
+            mtime_ns = -1  # read_user_text names what is wrong (missing, a folder)
         return _load_file(str(path.resolve()), mtime_ns)
     if ref not in unit_types():
         raise InputError(
@@ -331,12 +369,13 @@ def _resolve(ref: str) -> UnitParams:
     return p
 
 
-def load_unit_params(name: str, pcs_kva: float | None = None) -> UnitParams:
+def load_unit_params(name: str, pcs_kva: float | None = None) -> AnyUnitParams:
     """Validated, frozen parameters of a unit type; `pcs_kva` overrides the PCS rating.
 
     `name` is a shipped unit type (`unit_types`) or the path of a unit-type TOML file (the
     shipped files' layout, e.g. written by `twin calibrate`); a relative path is taken from
-    the current directory (site and study files resolve theirs from their own folder).
+    the current directory (site and study files resolve theirs from their own folder). A
+    compressed-air unit's `pcs_kva` sets both of its trains' ratings [kW].
     """
     if not isinstance(name, str) or not name:
         raise InputError(f"unit type: expected a name or a file path (got {name!r})")
@@ -345,9 +384,13 @@ def load_unit_params(name: str, pcs_kva: float | None = None) -> UnitParams:
         if not (isinstance(pcs_kva, int | float) and math.isfinite(pcs_kva) and pcs_kva > 0):
             raise InputError(f"pcs_kva: must be a positive number of kVA (got {pcs_kva!r})")
         data = p.model_dump()
-        data["pcs"]["s_kva"] = float(pcs_kva)
+        if p.technology == "caes":
+            data["rating"]["p_charge_kw"] = float(pcs_kva)
+            data["rating"]["p_discharge_kw"] = float(pcs_kva)
+        else:
+            data["pcs"]["s_kva"] = float(pcs_kva)
         try:
-            p = UnitParams.model_validate(data)
+            p = type(p).model_validate(data)
         except ValueError as exc:
             raise InputError(f"pcs_kva={pcs_kva}: {exc}".splitlines()[0]) from exc
     return p

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from devices import load_unit_params, unit_types
 
-unit_names = st.sampled_from(unit_types())
+unit_names = st.sampled_from(unit_types("lfp"))
 soc0s = st.floats(0.0, 1.0)
 temps = st.floats(-20.0, 45.0)
 dts = st.sampled_from([1.0, 5.0, 60.0, 900.0])

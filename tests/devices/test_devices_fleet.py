@@ -161,10 +161,12 @@ def test_save_and_restore_continue_identically() -> None:
 
 
 def test_result_rows_follow_the_step_result_fields() -> None:
+    from devices import caes_kernels as ck
     from devices import kernels as k
     from devices.fleet import RESULT_FIELDS
 
-    assert RESULT_FIELDS == (*k.R_FIELDS[:12], "pcs_state", *k.R_FIELDS[12:])
+    assert RESULT_FIELDS == (*k.R_FIELDS[:12], "pcs_state", *k.R_FIELDS[12:], *ck.R_EXTRA)
+    assert len(k.R_FIELDS) + len(ck.R_EXTRA) == ck.NR
     f = Fleet([P], pcs_state0=PcsState.RUNNING)
     r = f.step([500.0], np.float64(10.0), 25.0, n_sub=np.int64(6))
     # 60 s: mean power from the energies, by hand

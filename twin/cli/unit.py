@@ -93,7 +93,7 @@ def test_cmd(
     if len(summary["per_cycle"]) > 1:
         console.print(cycles_table(summary["per_cycle"]))
     if summary.get("aging"):
-        console.print(aging_table(summary["aging"]))
+        console.print(aging_table(summary["aging"], summary.get("technology", "lfp")))
     if out is not None:
         with staged_dir(out) as stage:
             names = [
@@ -143,7 +143,8 @@ def summary_table(s: dict) -> Table:
     """The acceptance table: energies, efficiencies, losses by cause."""
     t = Table(
         title=(
-            f"unit test: {s['unit_type']} ({s['e_nom_kwh']:.0f} kWh, PCS {s['pcs_kva']:.0f} kVA), "
+            f"unit test: {s['unit_type']} ({s['e_nom_kwh']:.0f} kWh, "
+            f"{'machines' if s.get('technology') == 'caes' else 'PCS'} {s['pcs_kva']:.0f} kVA), "
             f"{s['cycles']} cycles at {s['power_kw']:.0f} kW, dt {s['dt_s']:g} s, "
             f"ambient {s['ambient_c']:g} C"
         ),
@@ -152,24 +153,45 @@ def summary_table(s: dict) -> Table:
     t.add_column("quantity")
     t.add_column("value", justify="right")
     t.add_column("unit")
+    caes = s.get("technology") == "caes"
+    dc = "shaft" if caes else "DC"
     rows = [
         ("charged AC (import at PCS terminals)", s["charged_ac_kwh"], "kWh"),
         ("discharged AC", s["discharged_ac_kwh"], "kWh"),
-        ("charged DC (into the battery)", s["charged_dc_kwh"], "kWh"),
-        ("discharged DC", s["discharged_dc_kwh"], "kWh"),
+        (
+            f"charged {dc} (into the {'compressor' if caes else 'battery'})",
+            s["charged_dc_kwh"],
+            "kWh",
+        ),
+        (f"discharged {dc}", s["discharged_dc_kwh"], "kWh"),
         ("usable energy AC per cycle", s["usable_energy_kwh"], "kWh"),
         ("round trip AC, without auxiliaries", 100 * s["rte_ac"], "%"),
         ("round trip AC, with auxiliaries", 100 * s["rte_ac_with_aux"], "%"),
-        ("round trip DC", 100 * s["rte_dc"], "%"),
-        ("loss PCS", s["loss_pcs_kwh"], "kWh"),
-        ("loss battery, ohmic", s["loss_battery_ohmic_kwh"], "kWh"),
-        ("loss battery, polarisation + hysteresis", s["loss_battery_polarisation_kwh"], "kWh"),
-        ("loss battery, coulombic", s["loss_battery_coulombic_kwh"], "kWh"),
-        ("loss battery, self-discharge", s["loss_battery_self_discharge_kwh"], "kWh"),
-        ("auxiliaries, HVAC", s["aux_hvac_kwh"], "kWh"),
-        ("auxiliaries, BMS/EMS", s["aux_bms_ems_kwh"], "kWh"),
+        (f"round trip {dc}", 100 * s["rte_dc"], "%"),
+    ]
+    if caes:
+        rows += [
+            ("loss motor + generator", s["loss_motor_generator_kwh"], "kWh"),
+            ("loss compression (incl. heat rejected)", s["loss_compression_kwh"], "kWh"),
+            ("loss expansion (incl. throttle, exhaust)", s["loss_expansion_kwh"], "kWh"),
+            ("loss air leakage", s["loss_air_leak_kwh"], "kWh"),
+            ("loss thermal store", s["loss_thermal_store_kwh"], "kWh"),
+            ("auxiliaries (pumps, controls)", s["aux_kwh"], "kWh"),
+            ("change of stored exergy", s["delta_stored_kwh"], "kWh"),
+        ]
+    else:
+        rows += [
+            ("loss PCS", s["loss_pcs_kwh"], "kWh"),
+            ("loss battery, ohmic", s["loss_battery_ohmic_kwh"], "kWh"),
+            ("loss battery, polarisation + hysteresis", s["loss_battery_polarisation_kwh"], "kWh"),
+            ("loss battery, coulombic", s["loss_battery_coulombic_kwh"], "kWh"),
+            ("loss battery, self-discharge", s["loss_battery_self_discharge_kwh"], "kWh"),
+            ("auxiliaries, HVAC", s["aux_hvac_kwh"], "kWh"),
+            ("auxiliaries, BMS/EMS", s["aux_bms_ems_kwh"], "kWh"),
+        ]
+    rows += [
         ("energy balance residual", s["energy_balance_residual_kwh"], "kWh"),
-        ("peak cell temperature", s["temp_max_c"], "C"),
+        ("peak air-store temperature" if caes else "peak cell temperature", s["temp_max_c"], "C"),
         ("duration", s["duration_h"], "h"),
     ]
     for name, value, unit in rows:
@@ -194,9 +216,12 @@ def cycles_table(rows: list[dict]) -> Table:
     return t
 
 
-def aging_table(rows: list[dict]) -> Table:
+def aging_table(rows: list[dict], technology: str = "lfp") -> Table:
     """SOH per year of the repeated daily profile."""
-    t = Table(title="aging: two charges + two discharges a day (BLAST-Lite LFP 250 Ah model)")
+    model = (
+        "compressed air: no cell fade" if technology == "caes" else "BLAST-Lite LFP 250 Ah model"
+    )
+    t = Table(title=f"aging: two charges + two discharges a day ({model})")
     for col in ("year", "SOH", "EFC", "R / R_new", "discharged AC MWh", "RTE AC %"):
         t.add_column(col, justify="right")
     for r in rows:
