@@ -17,7 +17,7 @@ from parktwin.errors import InputError
 from parktwin.tariff_periods import PERIOD_KEYS, Period
 from profiles.tariff import scheme_named, tariff_for, tou_series
 from twin.spread import draw, percentiles, shipped_uncertainty
-from twin.study import load_study
+from twin.study import load_study, plan_study
 from twin.study.samples import spread_frame
 from twin.study.uncertainty import (
     SampleInputs,
@@ -202,6 +202,20 @@ def test_bad_uncertainty_is_one_line_naming_the_field(tmp_path) -> None:
             load_study(path)
         msg = str(err.value)
         assert "\n" not in msg and str(path) in msg and word in msg, msg
+    for change, word in (
+        ("scheme='zj-2099'", "zj-2099"),
+        ("scheme='zj-2026'\nratios={sharp=11.0}", "sharp"),
+    ):
+        path.write_text(
+            textwrap.dedent(base)
+            + f"[uncertainty.scheme_change]\n{change}\ndates=[2027-07-01]\nweights=[1.0]\n"
+            "source='x'\nconfidence='low'\n",
+            encoding="utf-8",
+        )
+        with pytest.raises(InputError) as err:
+            plan_study(load_study(path))
+        msg = str(err.value)
+        assert "\n" not in msg and "scheme_change" in msg and word in msg, msg
     path.write_text(textwrap.dedent(base), encoding="utf-8")
     study = load_study(path)
     assert study.with_samples(0).uncertainty is None

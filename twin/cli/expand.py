@@ -103,6 +103,7 @@ def expand(
         *failures(result.status_quo),
         *failures(result.results),
         *failures(result.hosting),
+        *failures(result.status_quo_samples),
         *failures(result.samples),
     ]
     for line in failed:

@@ -142,6 +142,8 @@ def failures(frame: pd.DataFrame) -> list[str]:
     out = []
     for _, row in bad.iterrows():
         what = row.get("label") or row.get("enterprise") or row.get("strategy") or row["key"]
+        if "sample" in row and pd.notna(row["sample"]):
+            what = f"{what} (sample {int(row['sample'])})"
         out.append(f"{what}: {row['error']}")
     return out
 

@@ -52,7 +52,7 @@ from twin.study.tasks import (
     run_candidate,
     run_reference,
 )
-from twin.study.uncertainty import SampleInputs, draws
+from twin.study.uncertainty import SampleInputs, draws, future_scheme
 from twin.study.verdict import StatusQuo
 
 STUDY_FORMAT = 3  # bump when the tables' columns or meaning change
@@ -124,6 +124,9 @@ def plan_study(study: Study) -> StudyPlan:
             raise InputError(
                 f"candidates: strategy {s!r}: expected a built-in name or 'module.path:ClassName'"
             ) from exc
+    unc = study.uncertainty
+    if unc is not None and unc.scheme_change is not None:
+        future_scheme(unc.scheme_change)  # a bad scheme or ratio stops before any work
     plan = StudyPlan(study, candidates, feeders, units)
     h = study.hosting
     if h is not None:
@@ -213,6 +216,8 @@ class StudyResult:
     counts: RunCounts
     figures: list[Path]
     workers: int
+    status_quo_samples: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """With [uncertainty]: one row per strategy and sample, with its draw."""
     samples: pd.DataFrame = field(default_factory=pd.DataFrame)
     """With [uncertainty]: one row per candidate and sample (samples.csv)."""
     spread: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -288,6 +293,7 @@ def run_plan(
             workers=executor.workers,
         )
         if study.uncertainty is not None:
+            result.status_quo_samples = tabs["status_quo_samples"].frame()
             _with_spread(result, tabs["samples"], study.uncertainty.samples)
         if figures:
             from twin.study.figures import write_figures

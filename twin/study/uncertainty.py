@@ -36,9 +36,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from parktwin.config import Frozen
+from parktwin.config import Frozen, describe_validation_error
+from parktwin.errors import InputError
 from parktwin.tariff_periods import PERIOD_KEYS, PeriodName
 from twin.spread import (
     AvailabilityRange,
@@ -291,14 +292,21 @@ def future_scheme(change: SchemeChange):
     """The scheme `change` brings in (a `profiles.TariffScheme`), its ratios replaced."""
     from profiles.tariff import load_scheme, scheme_named
 
-    s = (
-        load_scheme(change.scheme)
-        if change.scheme.endswith(".toml")
-        else scheme_named(change.scheme)
-    )
+    where = "uncertainty.scheme_change"
+    try:
+        if change.scheme.endswith(".toml"):
+            s = load_scheme(change.scheme)
+        else:
+            s = scheme_named(change.scheme)
+    except InputError as exc:
+        raise InputError(f"{where}.scheme: {exc}") from exc
     if not change.ratios:
         return s
-    prices = s.prices.model_copy(update={"ratios": {**s.prices.ratios, **change.ratios}})
+    data = {**s.prices.model_dump(), "ratios": {**s.prices.ratios, **change.ratios}}
+    try:
+        prices = type(s.prices).model_validate(data)
+    except ValidationError as exc:
+        raise InputError(describe_validation_error(f"{where}.ratios", exc)) from exc
     return s.model_copy(update={"name": f"{s.name}*", "prices": prices})
 
 
