@@ -41,6 +41,9 @@ from hil.vendor import load_vendor_file
 from parktwin.config import Frozen
 from parktwin.errors import InputError
 
+#: a guard quiet this long [plant s] is logged again when it next acts
+GUARD_QUIET_S = 1.0
+
 
 class BenchConfig(Frozen):
     """How the bench serves the plant."""
@@ -147,6 +150,7 @@ class Bench:
         self.p_cmd_kw = np.zeros(len(self.units))
         self.trace = Trace()
         self._last_t: float | None = None
+        self._guards: dict[str, tuple[int, float]] = {}  # guard -> (count, last rise t_s)
         self.endpoint: ModbusEndpoint | None = None
         #: scripted site load per meter (the bench's programmable load): f(t_s, j) -> kW or None
         self.meter_base_kw: Callable[[float, int], float | None] | None = None
@@ -286,6 +290,7 @@ class Bench:
                 },
             )
         self._take_setpoints(t_s)
+        self._note_guards(t_s, s.guard_interventions)
         p_ac = np.asarray(s.p_ac_kw, dtype=float)
         pcc_true = np.array(s.pcc_kw, dtype=float)
         if self.meter_base_kw is not None:
@@ -333,6 +338,18 @@ class Bench:
                 period=code,
                 price=price,
             )
+
+    def _note_guards(self, t_s: float, counts) -> None:
+        """Log a guard that starts acting on the setpoints (not every interval it goes on:
+        quiet for `GUARD_QUIET_S` of plant time, it starts again)."""
+        for name, n in counts.items():
+            n0, t_rise = self._guards.get(name, (0, -math.inf))
+            if n > n0:
+                if t_s - t_rise > GUARD_QUIET_S:
+                    self.log.add(
+                        "park", "guard", f"{name} guard acts on the setpoints ({n} so far)"
+                    )
+                self._guards[name] = (n, t_s)
 
     def _tariff(self, t_s: float, s: PlantSample) -> tuple[int, float]:
         if self.tariff is not None:

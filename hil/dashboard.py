@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import secrets
 import threading
 import time
@@ -24,6 +25,7 @@ from hil.bench import Bench
 from hil.faults import UNIT_FAULTS, BenchFault
 from hil.plant import PlantSample
 from parktwin.errors import InputError
+from parktwin.limits import grid_limits
 from parktwin.pcs_states import PcsState
 from parktwin.tariff_periods import PERIOD_CODES
 
@@ -42,6 +44,11 @@ CHROMIUM_FLAGS = (
 offline (no background, component or sync traffic)."""
 
 _TYPES = {".js": "text/javascript", ".css": "text/css"}
+
+
+def _finite(x: float) -> float | None:
+    """`x`, or None (JSON null: a gap in the chart) when it is not a number."""
+    return float(x) if math.isfinite(x) else None
 
 
 class Dashboard:
@@ -95,6 +102,8 @@ class Dashboard:
                 for i, u in enumerate(b.units)
             ],
             "meters": [{"name": m.name, "import_kw": float(m.shown_kw)} for m in b.meters],
+            "v_min_pu": _finite(s.v_min_pu),
+            "v_max_pu": _finite(s.v_max_pu),
         }
         with self._lock:
             self._snap = snap
@@ -129,7 +138,9 @@ class Dashboard:
     # -- the page ------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
         c = self.bench.config
+        lim = grid_limits()
         return {
+            "v_band_pu": [lim.v_min_pu, lim.v_max_pu],
             "units": [u.name for u in self.bench.units],
             "meters": [m.name for m in self.bench.meters],
             "export_margin_kw": c.export_margin_kw,

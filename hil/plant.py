@@ -14,8 +14,8 @@ changed in its own thread.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import numpy as np
@@ -80,7 +80,9 @@ class PlantSample:
     Per unit: powers [kW, + charging], ``soc``/``soh`` 0..1, cabin temperature [C], PCS
     state (`devices.PcsState` codes), the setpoint in force and what the unit can charge
     and discharge now [kW, >= 0]. Per meter: the PCC flow [kW, kvar, import +]. Site:
-    ambient temperature [C], tariff period code and energy price [yuan/kWh].
+    ambient temperature [C], tariff period code and energy price [yuan/kWh]; the park's
+    lowest and highest bus voltage at the last power flow [p.u.] (NaN: the plant solves
+    none) and each guard's interventions on the setpoints so far (empty: no guards).
     """
 
     t_s: float
@@ -99,6 +101,9 @@ class PlantSample:
     ambient_c: float
     period: int
     price_yuan_per_kwh: float
+    v_min_pu: float = math.nan
+    v_max_pu: float = math.nan
+    guard_interventions: Mapping[str, int] = field(default_factory=dict)
 
 
 StepHook = Callable[[PlantSample], None]

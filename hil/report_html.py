@@ -37,6 +37,7 @@ EVENT_KINDS = {
     "resume": "control resumed",
     "fault": "fault injected",
     "clear": "fault cleared",
+    "guard": "guard intervention",
 }
 """The bench's event kinds the report lists (accepted writes are counted, not listed)."""
 

@@ -65,6 +65,7 @@ class EnginePlant:
 
     def _on_view(self, v: PlantView) -> None:
         fleet = self.sim.fleet
+        snap = self.sim.snap
         sample = PlantSample(
             t_s=v.t_s,
             p_ac_kw=v.p_ac_kw,
@@ -82,6 +83,9 @@ class EnginePlant:
             ambient_c=float(self._ambient_c[v.k]),
             period=int(v.period),
             price_yuan_per_kwh=float(v.price_yuan_per_kwh),
+            v_min_pu=float(snap.v_min_pu),
+            v_max_pu=float(snap.v_max_pu),
+            guard_interventions=self.sim.guard_report(),
         )
         for fn in self._hooks:
             fn(sample)

@@ -59,10 +59,13 @@ async function main() {
     mSeries.push({label: "demand target", stroke: "#a0a", dash: [8, 4]});
     lines.push(cfg.demand_target_kw);
   }
+  const vSeries = [{label: "lowest bus", stroke: "#1f77b4"}, {label: "highest bus", stroke: "#d62728"},
+    {label: "band low", stroke: "#d00", dash: [4, 4]}, {label: "band high", stroke: "#d00", dash: [4, 4]}];
   const charts = {
     soc: chart(document.getElementById("chart-soc"), socSeries, width),
     p: chart(document.getElementById("chart-p"), pSeries, width),
     meter: chart(document.getElementById("chart-meter"), mSeries, width),
+    v: chart(document.getElementById("chart-v"), vSeries, width),
   };
   window.bench = {cfg: cfg, charts: charts, snapshots: 0, last: null};
 
@@ -78,6 +81,7 @@ async function main() {
     s.units.forEach((u) => { ps.push(u.p_kw); ps.push(u.p_set_kw); });
     push(charts.p, s.t_s, s.period, ps);
     push(charts.meter, s.t_s, s.period, s.meters.map((m) => m.import_kw).concat(lines));
+    push(charts.v, s.t_s, s.period, [s.v_min_pu, s.v_max_pu].concat(cfg.v_band_pu));
     render(s, cfg);
   };
 }
@@ -89,6 +93,16 @@ function render(s, cfg) {
   per.className = "period p" + s.period;
   window.bench.writes = (window.bench.writes || 0) + s.writes;
   document.getElementById("writes").textContent = window.bench.writes + " writes accepted";
+  const vNow = document.getElementById("v-now");
+  if (s.v_min_pu === null) {
+    vNow.textContent = "the plant solves no power flow";
+  } else {
+    const [lo, hi] = cfg.v_band_pu;
+    const inside = s.v_min_pu >= lo && s.v_max_pu <= hi;
+    vNow.textContent = "now " + s.v_min_pu.toFixed(4) + " .. " + s.v_max_pu.toFixed(4) + " p.u., band "
+      + lo.toFixed(2) + " .. " + hi.toFixed(2) + (inside ? ": inside" : ": OUTSIDE");
+    vNow.className = inside ? "inside" : "outside";
+  }
   const tb = document.querySelector("#units tbody");
   tb.replaceChildren(...s.units.map((u) => {
     const tr = document.createElement("tr");
