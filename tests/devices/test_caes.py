@@ -13,8 +13,8 @@ from devices.caes_reference import CaesReferenceUnit
 from parktwin.errors import InputError
 
 CAES = unit_types("caes")
-VESSEL = "caes-vessel-2236kwh"
-CAVERN = "caes-cavern-300mwh"
+VESSEL = "caes-2236kwh"
+CAVERN = "caes-300mwh"
 
 
 def _variant(name: str, **sections) -> CaesParams:
