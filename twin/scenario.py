@@ -24,6 +24,7 @@ from grid import StorageGroup
 from parktwin.billing import BillingBasis
 from parktwin.config import Frozen, describe_validation_error, load_toml
 from parktwin.errors import InputError
+from parktwin.files import unit_type_beside
 from parktwin.strategy_names import BUILTIN_STRATEGIES
 
 
@@ -104,6 +105,10 @@ class Scenario(Frozen):
     """Which of the site's storage groups exist in this run (None = all of them);
     `extra_storage` comes on top. `default_scenario()` keeps only the first project."""
     extra_storage: tuple[StorageGroup, ...] = ()
+    unit_types: dict[str, str] = Field(default_factory=dict)
+    """Another unit type for some storage groups, ``{group name: unit type}`` (a shipped
+    name or a unit-type file), same count, power and transformers: e.g. the first project's
+    units read as compressed-air units (``examples/first-project-caes.toml``)."""
     start: dt.date = dt.date(2025, 1, 1)
     days: Annotated[int, Field(ge=1, le=366 * 30)] = 365
     step_s: Annotated[float, Field(ge=0.1, le=3600.0)] = 900.0
@@ -240,7 +245,8 @@ def default_scenario() -> Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """A scenario TOML file, validated (one-line `InputError` naming the file and field).
 
-    A relative ``site`` path is taken relative to the scenario file.
+    A relative ``site`` path (and a relative unit-type file in ``unit_types``) is taken
+    relative to the scenario file.
     """
     path = Path(path)
     scenario = load_toml(path, Scenario)
@@ -248,6 +254,9 @@ def load_scenario(path: str | Path) -> Scenario:
         scenario = scenario.model_copy(update={"site": (path.parent / scenario.site).resolve()})
     if scenario.site is not None and not scenario.site.is_file():
         raise InputError(f"{path}: site: no such file {scenario.site}")
+    if scenario.unit_types:
+        beside = {g: unit_type_beside(t, path) for g, t in scenario.unit_types.items()}
+        scenario = scenario.model_copy(update={"unit_types": beside})
     prices = scenario.agency_prices
     if prices is not None and not prices.is_absolute():
         scenario = scenario.model_copy(update={"agency_prices": (path.parent / prices).resolve()})

@@ -86,6 +86,21 @@ def site_of(scenario: Scenario, base: Site | None = None) -> Site:
         site = site.model_copy(update={"storage": keep})
     if scenario.extra_storage:
         site = site.with_storage(list(scenario.extra_storage))
+    if scenario.unit_types:
+        known = {g.name for g in site.storage}
+        unknown = [n for n in scenario.unit_types if n not in known]
+        if unknown:
+            raise InputError(
+                f"unit_types: no storage group {unknown[0]!r} in the site"
+                f" (groups: {', '.join(sorted(known))})"
+            )
+        groups = tuple(
+            g.model_copy(update={"unit_type": scenario.unit_types[g.name]})
+            if g.name in scenario.unit_types
+            else g
+            for g in site.storage
+        )
+        site = site.model_copy(update={"storage": groups})
     return site
 
 
