@@ -227,3 +227,31 @@ def test_bad_uncertainty_is_one_line_naming_the_field(tmp_path) -> None:
 
 def test_period_keys_match_the_multiplier_order() -> None:
     assert [Period.parse(k) for k in PERIOD_KEYS] == list(range(5))
+
+
+def test_a_sample_tariff_reaches_dispatch_and_bills() -> None:
+    """Every price x 2: the TOU strategy dispatches by period, so the same dispatch earns
+    twice the energy savings; the basic charge (not an energy price) stays."""
+    from parktwin.limits import grid_limits
+    from twin.scenario import default_scenario
+    from twin.study.years import run_year
+    from twin.wiring import site_of
+
+    sc = default_scenario().model_copy(
+        update={"start": dt.date(2027, 3, 1), "days": 2, "network": "copper_plate"}
+    )
+    site = site_of(sc)
+    base = run_year(sc, site, None, grid_limits()).summary
+    doubled = run_year(
+        sc, site, None, grid_limits(), tariff=SampleTariff(sc.start, (2.0,) * 5)
+    ).summary
+    assert base.savings_energy_yuan_per_year > 0
+    assert doubled.savings_energy_yuan_per_year == pytest.approx(
+        2 * base.savings_energy_yuan_per_year, rel=1e-9
+    )
+    assert doubled.savings_demand_yuan_per_year == pytest.approx(
+        base.savings_demand_yuan_per_year, rel=1e-9
+    )
+    assert doubled.gross_discharge_value_yuan_per_year == pytest.approx(
+        2 * base.gross_discharge_value_yuan_per_year, rel=1e-9
+    )

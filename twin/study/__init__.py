@@ -12,7 +12,8 @@ IRR, paybacks), `years` (a candidate's years of closed-loop twin runs), `verdict
 it breaks beyond the status quo, its margins), `tasks` (what a worker runs and the typed
 rows it returns), `hosting` (hosting-capacity bisection), `execute` + `store`
 (local/Dask execution, resumable result tables),
-`runner` (the study as a whole), `report` and `figures`.
+`runner` (the study as a whole), `report` and `figures`; with ``[uncertainty]``,
+`uncertainty` (the inputs and each sample's draws) and `samples` (sampled tasks, the spread).
 """
 
 from twin.study.candidates import Candidate, expand_candidates
