@@ -100,7 +100,10 @@ def _cable(net, site: Site, cable: str, f: int, t: int, km: float, parallel: int
 
 
 def build_net(site: Site) -> tuple[pp.pandapowerNet, NetIndex]:
-    """The pandapower net of `site` (all injections zero) and its index."""
+    """The pandapower net of `site` (all injections zero) and its index (a site on its own
+    net is `grid.importer.site_net`'s)."""
+    if site.network is not None:
+        raise ValueError("build_net: a site on its own net is built by grid.importer.site_net")
     sub = site.substation
     pp = _pandapower()
     net = pp.create_empty_network(name=site.name, sn_mva=1.0)
@@ -182,27 +185,7 @@ def build_net(site: Site) -> tuple[pp.pandapowerNet, NetIndex]:
             )
         )
 
-    ent_pos = {e.name: i for i, e in enumerate(site.enterprises)}
-    u_storage, u_trafo, u_ent, u_names = [], [], [], []
-    for g in site.storage:
-        i = ent_pos[g.enterprise]
-        tname = site.unit_transformer(g)
-        for unit in g.unit_names():
-            b = pp.create_bus(net, vn_kv=g.ac_kv, name=f"{unit} {g.ac_kv:g} kV", type="b")
-            u_trafo.append(_trafo(net, site, tname, ent_bus[i], b, 0, name=f"{unit} {tname}"))
-            u_storage.append(
-                pp.create_storage(
-                    net,
-                    b,
-                    p_mw=0.0,
-                    max_e_mwh=(g.unit_kwh / 1000.0) if g.unit_kwh else math.nan,
-                    sn_mva=(g.pcs_kva or g.trafo_kva) / 1000.0,
-                    name=unit,
-                    type=g.unit_type,
-                )
-            )
-            u_ent.append(i)
-            u_names.append(unit)
+    u_storage, u_trafo, u_ent, u_names = add_storage_units(net, site, ent_bus)
     idx = NetIndex(
         enterprise_bus=np.array(ent_bus, dtype=np.int64),
         enterprise_load=np.array(ent_load, dtype=np.int64),
@@ -217,12 +200,56 @@ def build_net(site: Site) -> tuple[pp.pandapowerNet, NetIndex]:
     return net, idx
 
 
+def add_storage_units(
+    net, site: Site, connect_bus: list[int]
+) -> tuple[list[int], list[int], list[int], list[str]]:
+    """Add every unit of the site's storage groups to `net`: its own LV AC bus, its step-up
+    transformer from the catalogue to ``connect_bus[enterprise position]``, its storage
+    element (p = 0). A transformer's HV winding is rated at its bus's nominal voltage when
+    that differs from the catalogue type's (a site on its own net, `grid.netmap`).
+
+    Returns (storage indices, transformer indices, enterprise positions, unit names).
+    """
+    pp = _pandapower()
+    ent_pos = {e.name: i for i, e in enumerate(site.enterprises)}
+    u_storage, u_trafo, u_ent, u_names = [], [], [], []
+    for g in site.storage:
+        i = ent_pos[g.enterprise]
+        tname = site.unit_transformer(g)
+        hv_bus = connect_bus[i]
+        hv_kv = float(net.bus.at[hv_bus, "vn_kv"])
+        for unit in g.unit_names():
+            b = pp.create_bus(net, vn_kv=g.ac_kv, name=f"{unit} {g.ac_kv:g} kV", type="b")
+            t = _trafo(net, site, tname, hv_bus, b, 0, name=f"{unit} {tname}")
+            if not math.isclose(net.trafo.at[t, "vn_hv_kv"], hv_kv):
+                net.trafo.at[t, "vn_hv_kv"] = hv_kv
+            u_trafo.append(t)
+            u_storage.append(
+                pp.create_storage(
+                    net,
+                    b,
+                    p_mw=0.0,
+                    max_e_mwh=(g.unit_kwh / 1000.0) if g.unit_kwh else math.nan,
+                    sn_mva=(g.pcs_kva or g.trafo_kva) / 1000.0,
+                    name=unit,
+                    type=g.unit_type,
+                )
+            )
+            u_ent.append(i)
+            u_names.append(unit)
+    return u_storage, u_trafo, u_ent, u_names
+
+
 def export_json(site: Site, path: str | Path, net: pp.pandapowerNet | None = None) -> Path:
     """Write the site's net as pandapower JSON (``pandapower.from_json`` loads it), atomically.
 
     The file is a peak snapshot: every enterprise's load at its peak and power factor, PV
     and storage at zero.
     """
+    if site.network is not None:
+        from grid.importer import export_site_json
+
+        return export_site_json(site, path, net)
     net = copy.deepcopy(net) if net is not None else build_net(site)[0]
     p = np.array([e.peak_kw for e in site.enterprises]) / 1000.0
     tan_phi = np.array([math.tan(math.acos(e.power_factor)) for e in site.enterprises])

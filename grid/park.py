@@ -82,7 +82,18 @@ class GridSeries:
 
 
 class ParkGrid:
-    """The park's feeders: build once from a `Site`, then `solve` a step or `run` many."""
+    """The park's feeders: build once from a `Site`, then `solve` a step or `run` many.
+
+    A site on an engineer's own net (``site.network``) gets a `grid.netpark.NetParkGrid`
+    (the same interface) from ``ParkGrid(site)`` and ``ParkGrid.cached(site)``.
+    """
+
+    def __new__(cls, site: Site | None = None, *args, **kwargs):
+        if cls is ParkGrid and site is not None and site.network is not None:
+            from grid.netpark import NetParkGrid
+
+            cls = NetParkGrid
+        return super().__new__(cls)
 
     def __init__(self, site: Site) -> None:
         self.site = site
@@ -108,9 +119,9 @@ class ParkGrid:
         self.unit_trafo: np.ndarray = idx.unit_trafo.copy()
         self.substation_trafo: np.ndarray = idx.substation_trafo.copy()
         #: buses the voltage band applies to: 10 kV and 0.38 kV (not 110 kV, not PCS 0.69 kV)
-        self.checked_bus: np.ndarray = np.isclose(
-            self.bus_vn_kv, site.substation.mv_kv
-        ) | np.isclose(self.bus_vn_kv, 0.38)
+        self.checked_bus: np.ndarray = np.isclose(self.bus_vn_kv, site.mv_kv) | np.isclose(
+            self.bus_vn_kv, 0.38
+        )
         self._tan_phi = np.array(
             [math.tan(math.acos(e.power_factor)) for e in site.enterprises], dtype=np.float64
         )
@@ -142,6 +153,10 @@ class ParkGrid:
         build, no `runpp`. The entry is as built: its warm start is the no-load state."""
         from parktwin.cache import cache_key, cached
 
+        if cls is ParkGrid and site.network is not None:
+            from grid.netpark import NetParkGrid
+
+            return NetParkGrid.cached(site)
         here = Path(__file__).parent
         sources = [here / f"{m}.py" for m in ("site", "network", "powerflow", "park")]
         sources += [

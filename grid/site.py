@@ -8,6 +8,10 @@ name the field, e.g. ``site.toml: enterprises[3].feeder: unknown feeder 'F9' (ha
 Equipment (cable types, transformer types) comes from the catalogue shipped in
 ``grid/data/equipment.toml``; a site may add its own entries under ``[cables.<name>]`` and
 ``[transformers.<name>]``. The default site is ``grid/data/park.toml``.
+
+A site may instead take its network from an engineer's own pandapower net (``[network]``,
+written by `twin grid import`, see `grid.netmap`): then it has no substation or feeders to
+build, and each enterprise says where it sits in that net (``[enterprises.net]``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, model_validator
 
+from grid.netmap import EnterpriseNet, SiteNetwork
 from parktwin.billing import BillingBasis
 from parktwin.config import (
     Frozen,
@@ -28,6 +33,7 @@ from parktwin.config import (
 from parktwin.errors import InputError
 from parktwin.files import unit_type_beside
 from parktwin.industries import Industry
+from parktwin.limits import GridLimits
 
 #: Nominal LV voltage of the enterprises' low-voltage buses [kV] (380 V three-phase, GB/T 156).
 LV_NOMINAL_KV = 0.38
@@ -152,7 +158,8 @@ class Enterprise(Frozen):
     label: str
     industry: Industry
     feeder: str
-    feeder_km: float = Field(gt=0, le=20)
+    feeder_km: float | None = Field(default=None, gt=0, le=20)
+    """Required unless the site's network is an engineer's net (then `net` places it)."""
     service_km: float = Field(default=0.2, gt=0, le=5)
     service_cable: str = "YJV22-3x150"
     service_parallel: int = Field(default=1, ge=1, le=4)
@@ -168,6 +175,8 @@ class Enterprise(Frozen):
     """Basis of the basic charge (capacity, demand or contract); None = the run's choice."""
     contract_demand_kw: float | None = Field(default=None, gt=0)
     """Declared demand for contract billing [kW]; None = `peak_kw`."""
+    net: EnterpriseNet | None = None
+    """Its elements in the site's own pandapower net (sites with a ``[network]`` only)."""
     source: str = ""
     note: str = ""
 
@@ -234,14 +243,32 @@ class Site(Frozen):
     name: str
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
-    substation: Substation
-    feeders: tuple[Feeder, ...] = Field(min_length=1)
+    substation: Substation | None = None
+    """Required unless `network` is given."""
+    feeders: tuple[Feeder, ...] = ()
+    """At least one unless `network` is given."""
     enterprises: tuple[Enterprise, ...] = Field(min_length=1)
     storage: tuple[StorageGroup, ...] = ()
     cables: dict[str, CableType] = Field(default_factory=dict)
     transformers: dict[str, TrafoType] = Field(default_factory=dict)
+    network: SiteNetwork | None = None
+    """An engineer's own pandapower net as the network model (`grid.netmap`)."""
     source: str = ""
     note: str = ""
+
+    @property
+    def limits(self) -> GridLimits | None:
+        """The site's own grid limits (a site on its own net may carry them), else None."""
+        return self.network.limits if self.network is not None else None
+
+    @property
+    def mv_kv(self) -> float:
+        """Voltage [kV] of the catalogue's storage step-up transformer types this site
+        uses: the substation's MV, or the network's ``unit_trafo_kv``."""
+        if self.network is not None:
+            return self.network.unit_trafo_kv
+        assert self.substation is not None  # checked by validation
+        return self.substation.mv_kv
 
     @property
     def equipment(self) -> Equipment:
@@ -263,7 +290,7 @@ class Site(Frozen):
 
     def unit_transformer(self, g: StorageGroup) -> str:
         """Catalogue name of a storage unit's step-up transformer."""
-        name = self.equipment.transformer_for(g.trafo_kva, self.substation.mv_kv, g.ac_kv)
+        name = self.equipment.transformer_for(g.trafo_kva, self.mv_kv, g.ac_kv)
         assert name is not None  # checked by validation
         return name
 
@@ -292,6 +319,17 @@ def _dupes(names: list[str]) -> str | None:
 
 def _first_problem(site: Site) -> str | None:
     """The first cross-field inconsistency as ``field.path: what is wrong``, or None."""
+    if site.network is not None:
+        return _network_problem(site)
+    if site.substation is None:
+        return "substation: required (or a [network] of your own, see twin grid import)"
+    if not site.feeders:
+        return "feeders: at least one feeder is required"
+    for i, e in enumerate(site.enterprises):
+        if e.feeder_km is None:
+            return f"enterprises[{i}].feeder_km: required"
+        if e.net is not None:
+            return f"enterprises[{i}].net: only for a site with a [network]"
     eq = site.equipment
     sub = site.substation
     if sub.transformer not in eq.transformers:
@@ -343,14 +381,21 @@ def _first_problem(site: Site) -> str | None:
                     f"substation.distribution_tap_pos: {sub.distribution_tap_pos} outside"
                     f" {name}'s tap range {tt.tap_min}..{tt.tap_max}"
                 )
+    return _storage_problem(site)
+
+
+def _storage_problem(site: Site) -> str | None:
+    """The first problem of the storage groups (their enterprise, transformer, PCS)."""
+    eq = site.equipment
+    mv_kv = site.mv_kv
     enterprises = {e.name for e in site.enterprises}
     for i, g in enumerate(site.storage):
         if g.enterprise not in enterprises:
             return f"storage[{i}].enterprise: unknown enterprise {g.enterprise!r}"
-        if eq.transformer_for(g.trafo_kva, sub.mv_kv, g.ac_kv) is None:
-            sizes = ", ".join(f"{s:g}" for s in eq.sizes(sub.mv_kv, g.ac_kv)) or "none"
+        if eq.transformer_for(g.trafo_kva, mv_kv, g.ac_kv) is None:
+            sizes = ", ".join(f"{s:g}" for s in eq.sizes(mv_kv, g.ac_kv)) or "none"
             return (
-                f"storage[{i}].trafo_kva: no {sub.mv_kv:g}/{g.ac_kv:g} kV transformer of"
+                f"storage[{i}].trafo_kva: no {mv_kv:g}/{g.ac_kv:g} kV transformer of"
                 f" {g.trafo_kva:g} kVA in the catalogue (have {sizes})"
             )
         if g.pcs_kva is not None and g.pcs_kva > g.trafo_kva:
@@ -359,6 +404,24 @@ def _first_problem(site: Site) -> str | None:
                 f" {g.trafo_kva:g} kVA"
             )
     return None
+
+
+def _network_problem(site: Site) -> str | None:
+    """The first problem of a site on its own net that needs no net to see (the references
+    into the net are checked when the net is read, `grid.importer`)."""
+    if site.substation is not None or site.feeders:
+        return "network: a site on its own net has no substation or feeders to build"
+    for field, names in (
+        ("enterprises", [e.name for e in site.enterprises]),
+        ("storage", [g.name for g in site.storage]),
+    ):
+        dup = _dupes(names)
+        if dup is not None:
+            return f"{field}: duplicate name {dup!r}"
+    for i, e in enumerate(site.enterprises):
+        if e.net is None:
+            return f"enterprises[{i}].net: required: the enterprise's loads in the net"
+    return _storage_problem(site)
 
 
 def _describe(source: str, exc: ValidationError) -> str:
@@ -389,6 +452,11 @@ def load_site(path: str | Path) -> Site:
         site = load_toml(path, Site)
     except InputError as exc:
         raise _retell(exc, str(path)) from exc.__cause__
+    if site.network is not None:  # the net file is taken from the site file's folder
+        net_file = (Path(path).parent / Path(site.network.file).expanduser()).resolve()
+        site = site.model_copy(
+            update={"network": site.network.model_copy(update={"file": str(net_file)})}
+        )
     # a relative unit-type file is taken from the site file's folder (as a study's site is)
     groups = tuple(
         g.model_copy(update={"unit_type": unit_type_beside(g.unit_type, path)})

@@ -120,7 +120,8 @@ def wire(
     `site`: the park (default: the scenario's file or the built-in one, see `site_of`).
     `network`, `inputs`: a grid model and input series (tests: a hand-made day on a
     `CopperPlate`). `initial_state`: a `Fleet.save_state()` to carry aging on. `limits`:
-    the grid limits the run counts violations against (default: the shipped ones).
+    the grid limits the run counts violations against (default: the site's own, else the
+    shipped ones).
     """
     sc = scenario.revalidated()
     if site is None:
@@ -227,7 +228,7 @@ def wire(
         park_info=park_info,
         forecast=forecast,
         basic_charge=basic_charge,
-        limits=limits or grid_limits(),
+        limits=limits or site.limits or grid_limits(),
         plant_every=plant_every,
         interval_s=interval_s,
         n_rows=n_rows,

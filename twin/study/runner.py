@@ -100,7 +100,7 @@ def plan_study(study: Study) -> StudyPlan:
     site = load_site(settings.site) if settings.site is not None else builtin_site()
     names = [e.name for e in site.enterprises]
     feeders = {e.name: e.feeder for e in site.enterprises}
-    mv_kv = site.substation.mv_kv
+    mv_kv = site.mv_kv
     sizes = site.equipment.sizes(mv_kv, 0.69)  # the units' 0.69 kV step-up transformers
     candidates = expand_candidates(study, names, lambda t: _unit_info(t, None).pcs_kva, sizes)
     units: dict[tuple[str, float], UnitInfo] = {}
@@ -127,7 +127,7 @@ def plan_study(study: Study) -> StudyPlan:
     unc = study.uncertainty
     if unc is not None and unc.scheme_change is not None:
         future_scheme(unc.scheme_change)  # a bad scheme or ratio stops before any work
-    plan = StudyPlan(study, candidates, feeders, units)
+    plan = StudyPlan(study, candidates, feeders, units, limits=site.limits or grid_limits())
     h = study.hosting
     if h is not None:
         if h.enterprises == "all":
