@@ -175,6 +175,31 @@ class Finance(Frozen):
     replace_at_soh: Fraction
     replacement_cost_fraction: float = Field(ge=0.0, le=2.0)
     sources: dict[str, str] = Field(default_factory=dict)
+    technology: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Overrides for the candidates of one storage technology (``[technology.caes]``: any
+    field above, with its ``_source``); the fields above are the LFP candidates'."""
+
+    @model_validator(mode="after")
+    def _technologies_valid(self) -> Finance:
+        for tech in self.technology:
+            if tech not in ("lfp", "caes"):
+                raise ValueError(f"technology.{tech}: expected lfp or caes")
+            self.for_technology(tech)  # raises naming the field
+        return self
+
+    def for_technology(self, technology: str) -> Finance:
+        """The economics of a candidate of `technology` ("lfp" or "caes")."""
+        over = self.technology.get(technology)
+        if not over:
+            return self
+        data = self.model_dump()
+        del data["technology"]
+        base_sources = data.pop("sources")
+        try:
+            fin = Finance.model_validate({**data, **over})
+        except ValueError as exc:
+            raise ValueError(f"technology.{technology}: {exc}".splitlines()[0]) from None
+        return fin.model_copy(update={"sources": {**base_sources, **fin.sources}})
 
     @model_validator(mode="before")
     @classmethod

@@ -65,6 +65,7 @@ class UnitInfo:
     e_kwh: float
     p_kw: float
     pcs_kva: float
+    technology: str = "lfp"
 
 
 @dataclass
@@ -87,7 +88,7 @@ def _unit_info(unit_type: str, pcs_kva: float | None) -> UnitInfo:
     from devices import load_unit_params
 
     p = load_unit_params(unit_type, pcs_kva=pcs_kva)
-    return UnitInfo(e_kwh=p.e_nom_kwh, p_kw=p.p_max_kw, pcs_kva=p.pcs_kva)
+    return UnitInfo(e_kwh=p.e_nom_kwh, p_kw=p.p_max_kw, pcs_kva=p.pcs_kva, technology=p.technology)
 
 
 def plan_study(study: Study) -> StudyPlan:
@@ -331,7 +332,9 @@ def _submit_samples(
                 SampleCandidateTask(
                     candidate=c,
                     settings=s.study,
-                    finance=s.finance,
+                    finance=s.finance.for_technology(
+                        plan.units[(c.unit_type, c.pcs_kva)].technology
+                    ),
                     limits=plan.limits,
                     e_unit_kwh=plan.units[(c.unit_type, c.pcs_kva)].e_kwh,
                     inputs=inputs,
@@ -373,7 +376,9 @@ def _submit(plan: StudyPlan, runner: TaskRunner, tabs: dict[str, ResultTable]) -
                 CandidateTask(
                     candidate=c,
                     settings=s.study,
-                    finance=s.finance,
+                    finance=s.finance.for_technology(
+                        plan.units[(c.unit_type, c.pcs_kva)].technology
+                    ),
                     limits=plan.limits,
                     e_unit_kwh=plan.units[(c.unit_type, c.pcs_kva)].e_kwh,
                     p_unit_kw=plan.units[(c.unit_type, c.pcs_kva)].p_kw,
