@@ -147,7 +147,8 @@ class Bench:
             self._check_target(f)
         self.faults: list[BenchFault] = list(config.faults)
         self._active: set[int] = set()
-        self.p_cmd_kw = np.zeros(len(self.units))
+        self.p_cmd_kw = np.zeros(len(self.units))  # the setpoints in force
+        self.q_cmd_kvar = np.zeros(len(self.units))
         self.trace = Trace()
         self._last_t: float | None = None
         self._guards: dict[str, tuple[int, float]] = {}  # guard -> (count, last rise t_s)
@@ -186,6 +187,7 @@ class Bench:
             self.log.take_setpoints(t_s)
         for index, p_kw, q_kvar in todo:
             self.p_cmd_kw[index] = p_kw
+            self.q_cmd_kvar[index] = q_kvar
             self.plant.set_setpoint(index, p_kw, q_kvar)
 
     def inject(self, fault: BenchFault) -> None:
@@ -327,6 +329,7 @@ class Bench:
                 p_ac_kw=p_ac,
                 p_set_kw=np.asarray(s.p_set_kw, dtype=float),
                 p_cmd_kw=self.p_cmd_kw,
+                q_cmd_kvar=self.q_cmd_kvar,
                 soc=np.asarray(s.soc, dtype=float),
                 pcs_state=np.asarray(s.pcs_state),
                 p_charge_max_kw=np.asarray(s.p_charge_max_kw, dtype=float),

@@ -7,7 +7,10 @@ questions, two parts:
 - `ReplayCheck`, *the bench is the twin*: the controller's logged setpoints replayed through
   the offline engine on the same day and plant; per unit the energy and SOC errors against
   the bench, and each window where they differ with the nearest cause on the bench
-  (a watchdog revert, a fault, the timing of a write or of a PCS command).
+  (a watchdog revert, a fault, the timing of a write or of a PCS command). A second
+  replay, of what the bench put in force (the controller's setpoints through the units'
+  caps, the watchdog's reverts, the SOC reserve) and of its faults, checks the plant
+  alone.
 - `SideFigures` twice, *the controller against the reference*: the bench run and the
   twin's own strategy on the same day, side by side.
 
@@ -116,7 +119,9 @@ class SideFigures:
     e_discharged_kwh: float
     bill_yuan: float  # the host's energy bill over the day: import x price
     demand_peak_kw: float  # highest import averaged over the demand window
-    export_s: float  # time the PCC exported beyond the anti-backflow limit
+    export_s: float  # time the PCC exported beyond the anti-backflow limit, in all
+    export_longest_s: float  # the longest such spell
+    export_allowed_s: float  # a spell up to this long is no violation (the day's export_max_s)
     soc_outside_s: float  # time any unit's SOC was outside the site window
     demand_over_kw: float  # demand peak above the target (0: held)
     guard_interventions: int  # the twin's guards changing a setpoint (unit x interval)
@@ -124,8 +129,9 @@ class SideFigures:
 
     @property
     def violations(self) -> int:
-        """Limits broken: export, SOC window, demand target (0..3)."""
-        return int(self.export_s > 0) + int(self.soc_outside_s > 0) + int(self.demand_over_kw > 0)
+        """Limits broken as the verdicts judge them: export, SOC window, demand target (0..3)."""
+        export = self.export_longest_s > self.export_allowed_s
+        return int(export) + int(self.soc_outside_s > 0) + int(self.demand_over_kw > 0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,6 +141,7 @@ class Comparison:
     reference run; the host's PCC import on the bench and in the reference."""
 
     replay: ReplayCheck
+    plant: ReplayCheck  # the replay of what the bench put in force, faults included
     controller: SideFigures
     reference: SideFigures
     reference_strategy: str
@@ -168,6 +175,12 @@ class Comparison:
                 "n_commands": r.n_commands,
                 "units": [asdict(u) | {"matches": u.matches} for u in r.units],
                 "windows": [asdict(w) for w in r.windows],
+            },
+            "plant": {
+                "matches": self.plant.matches,
+                "summary": self.plant.summary(),
+                "units": [asdict(u) | {"matches": u.matches} for u in self.plant.units],
+                "windows": [asdict(w) for w in self.plant.windows],
             },
             "reference_strategy": self.reference_strategy,
             "controller": asdict(self.controller) | {"violations": self.controller.violations},

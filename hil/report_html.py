@@ -396,6 +396,13 @@ def _compare_section(rec: RunRecord, c: Comparison) -> str:
             f"<td>{'yes' if u.matches else 'no'}</td></tr>"
         )
     parts.append("</table>")
+    pl = c.plant
+    parts.append(
+        f'<p class="{"pass" if pl.matches else "fail"}">The plant alone: the setpoints the'
+        " bench put in force (the controller's through the units' caps, the watchdog's"
+        f" reverts, the SOC reserve; {pl.n_setpoints} changes) with its {pl.n_commands} PCS"
+        f" commands and unit faults, replayed: {_e(pl.summary())}.</p>"
+    )
     if r.windows:
         parts.append(
             "<p>Where the two differ (a unit's power apart by more than 2 % of its rating),"
@@ -429,7 +436,11 @@ def _compare_section(rec: RunRecord, c: Comparison) -> str:
             f"{a.guard_interventions} ({_e(a.guard_detail)})",
             f"{b.guard_interventions} ({_e(b.guard_detail)})",
         ),
-        ("export beyond the limit, s", f"{a.export_s:.1f}", f"{b.export_s:.1f}"),
+        (
+            f"export beyond the limit, s in all (longest; allowed {a.export_allowed_s:g})",
+            f"{a.export_s:.1f} ({a.export_longest_s:.1f})",
+            f"{b.export_s:.1f} ({b.export_longest_s:.1f})",
+        ),
         ("SOC outside the site window, s", f"{a.soc_outside_s:.1f}", f"{b.soc_outside_s:.1f}"),
         ("demand above the target, kW", f"{a.demand_over_kw:.0f}", f"{b.demand_over_kw:.0f}"),
         ("violations (export, SOC, demand)", str(a.violations), str(b.violations)),

@@ -6,7 +6,9 @@
    inputs as the bench ran. Nothing else is replayed: where the bench did something the
    controller did not ask for (a watchdog revert, a fault) or took a write up an interval
    later than the log says, the two differ, and each window where they differ is put down
-   to the nearest such cause.
+   to the nearest such cause. A second replay, of the setpoints the bench put in force
+   (its trace: the controller's through the units' caps, the watchdog's reverts, the SOC
+   reserve) with its PCS commands and unit faults, checks the plant alone.
 2. *The controller against the reference.* The twin's own strategy (``tou``,
    ``peak_shaving`` or ``lp``) runs the same compressed day offline, with the day's tariff
    and host load as its inputs and its guards on (anti-backflow at the published margin,
@@ -33,6 +35,7 @@ from hil.comparison import (
     UnitReplay,
 )
 from hil.emulated import Event, Setpoint
+from hil.faults import UNIT_FAULTS
 from hil.report_html import RunRecord
 from hil.verify import VerifySpec
 from parktwin.errors import InputError
@@ -69,18 +72,18 @@ class Tape:
     guards: dict[str, int]
 
 
-def _run(sc: Scenario, strategy, inputs: Inputs, until_s: float, commands=()) -> Tape:
-    """Run `sc` offline to `until_s`, recording every interval; `commands` (t_s, unit,
-    action) are applied in the step hook of their time, as the bench applies them."""
+def _run(sc: Scenario, strategy, inputs: Inputs, until_s: float, actions=()) -> Tape:
+    """Run `sc` offline to `until_s`, recording every interval; `actions` (t_s, order,
+    fn(sim)) are applied in the step hook of their time, in order: as the bench applies
+    PCS commands (order 0) and then faults (order 1) in its step hook."""
     sim = Simulation(sc, strategy=strategy, inputs=inputs)
     rows: dict[str, list] = {"t": [], "p": [], "aux": [], "soc": [], "st": []}
-    todo = sorted(commands, key=lambda c: c[0])
+    todo = sorted(actions, key=lambda a: (a[0], a[1]))
     nxt = [0]
 
     def hook(v: PlantView) -> None:
         while nxt[0] < len(todo) and todo[nxt[0]][0] <= v.t_s + 1e-9:
-            _, unit, action = todo[nxt[0]]
-            sim.operate(unit, action)
+            todo[nxt[0]][2](sim)
             nxt[0] += 1
         rows["t"].append(v.t_s)
         rows["p"].append(np.copy(v.p_ac_kw))
@@ -97,6 +100,45 @@ def _run(sc: Scenario, strategy, inputs: Inputs, until_s: float, commands=()) ->
         np.asarray(rows["soc"]),
         np.asarray(rows["st"]),
         sim.guard_report(),
+    )
+
+
+def bench_actions(events: Sequence[Event], unit_names: Sequence[str], faults: bool):
+    """The bench's PCS commands (and, with `faults`, its unit faults) as `_run` actions."""
+    out = []
+    for e in events:
+        if e.device not in unit_names:
+            continue
+        i = list(unit_names).index(e.device)
+        if e.kind == "command":
+            out.append((e.t_s, 0, lambda sim, i=i, a=e.detail: sim.operate(i, a)))
+        elif faults and e.kind in ("fault", "clear") and e.detail in UNIT_FAULTS:
+            begin = e.kind == "fault"
+            out.append((e.t_s, 1, lambda sim, i=i, k=e.detail, b=begin: sim.apply_fault(k, i, b)))
+    return out
+
+
+def in_force_log(tr: dict[str, np.ndarray]) -> list[Setpoint]:
+    """The setpoints the bench put in force (its trace), as a replay log: each change of a
+    unit's setpoint, at the interval it was taken up at."""
+    p, q, t = tr["p_cmd_kw"], tr["q_cmd_kvar"], tr["t_s"]
+    prev = np.zeros((2, p.shape[1]))
+    out = []
+    for k in range(len(t)):
+        for i in np.flatnonzero((p[k] != prev[0]) | (q[k] != prev[1])):
+            out.append(Setpoint(float("nan"), float(t[k]), int(i), float(p[k, i]), float(q[k, i])))
+        prev = np.stack([p[k], q[k]])
+    return out
+
+
+def _replay(log: Sequence[Setpoint], n_units: int) -> ReplaySetpoints:
+    sp = sorted(log, key=lambda s: s.t_s)
+    return ReplaySetpoints(
+        n_units,
+        [s.t_s for s in sp],
+        [s.unit for s in sp],
+        [s.p_kw for s in sp],
+        [s.q_kvar for s in sp],
     )
 
 
@@ -182,6 +224,8 @@ def side_figures(
     peak = _rolling_max(pcc_kw, max(1, round(lim.demand_window_s / dt_s)))
     lo, hi = lim.soc_min - lim.soc_tolerance, lim.soc_max + lim.soc_tolerance
     outside = np.any((soc < lo) | (soc > hi), axis=1)
+    exporting = pcc_kw < -lim.export_limit_kw
+    spells = _runs(exporting, 1)
     used = {k: v for k, v in guards.items() if v}
     return SideFigures(
         label=label,
@@ -189,7 +233,9 @@ def side_figures(
         e_discharged_kwh=dis,
         bill_yuan=bill,
         demand_peak_kw=peak,
-        export_s=float(np.count_nonzero(pcc_kw < -lim.export_limit_kw) * dt_s),
+        export_s=float(np.count_nonzero(exporting) * dt_s),
+        export_longest_s=max((b - a for a, b in spells), default=0) * dt_s,
+        export_allowed_s=lim.export_max_s,
         soc_outside_s=float(np.count_nonzero(outside) * dt_s),
         demand_over_kw=max(peak - lim.demand_target_kw, 0.0),
         guard_interventions=int(sum(used.values())),
@@ -333,25 +379,19 @@ def compare_hook(
         dt_s = spec.step_s
         until = float(rec.tr["t_s"][-1]) + dt_s / 2
         unit_names = rec.unit_names
-        cmds = [
-            (e.t_s, unit_names.index(e.device), e.detail)
-            for e in rec.events
-            if e.kind == "command" and e.device in unit_names
-        ]
+        n = len(unit_names)
+        cmds = bench_actions(rec.events, unit_names, faults=False)
         # 1. the replay: the bench's scenario and inputs, the controller's setpoints
         sc = offline_scenario(
             spec, StrategyName.EXTERNAL.value, {}, GuardConfig(anti_backflow=False)
         )
-        sp = sorted(setpoints, key=lambda s: s.t_s)
-        replay = ReplaySetpoints(
-            len(unit_names),
-            [s.t_s for s in sp],
-            [s.unit for s in sp],
-            [s.p_kw for s in sp],
-            [s.q_kvar for s in sp],
-        )
-        tape = _run(sc, replay, coarse_inputs(sc), until, cmds)
+        tape = _run(sc, _replay(setpoints, n), coarse_inputs(sc), until, cmds)
         check, ib = replay_check(rec, setpoints, tape, len(cmds), dt_s)
+        # 1b. the plant alone: what the bench put in force, and its unit faults
+        forced = in_force_log(rec.tr)
+        acts = bench_actions(rec.events, unit_names, faults=True)
+        plant_tape = _run(sc, _replay(forced, n), coarse_inputs(sc), until, acts)
+        plant_check, _ = replay_check(rec, forced, plant_tape, len(acts), dt_s)
         # 2. the reference: the twin's own strategy on the day's script, guards on
         lim = spec.limits
         guards = GuardConfig(
@@ -403,6 +443,7 @@ def compare_hook(
         )
         return Comparison(
             replay=check,
+            plant=plant_check,
             controller=ctrl,
             reference=refs,
             reference_strategy=name,

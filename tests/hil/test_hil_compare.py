@@ -93,6 +93,7 @@ def test_good_controller_is_reproduced_by_the_replay(tmp_path):
         assert u["e_charged_bench_kwh"] > 1.0 and u["e_discharged_bench_kwh"] > 1.0, u
         assert u["energy_error_pct"] <= ENERGY_TOL_PCT and u["soc_error_max"] <= SOC_TOL, u
     assert rep["matches"] and rep["windows"] == [], rep["windows"][:3]
+    assert doc["plant"]["matches"] and doc["plant"]["windows"] == []
     assert doc["reference_strategy"] == "tou"
     ref, ctrl = doc["reference"], doc["controller"]
     assert ref["e_discharged_kwh"] > 0 and ctrl["bill_yuan"] > 0
@@ -149,5 +150,8 @@ def test_a_watchdog_revert_shows_as_a_divergence_put_down_to_it(tmp_path):
         assert abs(w.e_kwh) > 0.1  # the bench sat at the fallback while the replay did not
     assert c.replay.explained
     assert not c.replay.matches  # 16 s at 0 kW instead of the setpoint: beyond 0.5 %
+    # what the bench put in force (the reverts included), replayed: the plant is the twin's
+    assert c.plant.matches and not c.plant.windows, c.plant.summary()
+    assert max(u.energy_error_pct for u in c.plant.units) < 1e-6
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "the replay differs from the bench" in html and "watchdog revert" in html
