@@ -365,15 +365,21 @@ def replay_check(
     return ReplayCheck(tuple(out_u), tuple(windows), n_sp, n_commands), ib
 
 
+def reference_name(spec: VerifySpec, reference: str | None = None) -> str:
+    """The reference strategy: `reference` (``--reference``) or the day file's; checked."""
+    name = reference or spec.reference_strategy
+    if name not in REFERENCES:
+        raise InputError(f"--reference: expected one of {', '.join(REFERENCES)}, got {name!r}")
+    return name
+
+
 def compare_hook(
     spec: VerifySpec, plant: EnginePlant | None = None, reference: str | None = None
 ) -> CompareHook:
     """What `run_verify` calls after the run: replay, reference, figures. `plant` (the
     bench's engine) gives the bench's guard interventions; `reference` overrides the
     spec's reference strategy."""
-    name = reference or spec.reference_strategy
-    if name not in REFERENCES:
-        raise InputError(f"--reference: expected one of {', '.join(REFERENCES)}, got {name!r}")
+    name = reference_name(spec, reference)
 
     def compare(rec: RunRecord, setpoints: Sequence[Setpoint]) -> Comparison:
         dt_s = spec.step_s
@@ -463,4 +469,11 @@ def compare_hook(
     return compare
 
 
-__all__ = ["REFERENCES", "CompareHook", "compare_hook", "replay_check", "side_figures"]
+__all__ = [
+    "REFERENCES",
+    "CompareHook",
+    "compare_hook",
+    "reference_name",
+    "replay_check",
+    "side_figures",
+]

@@ -74,6 +74,18 @@ def test_a_window_is_put_down_to_the_nearest_cause():
     assert c == "unexplained" and "nearest event u1 fault at t=50.0 s" in d
 
 
+def test_cli_reference_errors_in_one_line(capsys):
+    from twin.cli import main
+
+    base = ["hil", "verify", "--controller", "true", "--scenario", str(DAY)]
+    assert main([*base, "--reference", "lp"]) == 2
+    assert "--reference: only with --compare-offline" in capsys.readouterr().err
+    assert main([*base, "--compare-offline", "--reference", "greedy"]) == 2
+    err = capsys.readouterr().err
+    assert "--reference: expected one of tou, peak_shaving, lp, got 'greedy'" in err
+    assert "Traceback" not in err
+
+
 def _controller(script: Path) -> str:
     return f"{sys.executable} {script}"
 

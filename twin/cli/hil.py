@@ -303,7 +303,8 @@ def verify_cmd(
     out: Path = typer.Option(
         Path("hil-verify"),
         "--out",
-        help="Folder for report.html, verdicts.json, trace.parquet, run.png, controller.log.",
+        help="Folder for report.html, verdicts.json, trace.parquet, run.png, controller.log"
+        " (and compare.json, compare.csv with --compare-offline).",
     ),
     dashboard: bool = typer.Option(False, "--dashboard", help="Serve the live page while it runs."),
     http_port: int = typer.Option(8020, "--http-port", help="Dashboard port (0: any free)."),
@@ -347,6 +348,10 @@ def verify_cmd(
     _check_dashboard(dashboard, http_host, http_port, http_allow_remote, False)
     if reference is not None and not compare_offline:
         raise InputError("--reference: only with --compare-offline")
+    if compare_offline:
+        from twin.hil_compare import reference_name
+
+        reference_name(spec, reference)  # a bad name fails before the park is built
     if junit is not None:
         output_file(junit, "--junit")
     with console.status(
