@@ -279,7 +279,8 @@ class _Net:
         )
 
     def feeder_of(self, bus: int) -> str:
-        """The first line on the shortest path from a slack to `bus` (its feeder), or ""."""
+        """The enterprise's feeder, for tables: the first line on the shortest path from a
+        slack to `bus`, else the last branch on it (the transformer of its busbar), or ""."""
         import networkx as nx
 
         best = None
@@ -288,13 +289,12 @@ class _Net:
                 path = nx.shortest_path(self.graph, s, bus)
                 if best is None or len(path) < len(best):
                     best = path
-        if best is None:
+        if best is None or len(best) < 2:
             return ""
-        for u, v in itertools.pairwise(best):
-            for key in self.graph.get_edge_data(u, v):
-                if key[0] == "line":
-                    return self.label("line", int(key[1]))
-        return ""
+        keys = [min(self.graph.get_edge_data(u, v), key=str) for u, v in itertools.pairwise(best)]
+        lines = [k for k in keys if k[0] == "line"]
+        table, idx = lines[0] if lines else keys[-1]
+        return self.label(table, int(idx))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,10 @@ buses, shunts, switches, trafo3w, ... as runpp models them):
   in the net, each load's p_mw set so that p_mw x scaling is its part (reactive power at
   the enterprise's power factor); its PV [kW] over its PV sgens by rating (q = 0);
 - storage units [kW, kvar] are the storage elements added for them (`grid.importer`);
-- every other element keeps the net's own values in every step.
+- every other element keeps the net's own values in every step;
+- the net's own on-load tap changers (pandapower ``DiscreteTapControl``s in
+  ``net.controller``) act in every step as `grid.taps` runs them; other controllers are not
+  run.
 
 Meters (``pcc_kw`` + = import): a branch meter reads the power through its branch towards
 the enterprise at its metered end; without one, the enterprise's own elements: its loads
@@ -29,12 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from grid.errors import PowerFlowError
 from grid.importer import MeterAt, SiteNet, site_net
 from grid.park import GridSeries, GridSnapshot, ParkGrid
 from grid.powerflow import PowerFlowResult, TimeSeriesPowerFlow
 from grid.sensitivity import GridSensitivity
 from grid.site import Site
+from grid.taps import tap_controls_of
 from parktwin.errors import InputError
 
 #: Step of the finite differences of `probe(sensitivity=True)` [kW]: small against a
@@ -71,8 +74,10 @@ class NetParkGrid(ParkGrid):
         net, ix = site_net(site)
         self._net_built = net
         self._ix: SiteNet = ix
-        self._pf = TimeSeriesPowerFlow(net)
+        # the net's own on-load tap changers (pandapower DiscreteTapControl) act every step
+        self._pf = TimeSeriesPowerFlow(net, tap_control=tap_controls_of(net))
         self._ws = self._pf._start
+        self._tap = self._net_taps()
         n_ent = len(site.enterprises)
         self.enterprise_names = tuple(e.name for e in site.enterprises)
         self.unit_names = ix.unit_names
@@ -138,7 +143,7 @@ class NetParkGrid(ParkGrid):
         except OSError as exc:
             raise InputError(f"network.file: {site.network.file}: cannot read: {exc}") from exc
         here = Path(__file__).parent
-        mods = ("site", "network", "powerflow", "park", "sensitivity", "kernels", "newton")
+        mods = ("site", "network", "powerflow", "park", "sensitivity", "kernels", "newton", "taps")
         sources = [here / f"{m}.py" for m in (*mods, "netmap", "importer", "netpark")]
         data = site.model_dump_json().encode() + hashlib.sha256(net_bytes).digest()
         key = cache_key(data, sources, ("pandapower", "numpy", "scipy"))
@@ -230,10 +235,17 @@ class NetParkGrid(ParkGrid):
             out.append(a.reshape(-1, n))
         return out
 
-    def _solve(self, arrays, warm, raise_on_failure: bool) -> tuple[GridSeries, tuple]:
+    def _net_taps(self) -> tuple[np.ndarray, np.ndarray]:
+        """Tap control's state at the net's positions (positions, intervals outside band)."""
+        pf = self._pf
+        return (pf._tap_pos0.copy(), np.zeros(pf.n_tap, np.int64))
+
+    def _solve(self, arrays, warm, raise_on_failure: bool, taps=None) -> tuple[GridSeries, tuple]:
+        """Solve the steps of `arrays` from the warm start `warm` (None: the net's state)
+        and tap state `taps` (updated in place; None: the net's positions)."""
         load, pv, st, st_q = arrays
         x = self._arrays(load, pv, st, st_q, load.shape[0])
-        r = self._pf.run(**x, warm_start=warm, raise_on_failure=raise_on_failure)
+        r = self._pf.run(**x, warm_start=warm, raise_on_failure=raise_on_failure, tap_state=taps)
         return self._series_of(r, load, pv), self._pf._last
 
     # --- the ParkGrid interface ---------------------------------------------------------------
@@ -241,7 +253,7 @@ class NetParkGrid(ParkGrid):
         """One step (n_ent,), (n_ent,), (n_units,) [kW]; warm-started from the last call.
         Raises `grid.errors.PowerFlowError` if it does not converge."""
         arrays = self._checked_inputs(load_kw, pv_kw, storage_kw, storage_kvar, None)
-        series, self._ws = self._solve(arrays, self._ws, True)
+        series, self._ws = self._solve(arrays, self._ws, True, self._tap)
         return series.step(0)
 
     def probe(self, load_kw, pv_kw, storage_kw, storage_kvar=None, *, sensitivity=False):
@@ -249,7 +261,8 @@ class NetParkGrid(ParkGrid):
         also the `GridSensitivity` at the solved state, by a finite difference of `_DP_KW`
         per unit (one more solve per unit, warm-started from the solved state)."""
         arrays = self._checked_inputs(load_kw, pv_kw, storage_kw, storage_kvar, None)
-        series, last = self._solve(arrays, self._ws, True)
+        taps = tuple(a.copy() for a in self._tap)
+        series, last = self._solve(arrays, self._ws, True, taps)
         snap = series.step(0)
         if not sensitivity:
             return snap, None
@@ -258,7 +271,9 @@ class NetParkGrid(ParkGrid):
         st_k = np.repeat(st, n_u, axis=0) + np.eye(n_u) * _DP_KW
         x = (np.repeat(load, n_u, axis=0), np.repeat(pv, n_u, axis=0), st_k)
         x += (np.repeat(st_q, n_u, axis=0),)
-        moved, _ = self._solve(x, last, True)
+        # at the solved step's tap positions, held (a derivative of this operating point)
+        held = (taps[0].copy(), np.zeros_like(taps[1]))
+        moved, _ = self._solve(x, last, True, held)
         sens = GridSensitivity(
             vm_pu_per_kw=((moved.vm_pu - snap.vm_pu) / _DP_KW).T,
             line_loading_pct_per_kw=((moved.line_loading_pct - snap.line_loading_pct) / _DP_KW).T,
@@ -272,6 +287,7 @@ class NetParkGrid(ParkGrid):
         """Forget the last `solve`: the next one starts from the net's own operating point,
         as the first after building does."""
         self._ws = self._pf._start
+        self._tap = self._net_taps()
 
     def run(self, load_kw, pv_kw, storage_kw, storage_kvar=None, *, raise_on_failure=True):
         """Many steps: (T, n_ent), (T, n_ent), (T, n_units) [kW], solved in one batch."""
@@ -282,10 +298,7 @@ class NetParkGrid(ParkGrid):
             )
         steps = np.shape(load_kw)[0]
         arrays = self._checked_inputs(load_kw, pv_kw, storage_kw, storage_kvar, steps)
-        try:
-            series, _ = self._solve(arrays, None, raise_on_failure)
-        except PowerFlowError:
-            raise
+        series, _ = self._solve(arrays, None, raise_on_failure)
         return series
 
     def export_json(self, path: str | Path) -> Path:

@@ -372,3 +372,35 @@ def test_cli_imports_shows_and_the_site_file_form(tmp_path, capsys) -> None:
         pp.runpp(net)
     i = net.load.index[net.load.name == "Load CI1"][0]
     assert net.load.at[i, "p_mw"] == pytest.approx(4.845) and net.converged
+
+
+def test_the_nets_own_tap_changer_acts_as_pandapowers(tmp_path) -> None:
+    """A DiscreteTapControl saved in the engineer's net acts in each step: the same
+    position and voltages as pandapower's runpp(run_control=True) on the same step."""
+    from pandapower.control import DiscreteTapControl
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = pp.from_json(str(EXAMPLE / "net.json"))
+        for t in net.trafo.index:  # an OLTC of +-9 x 1.5 % on the HV side
+            net.trafo.loc[t, ["tap_side", "tap_neutral", "tap_min", "tap_max"]] = ["hv", 0, -9, 9]
+            net.trafo.loc[t, ["tap_step_percent", "tap_pos"]] = [1.5, 0]
+            net.trafo.at[t, "tap_changer_type"] = "Ratio"
+        DiscreteTapControl(net, 0, vm_lower_pu=1.0, vm_upper_pu=1.02, side="lv")
+        pp.to_json(net, str(tmp_path / "oltc.json"))
+    out = tmp_path / "oltc.toml"
+    import_network(tmp_path / "oltc.json", EXAMPLE / "map.toml", out, _lf)
+    site = load_site(out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = ParkGrid(site)
+    load = np.array([e.peak_kw for e in site.enterprises])
+    zeros = np.zeros(len(load))
+    snap = g.solve(load, zeros, np.zeros(g.n_units))
+    ref = _runpp_step(g, site, load, zeros, np.zeros(g.n_units), np.zeros(g.n_units))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pp.runpp(ref, tolerance_mva=1e-10, run_control=True)
+    assert ref.trafo.at[0, "tap_pos"] != 0  # the controller moved at peak
+    np.testing.assert_allclose(snap.vm_pu, ref.res_bus.vm_pu, atol=1e-8, rtol=0)
+    assert 1.0 <= snap.vm_pu[1] <= 1.02
