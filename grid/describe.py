@@ -29,6 +29,25 @@ def _cable_mva(site: Site, cable: str, parallel: int) -> float:
     return math.sqrt(3.0) * site.substation.mv_kv * c.max_i_ka * parallel
 
 
+def storage_rows(site: Site) -> list[dict]:
+    """One row per storage group: its units, energy, PCS and transformer ratings."""
+    return [
+        {
+            "name": g.name,
+            "enterprise": g.enterprise,
+            "unit_type": g.unit_type,
+            "count": g.count,
+            "unit_kwh": g.unit_kwh,
+            "energy_mwh": (g.unit_kwh * g.count / 1000.0) if g.unit_kwh else None,
+            "pcs_kva": g.pcs_kva,
+            "trafo_kva": g.trafo_kva,
+            "ac_kv": g.ac_kv,
+            "commissioned": g.commissioned,
+        }
+        for g in site.storage
+    ]
+
+
 def describe_site(site: Site) -> SiteDescription:
     """The site's equipment and design loadings as rows of plain values."""
     sub = site.substation
@@ -96,21 +115,7 @@ def describe_site(site: Site) -> SiteDescription:
         }
         for e in site.enterprises
     ]
-    storage = [
-        {
-            "name": g.name,
-            "enterprise": g.enterprise,
-            "unit_type": g.unit_type,
-            "count": g.count,
-            "unit_kwh": g.unit_kwh,
-            "energy_mwh": (g.unit_kwh * g.count / 1000.0) if g.unit_kwh else None,
-            "pcs_kva": g.pcs_kva,
-            "trafo_kva": g.trafo_kva,
-            "ac_kv": g.ac_kv,
-            "commissioned": g.commissioned,
-        }
-        for g in site.storage
-    ]
+    storage = storage_rows(site)
     energy = [r["energy_mwh"] for r in storage]
     totals = {
         "enterprises": len(site.enterprises),

@@ -49,6 +49,7 @@ import numpy as np
 import tomli_w
 from pydantic import Field, ValidationError
 
+from grid.describe import storage_rows
 from grid.errors import UnsupportedNetError
 from grid.netmap import BranchMeter, ElementRef, EnterpriseNet, SiteNetwork
 from grid.network import _pandapower, add_storage_units
@@ -56,7 +57,7 @@ from grid.site import Site, StorageGroup, _describe
 from parktwin.billing import BillingBasis
 from parktwin.config import Frozen, load_toml
 from parktwin.errors import InputError
-from parktwin.files import atomic_path, staged_dir
+from parktwin.files import atomic_path, staged_dir, unit_type_beside
 from parktwin.industries import Industry
 from parktwin.limits import GridLimits, grid_limits
 
@@ -625,7 +626,14 @@ def plan_import(
             _enterprise_data(nt, e, a, load_factor)
             for e, a in zip(mapping.enterprises, at, strict=True)
         ],
-        "storage": [g.model_dump(exclude_none=True) for g in mapping.storage],
+        # a unit-type file is taken from the map's folder, written as an absolute path
+        "storage": [
+            {
+                **g.model_dump(exclude_none=True),
+                "unit_type": unit_type_beside(g.unit_type, map_path),
+            }
+            for g in mapping.storage
+        ],
     }
     try:
         site = Site.model_validate(data)
@@ -778,20 +786,7 @@ def describe_net_site(site: Site) -> NetSiteDescription:
                 "storage_kva": pcs[e.name],
             }
         )
-    storage = [
-        {
-            "name": g.name,
-            "enterprise": g.enterprise,
-            "unit_type": g.unit_type,
-            "count": g.count,
-            "energy_mwh": (g.unit_kwh * g.count / 1000.0) if g.unit_kwh else None,
-            "pcs_kva": g.pcs_kva,
-            "trafo_kva": g.trafo_kva,
-            "ac_kv": g.ac_kv,
-            "commissioned": g.commissioned,
-        }
-        for g in site.storage
-    ]
+    storage = storage_rows(site)
     totals = {
         "enterprises": len(site.enterprises),
         "storage_units": sum(g.count for g in site.storage),

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from grid.importer import MeterAt, SiteNet, site_net
-from grid.park import GridSeries, GridSnapshot, ParkGrid
+from grid.park import GridSeries, GridSnapshot, ParkGrid, batch_steps, checked_array
 from grid.powerflow import PowerFlowResult, TimeSeriesPowerFlow
 from grid.sensitivity import GridSensitivity
 from grid.site import Site
@@ -224,15 +224,7 @@ class NetParkGrid(ParkGrid):
             ("storage_kvar", storage_kvar, n_u),
         ):
             shape = (n,) if steps is None else (steps, n)
-            if x is None:
-                out.append(np.zeros((1 if steps is None else steps, n)))
-                continue
-            a = np.asarray(x, dtype=np.float64)
-            if a.shape != shape:
-                raise InputError(f"{name}: expected shape {shape}, got {tuple(a.shape)}")
-            if not np.isfinite(a).all():
-                raise InputError(f"{name}: contains NaN or inf")
-            out.append(a.reshape(-1, n))
+            out.append(checked_array(name, x, shape).reshape(-1, n))
         return out
 
     def _net_taps(self) -> tuple[np.ndarray, np.ndarray]:
@@ -291,12 +283,7 @@ class NetParkGrid(ParkGrid):
 
     def run(self, load_kw, pv_kw, storage_kw, storage_kvar=None, *, raise_on_failure=True):
         """Many steps: (T, n_ent), (T, n_ent), (T, n_units) [kW], solved in one batch."""
-        if np.ndim(load_kw) != 2:
-            raise InputError(
-                f"load_kw: expected shape (steps, {self.n_enterprises}),"
-                f" got {tuple(np.shape(load_kw))}"
-            )
-        steps = np.shape(load_kw)[0]
+        steps = batch_steps(load_kw, self.n_enterprises)
         arrays = self._checked_inputs(load_kw, pv_kw, storage_kw, storage_kvar, steps)
         series, _ = self._solve(arrays, None, raise_on_failure)
         return series

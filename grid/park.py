@@ -201,15 +201,7 @@ class ParkGrid:
             ("storage_kw", storage_kw, shape_u),
             ("storage_kvar", storage_kvar, shape_u),
         ):
-            if x is None:
-                arrays[name] = np.zeros(shape)
-                continue
-            a = np.asarray(x, dtype=np.float64)
-            if a.shape != shape:
-                raise InputError(f"{name}: expected shape {shape}, got {tuple(a.shape)}")
-            if not np.isfinite(a).all():
-                raise InputError(f"{name}: contains NaN or inf")
-            arrays[name] = a
+            arrays[name] = checked_array(name, x, shape)
         p_load = arrays["load_kw"] / 1000.0
         return {
             "load_p_mw": p_load,
@@ -325,12 +317,7 @@ class ParkGrid:
         raise_on_failure: bool = True,
     ) -> GridSeries:
         """Many steps: (T, n_ent), (T, n_ent), (T, n_units) [kW], solved in one batch."""
-        if np.ndim(load_kw) != 2:
-            raise InputError(
-                f"load_kw: expected shape (steps, {self.n_enterprises}),"
-                f" got {tuple(np.shape(load_kw))}"
-            )
-        steps = np.shape(load_kw)[0]
+        steps = batch_steps(load_kw, self.n_enterprises)
         x = self._inputs(load_kw, pv_kw, storage_kw, storage_kvar, steps)
         return self._series(self._pf.run(**x, raise_on_failure=raise_on_failure))
 
@@ -351,6 +338,28 @@ class ParkGrid:
 #: `solve`'s arguments in `kernels.park_step`'s order (its ``bad`` index names one)
 _SOLVE_ARGS = ("load_kw", "pv_kw", "storage_kw", "storage_kvar")
 _F8 = np.dtype(np.float64)
+
+
+def checked_array(name: str, x: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    """`x` as a float64 array of `shape` (zeros when None), or an InputError naming `name`
+    (wrong shape, NaN or inf)."""
+    if x is None:
+        return np.zeros(shape)
+    a = np.asarray(x, dtype=np.float64)
+    if a.shape != shape:
+        raise InputError(f"{name}: expected shape {shape}, got {tuple(a.shape)}")
+    if not np.isfinite(a).all():
+        raise InputError(f"{name}: contains NaN or inf")
+    return a
+
+
+def batch_steps(load_kw: np.ndarray, n_ent: int) -> int:
+    """The number of steps of a batch's ``load_kw`` (steps, n_ent), or an InputError."""
+    if np.ndim(load_kw) != 2:
+        raise InputError(
+            f"load_kw: expected shape (steps, {n_ent}), got {tuple(np.shape(load_kw))}"
+        )
+    return int(np.shape(load_kw)[0])
 
 
 def _vector(name: str, x: np.ndarray, n: int) -> np.ndarray:

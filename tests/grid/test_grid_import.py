@@ -404,3 +404,14 @@ def test_the_nets_own_tap_changer_acts_as_pandapowers(tmp_path) -> None:
     assert ref.trafo.at[0, "tap_pos"] != 0  # the controller moved at peak
     np.testing.assert_allclose(snap.vm_pu, ref.res_bus.vm_pu, atol=1e-8, rtol=0)
     assert 1.0 <= snap.vm_pu[1] <= 1.02
+
+
+def test_a_unit_type_file_is_taken_from_the_maps_folder(tmp_path) -> None:
+    data = _map()
+    data["storage"][0]["unit_type"] = "units/my-cabin.toml"
+    m = tmp_path / "maps" / "map.toml"
+    m.parent.mkdir()
+    m.write_text(tomli_w.dumps(data))
+    import_network(EXAMPLE / "net.json", m, tmp_path / "out" / "site", _lf)
+    site = load_site(tmp_path / "out" / "site" / "site.toml")
+    assert site.storage[0].unit_type == str(tmp_path / "maps" / "units" / "my-cabin.toml")
