@@ -34,7 +34,14 @@ ENERGY_TOL_PCT = 0.5
 SOC_TOL = 0.01
 
 #: the causes a divergence window is attributed to, most specific first
-CAUSES = ("watchdog revert", "fault", "write timing", "PCS command timing", "unexplained")
+CAUSES = (
+    "watchdog revert",
+    "fault",
+    "unit limit",
+    "write timing",
+    "PCS command timing",
+    "unexplained",
+)
 
 
 @dataclass(frozen=True)

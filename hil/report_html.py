@@ -60,6 +60,7 @@ class RunRecord:
     wall_s: float
     controller_log: str = ""
     comparison: Comparison | None = None  # offline versus bench (`--compare-offline`)
+    compare_error: str = ""  # why the comparison asked for could not be made
 
 
 # ----------------------------------------------------------------------------- charts
@@ -320,6 +321,11 @@ def render(rec: RunRecord) -> str:
             )
     if rec.comparison is not None:
         parts.append(_compare_section(rec, rec.comparison))
+    elif rec.compare_error:
+        parts.append(
+            '<section id="compare"><h2>Offline versus bench</h2><p class="verdict fail">'
+            f"not made: {_e(rec.compare_error)}</p></section>"
+        )
     parts.append("<h2>Bench events</h2>")
     parts.append(_event_rows(rec.events, tuple(EVENT_KINDS)))
     parts.append("</body></html>\n")

@@ -48,7 +48,7 @@ from hil.plant import Plant
 from hil.serve import BenchRun
 from parktwin import files
 from parktwin.config import Frozen, load_package_toml, load_toml
-from parktwin.errors import InputError
+from parktwin.errors import InputError, ParkTwinError
 from parktwin.tariff_periods import PERIOD_CODES, PeriodName
 
 if TYPE_CHECKING:
@@ -588,6 +588,7 @@ class VerifyResult:
     port: int
     wall_s: float
     comparison: Comparison | None = None
+    compare_error: str = ""  # why the offline comparison could not be made
 
     @property
     def passed(self) -> bool:
@@ -752,15 +753,20 @@ def run_verify(
         wall,
         log_path.read_text(encoding="utf-8", errors="replace"),
     )
-    comparison = None
+    comparison, compare_error = None, ""
     if compare is not None:
-        comparison = compare(rec, list(bench.log.setpoints))
-        comparison.write(out)
-        rec = replace(rec, comparison=comparison)
+        try:
+            comparison = compare(rec, list(bench.log.setpoints))
+        except ParkTwinError as exc:  # the verdicts and their evidence stand without it
+            compare_error = str(exc).splitlines()[0]
+            rec = replace(rec, compare_error=compare_error)
+        else:
+            comparison.write(out)
+            rec = replace(rec, comparison=comparison)
     write_report(out / "report.html", rec)
     if junit is not None:
         write_junit(junit, verdicts, wall)
-    return VerifyResult(verdicts, out, port, wall, comparison)
+    return VerifyResult(verdicts, out, port, wall, comparison, compare_error)
 
 
 def _write_trace(

@@ -27,7 +27,6 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from hil.comparison import (
-    CAUSES,
     Comparison,
     Divergence,
     ReplayCheck,
@@ -272,35 +271,42 @@ def attribute(
     setpoints: Sequence[Setpoint],
     soc_offset: float,
     earlier: Divergence | None,
+    held: str = "",
 ) -> tuple[str, str]:
     """(cause, detail) of a divergence window of unit `unit` over plant time t0..t1: a
-    watchdog revert in it, a fault in it, a write or PCS command just before it, the SOC
-    still off after an earlier window, else the nearest event of the unit (unexplained)."""
+    watchdog revert in it, a fault in it, the unit's own limit holding another setpoint in
+    force than the controller's (`held` says how, "" if not), a write or PCS command just
+    before it, the SOC still off after an earlier window, else the nearest event of the
+    unit (unexplained)."""
     mine = [e for e in events if e.device == name]
     if reverted.any():
         ev = [e for e in mine if e.kind == "revert" and e.t_s <= t1]
-        return CAUSES[0], _about(ev[-1]) if ev else f"{name} reverted to its fallback"
+        return "watchdog revert", _about(ev[-1]) if ev else f"{name} reverted to its fallback"
     near = [e for e in mine if e.kind in ("fault", "clear") and t0 - LOOKBACK_S <= e.t_s <= t1]
     if faulted.any() or near:
         ev = near or [e for e in mine if e.kind == "fault" and e.t_s <= t1]
-        return CAUSES[1], _about(ev[-1]) if ev else f"{name} PCS in FAULT on the bench"
+        return "fault", _about(ev[-1]) if ev else f"{name} PCS in FAULT on the bench"
+    if held:
+        return "unit limit", held
     sp = [s for s in setpoints if s.unit == unit and t0 - LOOKBACK_S <= s.t_s <= t1]
     if sp:
         s = sp[0]
-        return CAUSES[2], (
-            f"setpoint {s.p_kw:.0f} kW written at plant t={s.t_s:.1f} s (wall {s.wall_s:.2f} s):"
-            " the bench took it up at another interval than the replay"
+        return "write timing", (
+            f"setpoint {s.p_kw:.0f} kW taken up at plant t={s.t_s:.1f} s (written at wall"
+            f" {s.wall_s:.2f} s)"
         )
     cmd = [e for e in mine if e.kind == "command" and t0 - LOOKBACK_S <= e.t_s <= t1]
     if cmd:
-        return CAUSES[3], _about(cmd[0])
+        return "PCS command timing", _about(cmd[0])
     if earlier is not None and abs(soc_offset) > 0.002:
         return earlier.cause, (
             f"the SOC still differs by {soc_offset:+.4f} after the window at"
             f" t={earlier.t0_s:.1f} s ({earlier.detail})"
         )
     before = [e for e in mine if e.t_s <= t1]
-    return CAUSES[4], ("nearest event " + _about(before[-1])) if before else "no event of the unit"
+    return "unexplained", (
+        "nearest event " + _about(before[-1])
+    ) if before else "no event of the unit"
 
 
 def replay_check(
@@ -324,6 +330,16 @@ def replay_check(
     flt = (tr["pcs_state"][ib][:, units] == int(PcsState.FAULT)) & (
         tape.pcs_state[ir][:, units] != int(PcsState.FAULT)
     )
+    # what the controller's log commands at each row, against what the bench put in force
+    p_in = tr["p_cmd_kw"][ib][:, units]
+    asked = np.zeros_like(p_in)
+    for c, i in enumerate(units):
+        mine = [s for s in setpoints if s.unit == i]
+        ts = np.array([s.t_s for s in mine])
+        k = np.searchsorted(ts, t + 1e-9, side="right") - 1
+        ps = np.array([s.p_kw for s in mine] + [0.0])  # k = -1: never set, 0 kW
+        asked[:, c] = ps[k]
+    held = (np.abs(p_in - asked) > 1e-6) & ~rev
     out_u, windows = [], []
     gap = max(1, round(MERGE_S / dt_s))
     for c, i in enumerate(units):
@@ -338,17 +354,27 @@ def replay_check(
         dp = p_b[:, c] - p_r[:, c]
         earlier: Divergence | None = None
         for a, b in _runs(np.abs(dp) > DIVERGE_FRACTION * rec.p_max_kw[i], gap):
+            lo = max(a - 1, 0)
+            h = np.flatnonzero(held[lo:b, c])
+            how = ""
+            if len(h):
+                k = lo + int(h[0])
+                how = (
+                    f"{name} held {p_in[k, c]:.0f} kW in force against the controller's"
+                    f" {asked[k, c]:.0f} kW from t={t[k]:.1f} s (its own limits: the SOC reserve)"
+                )
             cause, detail = attribute(
                 i,
                 name,
                 float(t[a]),
                 float(t[b - 1]),
-                rev[max(a - 1, 0) : b, c],
-                flt[max(a - 1, 0) : b, c],
+                rev[lo:b, c],
+                flt[lo:b, c],
                 rec.events,
                 setpoints,
                 float(s_b[a, c] - s_r[a, c]),
                 earlier,
+                how,
             )
             earlier = Divergence(
                 name,

@@ -59,8 +59,8 @@ def test_a_window_is_put_down_to_the_nearest_cause():
     sps = [Setpoint(0.5, 20.0, 0, 300.0, 0.0)]
     no, yes = np.zeros(3, bool), np.ones(3, bool)
 
-    def cause(t0, t1, rev=no, flt=no, offset=0.0, earlier=None):
-        return attribute(0, "u1", t0, t1, rev, flt, events, sps, offset, earlier)
+    def cause(t0, t1, rev=no, flt=no, offset=0.0, earlier=None, held=""):
+        return attribute(0, "u1", t0, t1, rev, flt, events, sps, offset, earlier, held)
 
     assert cause(40.0, 44.0, rev=yes) == (
         "watchdog revert",
@@ -68,6 +68,7 @@ def test_a_window_is_put_down_to_the_nearest_cause():
     )
     assert cause(50.2, 52.0)[0] == "fault"  # the fault event is just before the window
     assert cause(60.0, 61.0, flt=yes)[0] == "fault"
+    assert cause(20.0, 21.0, held="u1 held 0 kW")[0] == "unit limit"  # before a write near it
     assert cause(20.0, 21.0)[0] == "write timing"
     assert cause(10.2, 11.0)[0] == "PCS command timing"
     c, d = cause(70.0, 71.0)
@@ -84,6 +85,19 @@ def test_cli_reference_errors_in_one_line(capsys):
     err = capsys.readouterr().err
     assert "--reference: expected one of tou, peak_shaving, lp, got 'greedy'" in err
     assert "Traceback" not in err
+
+
+def test_a_comparison_that_could_not_be_made_says_why_in_the_report():
+    from dataclasses import replace
+
+    from hil.report_html import render
+
+    from .test_dashboard_report import _check_self_contained, _record
+
+    doc = render(replace(_record([]), compare_error="scenario: step_s 0.3 does not divide 900 s"))
+    _check_self_contained(doc)
+    assert "Offline versus bench</h2>" in doc and "not made: scenario: step_s 0.3" in doc
+    assert "FAIL:" in doc  # the verdicts stand
 
 
 def _controller(script: Path) -> str:

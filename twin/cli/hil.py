@@ -400,6 +400,8 @@ def verify_cmd(
         )
         t.add_row(v.requirement, mark, v.evidence)
     console.print(t)
+    if result.compare_error:
+        console.print(f"[bold yellow]offline versus bench not made:[/] {result.compare_error}")
     if result.comparison is not None:
         c = result.comparison
         earn = c.earns_yuan
