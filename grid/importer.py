@@ -280,8 +280,9 @@ class _Net:
         )
 
     def feeder_of(self, bus: int) -> str:
-        """The enterprise's feeder, for tables: the first line on the shortest path from a
-        slack to `bus`, else the last branch on it (the transformer of its busbar), or ""."""
+        """The enterprise's feeder, for tables: on the shortest path from a slack to `bus`,
+        the first line after the last transformer (the line leaving the busbar of its
+        voltage level), else that transformer, else the first line, or ""."""
         import networkx as nx
 
         best = None
@@ -293,8 +294,10 @@ class _Net:
         if best is None or len(best) < 2:
             return ""
         keys = [min(self.graph.get_edge_data(u, v), key=str) for u, v in itertools.pairwise(best)]
-        lines = [k for k in keys if k[0] == "line"]
-        table, idx = lines[0] if lines else keys[-1]
+        trafos = [k for k, key in enumerate(keys) if key[0] in ("trafo", "trafo3w")]
+        after = keys[trafos[-1] + 1 :] if trafos else keys
+        lines = [key for key in after if key[0] == "line"]
+        table, idx = lines[0] if lines else (keys[trafos[-1]] if trafos else keys[0])
         return self.label(table, int(idx))
 
 

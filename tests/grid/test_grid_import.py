@@ -415,3 +415,67 @@ def test_a_unit_type_file_is_taken_from_the_maps_folder(tmp_path) -> None:
     import_network(EXAMPLE / "net.json", m, tmp_path / "out" / "site", _lf)
     site = load_site(tmp_path / "out" / "site" / "site.toml")
     assert site.storage[0].unit_type == str(tmp_path / "maps" / "units" / "my-cabin.toml")
+
+
+def test_a_multi_voltage_net_with_every_kind_of_element_matches_runpp(tmp_path) -> None:
+    """pandapower's multi-voltage example (gen, trafo3w, shunt, xward, impedance, switches
+    of every kind) as the park: a storage group on a 20 kV bus behind 10 kV catalogue
+    transformers re-rated to 20 kV; the step equals runpp, trafo3w loading included."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pandapower.networks as pn
+
+        pp.to_json(pn.example_multivoltage(), str(tmp_path / "mv.json"))
+    mapping = {
+        "site": {"name": "multi-voltage", "latitude": 30.9, "longitude": 119.9},
+        "enterprises": [
+            {"name": "steel", "industry": "machining", "loads": ["Industry Load"]},
+            {"name": "shop", "industry": "robotics", "loads": ["LV Net 1"]},
+        ],
+        "storage": [
+            {"name": "steel-ess", "enterprise": "steel", "unit_type": "lfp314-5016kwh",
+             "count": 2, "trafo_kva": 2750, "commissioned": 2025},
+        ],
+    }  # fmt: skip
+    import_network(tmp_path / "mv.json", _write_map(tmp_path, mapping), tmp_path / "s", _lf)
+    site = load_site(tmp_path / "s" / "site.toml")
+    assert [e.feeder for e in site.enterprises] == ["HV-MV-MV-Trafo", "MV Line1"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = ParkGrid(site)
+    load, st = np.array([15000.0, 300.0]), np.array([-2000.0, 1000.0])
+    snap = g.solve(load, np.zeros(2), st)
+    ref = g.pandapower_net()
+    assert (ref.trafo.vn_hv_kv.iloc[-2:] == 20.0).all()  # the units' HV windings at 20 kV
+    for k, e in enumerate(site.enterprises):
+        i = ref.load.index[ref.load.name == e.net.loads[0]][0]
+        p = load[k] / 1000 / ref.load.at[i, "scaling"]
+        ref.load.at[i, "p_mw"] = p
+        ref.load.at[i, "q_mvar"] = p * math.tan(math.acos(e.power_factor))
+    ref.storage.loc[ref.storage.index[-2:], "p_mw"] = st / 1000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pp.runpp(ref, tolerance_mva=1e-10, enforce_q_lims=True)
+    np.testing.assert_allclose(snap.vm_pu, ref.res_bus.vm_pu, atol=1e-8, rtol=0)
+    assert snap.ext_grid_kw == pytest.approx(ref.res_ext_grid.p_mw.sum() * 1e3, abs=1e-3)
+    assert snap.trafo_loading_pct[-1] == pytest.approx(ref.res_trafo3w.loading_percent.iloc[0])
+    assert g.trafo_names[-1].startswith("HV-MV-MV")
+
+
+def test_a_meter_inside_a_mesh_is_refused(tmp_path, capsys) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = pp.from_json(str(EXAMPLE / "net.json"))
+        net.switch.closed = True  # S1..S3 closed: the feeders become rings
+        pp.to_json(net, str(tmp_path / "ring.json"))
+    args = ["grid", "import", str(tmp_path / "ring.json"), "--map", str(EXAMPLE / "map.toml")]
+    assert main([*args, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        "\n" not in err
+        and (
+            "enterprise 'auto_parts': meter: line 'Line 10-11': does not separate its side from"
+            " the grid: the net connects its two ends around it"
+        )
+        in err
+    ), err
