@@ -137,6 +137,9 @@ def test_spread_is_the_percentiles_of_the_samples(sampled) -> None:
     assert s.loc[first, "npv_p50_yuan"] >= s.loc[second, "npv_p50_yuan"]  # ranked by P50
     assert (out / "npv_fan.png").stat().st_size > 10_000
     assert len(results) == 2  # the nominal rows are still there, as without samples
+    inputs = json.loads((out / "study.json").read_text())["uncertain_inputs"]
+    assert set(inputs) >= {"profiles", "availability", "price_multiplier_sharp", "degradation"}
+    assert inputs["load_growth_per_year"].startswith("0..0.1: park-facts")  # shipped, sourced
 
 
 def test_held_inputs_reproduce_the_nominal_run(tmp_path) -> None:

@@ -4,6 +4,7 @@ and with samples a fan chart of each ranked candidate's cumulative discounted ca
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -179,7 +180,7 @@ def npv_fans(
     cols = min(n, 3)
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(
-        rows, cols, figsize=(4.2 * cols, 2.9 * rows), squeeze=False, sharex=True
+        rows, cols, figsize=(4.2 * cols, 3.1 * rows), squeeze=False, sharex=True
     )
     for i, key in enumerate(keys):
         ax = axes[i // cols][i % cols]
@@ -192,7 +193,7 @@ def npv_fans(
                         label="P10..P90")  # fmt: skip
         ax.plot(years, p[1] / 1e6, color="tab:blue", lw=1.6, label="P50")
         ax.axhline(0.0, color="k", lw=0.8)
-        ax.set_title(f"#{i + 1} {labels.get(key, key)}", fontsize=8)
+        ax.set_title(textwrap.fill(f"#{i + 1} {labels.get(key, key)}", 50), fontsize=8)
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=7)
         if i % cols == 0:
@@ -230,7 +231,13 @@ def write_figures(
         hosting_capacity(result.hosting, out / "hosting_capacity.png"),
     ]
     if not result.spread.empty:
-        labels = dict(zip(result.results["key"], result.results["label"], strict=True))
+        r = result.results
+        flags = r["grid_flags"].fillna("").astype(str)
+        grid_ok = r["grid_ok"].astype("boolean").fillna(False).astype(bool)
+        labels = {
+            k: label if ok else f"{label} [grid: {f}]"
+            for k, label, ok, f in zip(r["key"], r["label"], grid_ok, flags, strict=True)
+        }
         made.append(
             npv_fans(result.spread, result.samples, labels, discount_rate, out / "npv_fan.png")
         )

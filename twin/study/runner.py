@@ -188,6 +188,12 @@ def _check_folder(out: Path, study: Study, limits: GridLimits) -> None:
             "format": STUDY_FORMAT,
             "study": study.model_dump(mode="json"),
             "limits": limits.model_dump(mode="json"),
+            # each uncertain input's range, source and confidence, the shipped ones included
+            **(
+                {"uncertain_inputs": study.uncertainty.sources()}
+                if study.uncertainty is not None
+                else {}
+            ),
         },
     )
 
