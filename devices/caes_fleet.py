@@ -30,11 +30,17 @@ class CaesBank:
         )
         self.acc = np.zeros((ck.NB, self.n))
 
-    def step(self, p_set: np.ndarray, dt_s: float, n_sub: int, out: np.ndarray) -> None:
-        """Advance all units; `out` [ck.NR, N] receives the result rows."""
+    def step(
+        self, p_set: np.ndarray, q_set: np.ndarray, ambient_c: np.ndarray, dt_s: float,
+        n_sub: int, out: np.ndarray,
+    ) -> int:  # fmt: skip
+        """Advance all units; `out` [ck.NR, N] receives the result rows. Returns 0, or the
+        code of the first input that is not finite (`caes_kernels.step_fleet`)."""
         pk = self.packed
-        ck.step_fleet(p_set, dt_s, n_sub, pk.pv, pk.tx, pk.ty, pk.tn, self.xs, self.pcs,
-                      self.acc, out)  # fmt: skip
+        return ck.step_fleet(
+            p_set, q_set, ambient_c, dt_s, n_sub, pk.pv, pk.tx, pk.ty, pk.tn, self.xs,
+            self.pcs, self.acc, out,
+        )  # fmt: skip
 
     @property
     def soc(self) -> np.ndarray:

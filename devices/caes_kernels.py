@@ -511,11 +511,32 @@ def result_rows(pv, acc, xs, duration_s: float, out) -> None:
         out[23, i] = acc[B_LTES, i]
 
 
+@jit(inline="always")
+def _all_finite(values) -> bool:
+    for i in range(values.shape[0]):
+        if not math.isfinite(values[i]):
+            return False
+    return True
+
+
 @jit(allocates=False)
-def step_fleet(p_set, dt_s, n_sub, pv, tx, ty, tn, xs, pcs, acc, out) -> None:
-    """`step_units` then `result_rows` into `out` in one call (inputs checked by the caller)."""
+def step_fleet(p_set, q_set, ambient_c, dt_s, n_sub, pv, tx, ty, tn, xs, pcs, acc, out) -> int:
+    """`step_units` then `result_rows` into `out` in one call (what `Fleet.step` runs).
+
+    The inputs are checked first, as the LFP kernel's (`devices.kernels.step_fleet`): returns
+    0, or the first that holds a value that is not finite (1 p_set, 2 q_set, 3 ambient_c)
+    without advancing anything. The machines run at unity power factor and the air side at
+    the store temperature, so q_set and ambient_c are only checked.
+    """
+    if not _all_finite(p_set):
+        return 1
+    if not _all_finite(q_set):
+        return 2
+    if not _all_finite(ambient_c):
+        return 3
     step_units(p_set, dt_s, n_sub, pv, tx, ty, tn, xs, pcs, acc)
     result_rows(pv, acc, xs, dt_s * n_sub, out)
+    return 0
 
 
 @jit(allocates=False)

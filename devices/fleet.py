@@ -187,28 +187,35 @@ class Fleet:
     def _step_mixed(
         self, p_set: np.ndarray, q_set: np.ndarray, ambient: np.ndarray, dt_s: float, n_sub: int
     ) -> StepResult:
-        """Each technology's units in its kernel's one call; rows merged in unit order."""
+        """Each technology's units in its kernel's one call; rows merged in unit order (a
+        fleet of compressed-air units only: one call, nothing to merge)."""
+        bank = self._caes
+        if not len(self._lfp_at):
+            out = np.empty((ck.NR, self.n))
+            bad = bank.step(p_set, q_set, ambient, dt_s, n_sub, out)
+            if bad:
+                raise InputError(f"{_STEP_INPUTS[bad - 1]}: values must be finite")
+            return StepResult(*out[:12], bank.pcs.copy(), *out[12:])
         for name, arr in zip(_STEP_INPUTS, (p_set, q_set, ambient), strict=True):
             if not np.isfinite(arr).all():
                 raise InputError(f"{name}: values must be finite")
         out = np.zeros((ck.NR, self.n))
         pcs = np.empty(self.n, dtype=np.int64)
-        if self._lfp_at is not None and len(self._lfp_at):
-            at = self._lfp_at
-            pk = self._packed
-            part = np.zeros((ck.NR, len(at)))
-            k.step_fleet(
-                p_set[at], q_set[at], ambient[at], dt_s, n_sub,
-                pk.pv, pk.tx, pk.ty, pk.tn, pk.ua,
-                self._xs, self._pcs, self._rf, self._rfn, self._acc, part,
-            )  # fmt: skip
-            out[:, at] = part
-            pcs[at] = self._pcs
+        at = self._lfp_at
+        pk = self._packed
+        part = np.zeros((ck.NR, len(at)))
+        k.step_fleet(
+            p_set[at], q_set[at], ambient[at], dt_s, n_sub,
+            pk.pv, pk.tx, pk.ty, pk.tn, pk.ua,
+            self._xs, self._pcs, self._rf, self._rfn, self._acc, part,
+        )  # fmt: skip
+        out[:, at] = part
+        pcs[at] = self._pcs
         at = self._caes_at
         part = np.empty((ck.NR, len(at)))
-        self._caes.step(np.ascontiguousarray(p_set[at]), dt_s, n_sub, part)
+        bank.step(p_set[at], q_set[at], ambient[at], dt_s, n_sub, part)
         out[:, at] = part
-        pcs[at] = self._caes.pcs
+        pcs[at] = bank.pcs
         return StepResult(*out[:12], pcs, *out[12:])
 
     def _merged(self, lfp: np.ndarray | None, caes: np.ndarray, dtype=np.float64) -> np.ndarray:

@@ -235,3 +235,15 @@ def test_acceptance_reports_the_compressed_air_losses(name: str, dt_s: float) ->
     # the round trip is measured, not set: small vessels well below a cavern with heat store
     assert (0.25 < s["rte_ac"] < 0.45) if name == VESSEL else (0.45 < s["rte_ac"] < 0.7)
     assert series["soc"].min() == 0.0 and series["soc"].max() == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_non_finite_inputs_are_refused_before_any_step(mixed: bool) -> None:
+    units = [load_unit_params(VESSEL)] + ([load_unit_params("lfp280-2236kwh")] if mixed else [])
+    f = Fleet(units, soc0=0.5)
+    n = len(units)
+    with pytest.raises(InputError, match="p_set_kw: values must be finite"):
+        f.step([float("nan")] * n, 60.0, 20.0)
+    with pytest.raises(InputError, match="ambient_c: values must be finite"):
+        f.step([100.0] * n, 60.0, float("inf"))
+    assert f.soc[0] == pytest.approx(0.5, abs=1e-12) and f.pcs_state[0] == PcsState.STANDBY
