@@ -5,8 +5,10 @@ Cases:
       `Fleet.step` call per profile block (n_sub = block length in seconds);
   (b) 100 units, one year at 15 min (3.5 M unit-steps): one `Fleet.step` call per step with a
       different setpoint per unit (what the twin's plant process does).
-The plain-Python reference (`devices.reference.ReferenceUnit`) runs on a sample of each case
-and is extrapolated. Compile time is measured separately in a fresh process with an empty
+Each case runs for an LFP cabin and for a compressed-air unit (the same profile at each unit's
+rated power); the last column is the compressed-air unit-step's cost over the LFP one's in
+the same run (<= 1: no dearer). The plain-Python references (`devices.reference.ReferenceUnit`,
+`devices.caes_reference.CaesReferenceUnit`) run on a sample of each case and are extrapolated. Compile time is measured separately in a fresh process with an empty
 numba cache (and with the cache warm, wall clock). Run times are the CPU time of this process
 (`time.process_time`), which keeps other jobs on a shared machine out of the figure but not
 their effect on caches and clocks: compare the ratios within one run. Each case is printed
@@ -28,11 +30,13 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from devices import Fleet, PcsState, kernels, load_unit_params
+from devices import Fleet, PcsState, caes_kernels, kernels, load_unit_params
 from devices.acceptance import acceptance_data
+from devices.caes_reference import CaesReferenceUnit
 from devices.reference import RUNNING, ReferenceUnit
 
 UNIT = "lfp280-2236kwh"
+CAES_UNIT = "caes-2236kwh"
 #: the project's aims, ns per unit-step through `Fleet.step`: (a) one unit at 1 s, (b) 100 at 15 min
 AIM_NS = {"a": 80.0, "b": 150.0}
 _COMPILE_SNIPPET = (
@@ -61,13 +65,23 @@ def _daily_blocks(power_kw: float) -> list[tuple[float, float]]:
     return [(dur * 3600.0, d * power_kw) for _, dur, d in acceptance_data().daily.blocks]
 
 
-def case_a(years: float) -> tuple[int, float, float, float]:
+def _reference(p, soc0: float):
+    """The unit type's plain-Python reference, with its step as ``(p_kw, dt_s, n_sub)``."""
+    if p.technology == "caes":
+        ref = CaesReferenceUnit(p, soc0=soc0, state=RUNNING)
+        return lambda p_kw, dt, n: ref.step(p_kw, dt, n)
+    ref = ReferenceUnit(p, soc0, 25.0, state=RUNNING)
+    return lambda p_kw, dt, n: ref.step(p_kw, 0.0, 25.0, dt, n)
+
+
+def case_a(years: float, unit: str = UNIT) -> tuple[int, float, float, float]:
     """One unit at 1 s: (unit-steps, Fleet.step s, kernel-only s (the same here: one call per
     block of hours), reference s extrapolated)."""
-    p = load_unit_params(UNIT)
+    p = load_unit_params(unit)
     blocks = _daily_blocks(p.p_max_kw)
     days = round(365 * years)
-    fleet = Fleet([p], soc0=0.05, pcs_state0=PcsState.RUNNING)
+    soc0 = 0.05 if p.technology == "lfp" else 0.0
+    fleet = Fleet([p], soc0=soc0, pcs_state0=PcsState.RUNNING)
     fleet.step([0.0], 1.0, 25.0)  # compiled / loaded before timing
     t0 = time.process_time()
     steps = 0
@@ -78,19 +92,19 @@ def case_a(years: float) -> tuple[int, float, float, float]:
             steps += n
     t_compiled = time.process_time() - t0
     # reference: the first 3 h of the profile (charging, then clamped at the top)
-    ref = ReferenceUnit(p, 0.05, 25.0, state=RUNNING)
+    ref = _reference(p, soc0)
     sample = 3 * 3600
     t0 = time.process_time()
-    ref.step(blocks[0][1], 0.0, 25.0, 1.0, sample)
+    ref(blocks[0][1], 1.0, sample)
     t_ref = (time.process_time() - t0) / sample * steps
     return steps, t_compiled, t_compiled, t_ref
 
 
-def case_b(years: float, n_units: int = 100) -> tuple[int, float, float, float]:
+def case_b(years: float, unit: str = UNIT, n_units: int = 100) -> tuple[int, float, float, float]:
     """n_units at 15 min, one call per step: (unit-steps, Fleet.step s, kernel-only s,
     reference s extrapolated)."""
     rng = np.random.default_rng(2)
-    p = load_unit_params(UNIT)
+    p = load_unit_params(unit)
     dt = 900.0
     n_steps = round(365 * years * 96)
     # each unit: the daily profile scaled and shifted
@@ -111,21 +125,30 @@ def case_b(years: float, n_units: int = 100) -> tuple[int, float, float, float]:
         fleet.step(setpoints[s % 96], dt, ambient[s % 96])
     t_compiled = time.process_time() - t0
     # the same loop calling the kernel directly: what Fleet.step's Python costs
-    pk, q0 = fleet._packed, np.zeros(n_units)
+    q0 = np.zeros(n_units)
     amb = [np.full(n_units, a) for a in ambient]
     t0 = time.process_time()
-    for s in range(n_steps):
-        kernels.step_units(
-            setpoints[s % 96], q0, amb[s % 96], dt, 1, pk.pv, pk.tx, pk.ty, pk.tn, pk.ua,
-            fleet._xs, fleet._pcs, fleet._rf, fleet._rfn, fleet._acc,
-        )  # fmt: skip
+    if p.technology == "caes":
+        bank = fleet._caes
+        pk = bank.packed
+        for s in range(n_steps):
+            caes_kernels.step_units(
+                setpoints[s % 96], dt, 1, pk.pv, pk.tx, pk.ty, pk.tn, bank.xs, bank.pcs, bank.acc
+            )
+    else:
+        pk = fleet._packed
+        for s in range(n_steps):
+            kernels.step_units(
+                setpoints[s % 96], q0, amb[s % 96], dt, 1, pk.pv, pk.tx, pk.ty, pk.tn, pk.ua,
+                fleet._xs, fleet._pcs, fleet._rf, fleet._rfn, fleet._acc,
+            )  # fmt: skip
     t_kernel = time.process_time() - t0
-    refs = [ReferenceUnit(p, 0.5) for _ in range(n_units)]
+    refs = [_reference(p, 0.5) for _ in range(n_units)]
     sample = 96
     t0 = time.process_time()
     for s in range(sample):
         for i, ref in enumerate(refs):
-            ref.step(float(day[(s + shift[i]) % 96] * scale[i]), 0.0, float(ambient[s]), dt, 1)
+            ref(float(day[(s + shift[i]) % 96] * scale[i]), dt, 1)
     t_ref = (time.process_time() - t0) / (sample * n_units) * n_steps * n_units
     return n_steps * n_units, t_compiled, t_kernel, t_ref
 
@@ -138,7 +161,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         cold = _compile_seconds(cache)
         warm = _compile_seconds(cache)
-    table = Table(title=f"devices: ns per unit-step ({UNIT}, {args.years:g} simulated year)")
+    table = Table(
+        title=f"devices: ns per unit-step ({UNIT} and {CAES_UNIT}, {args.years:g} simulated year)"
+    )
     for col in (
         "case",
         "unit-steps",
@@ -149,14 +174,20 @@ def main() -> None:
         "reference ns",
         "reference / Fleet.step",
         "Fleet.step s",
+        "caes / lfp",
     ):
         table.add_column(col, justify="right")
-    for key, label, fn in (
-        ("a", "(a) 1 unit, 1 s, one call per profile block", case_a),
-        ("b", "(b) 100 units, 15 min, one call per step", case_b),
+    lfp_ns: dict[str, float] = {}
+    for key, label, fn, unit in (
+        ("a", "(a) 1 unit, 1 s, one call per profile block", case_a, UNIT),
+        ("a", "(a) the same, compressed air", case_a, CAES_UNIT),
+        ("b", "(b) 100 units, 15 min, one call per step", case_b, UNIT),
+        ("b", "(b) the same, compressed air", case_b, CAES_UNIT),
     ):
-        steps, t_c, t_k, t_r = fn(args.years)
+        steps, t_c, t_k, t_r = fn(args.years, unit)
         ns = t_c / steps * 1e9
+        vs_lfp = f"{ns / lfp_ns[key]:.2f}" if unit == CAES_UNIT else ""
+        lfp_ns.setdefault(key, ns)
         table.add_row(
             label,
             f"{steps:,}",
@@ -167,6 +198,7 @@ def main() -> None:
             f"{t_r / steps * 1e9:,.0f}",
             f"{t_r / t_c:,.0f}x",
             f"{t_c:,.1f}",
+            vs_lfp,
         )
     console.print(table)
     console.print(

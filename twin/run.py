@@ -257,7 +257,14 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
             else None
         ),
     )
-    summary = dataclasses.replace(summary, note=tuple(published_note(summary)))
+    pub_group = assumptions().published.storage_group
+    techs = {
+        p.technology
+        for p, n in zip(sim.layout.unit_params, sim.layout.unit_names, strict=True)
+        if n.rsplit("-", 1)[0] == pub_group
+    }
+    technology = techs.pop() if len(techs) == 1 else "lfp"
+    summary = dataclasses.replace(summary, note=tuple(published_note(summary, technology)))
     monthly = []
     for b in bills:
         for row in b.monthly_savings():
