@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 
-from devices.kernels import OFF, RUNNING, STANDBY, STARTING, lookup
+from devices.kernels import OFF, RUNNING, STANDBY, STARTING, _all_finite, lookup
 from parktwin.jit import jit
 from parktwin.pcs_states import PcsState
 
@@ -509,14 +509,6 @@ def result_rows(pv, acc, xs, duration_s: float, out) -> None:
         out[21, i] = acc[B_LEXP, i]
         out[22, i] = acc[B_LLEAK, i]
         out[23, i] = acc[B_LTES, i]
-
-
-@jit(inline="always")
-def _all_finite(values) -> bool:
-    for i in range(values.shape[0]):
-        if not math.isfinite(values[i]):
-            return False
-    return True
 
 
 @jit(allocates=False)

@@ -9,7 +9,7 @@ import numpy as np
 
 from devices import caes_kernels as ck
 from devices.caes_params import BAR_PA, CaesParams, full_load_eta
-from devices.state import PackedParams
+from devices.state import PackedParams, pack_tables
 
 
 def param_vector(p: CaesParams) -> np.ndarray:
@@ -54,24 +54,17 @@ def param_vector(p: CaesParams) -> np.ndarray:
 
 def pack_params(params: list[CaesParams]) -> PackedParams:
     """Arrays of N units' parameters and part-load tables (``ua`` unused: empty)."""
-    n = len(params)
-    tables = [
-        [(p.compressor.load_fraction, p.compressor.eta_poly),
-         (p.expander.load_fraction, p.expander.eta_poly)]
-        for p in params
-    ]  # fmt: skip
-    width = max(len(x) for t in tables for x, _ in t)
-    pv = np.zeros((ck.NC, n))
-    tx = np.zeros((ck.NTC, n, width))
-    ty = np.zeros((ck.NTC, n, width))
-    tn = np.zeros((ck.NTC, n), dtype=np.int64)
-    for i, (p, t) in enumerate(zip(params, tables, strict=True)):
-        pv[:, i] = param_vector(p)
-        for j, (xs, ys) in enumerate(t):
-            tx[j, i, : len(xs)] = xs
-            ty[j, i, : len(ys)] = ys
-            tn[j, i] = len(xs)
-    return PackedParams(pv, tx, ty, tn, np.zeros((n, 0)))
+    pv = np.stack([param_vector(p) for p in params], axis=1)
+    tx, ty, tn = pack_tables(
+        [
+            [
+                (p.compressor.load_fraction, p.compressor.eta_poly),
+                (p.expander.load_fraction, p.expander.eta_poly),
+            ]
+            for p in params
+        ]
+    )
+    return PackedParams(pv, tx, ty, tn, np.zeros((len(params), 0)))
 
 
 def initial_state(

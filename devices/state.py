@@ -102,23 +102,33 @@ def param_vector(p: UnitParams) -> np.ndarray:
     return v
 
 
-def pack_params(params: list[UnitParams]) -> PackedParams:
-    """Arrays of N units' parameters for the kernels."""
-    n = len(params)
-    tables = [_tables(p) for p in params]
+def pack_tables(
+    tables: list[list[tuple[list[float], list[float]]]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Piecewise-linear tables of N units (``tables[i][t]`` = (x, y) of table t of unit i) as
+    the kernels' ``tx, ty [T, N, K]`` (padded to the widest) and ``tn [T, N]`` (points)."""
+    n, n_tables = len(tables), len(tables[0])
     width = max(len(x) for t in tables for x, _ in t)
-    pv = np.zeros((k.NP, n))
-    tx = np.zeros((k.NT, n, width))
-    ty = np.zeros((k.NT, n, width))
-    tn = np.zeros((k.NT, n), dtype=np.int64)
-    ua = np.zeros((n, UA_TABLE_POINTS))
-    for i, (p, t) in enumerate(zip(params, tables, strict=True)):
-        pv[:, i] = param_vector(p)
-        ua[i] = ua_table(p)
+    tx = np.zeros((n_tables, n, width))
+    ty = np.zeros((n_tables, n, width))
+    tn = np.zeros((n_tables, n), dtype=np.int64)
+    for i, t in enumerate(tables):
         for j, (xs, ys) in enumerate(t):
             tx[j, i, : len(xs)] = xs
             ty[j, i, : len(ys)] = ys
             tn[j, i] = len(xs)
+    return tx, ty, tn
+
+
+def pack_params(params: list[UnitParams]) -> PackedParams:
+    """Arrays of N units' parameters for the kernels."""
+    n = len(params)
+    pv = np.zeros((k.NP, n))
+    ua = np.zeros((n, UA_TABLE_POINTS))
+    for i, p in enumerate(params):
+        pv[:, i] = param_vector(p)
+        ua[i] = ua_table(p)
+    tx, ty, tn = pack_tables([_tables(p) for p in params])
     return PackedParams(pv, tx, ty, tn, ua)
 
 

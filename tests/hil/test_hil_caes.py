@@ -3,23 +3,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP
 
 from hil.bench import Bench, BenchConfig
 from hil.serve import BenchRun
 from tests.hil.fleetplant import FleetPlant
-
-
-def wait_until(pred, timeout=15.0) -> bool:
-    t_end = time.monotonic() + timeout
-    while time.monotonic() < t_end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.hil.test_hil_bench import wait_until
 
 
 def test_a_compressed_air_unit_answers_sunspec_like_any_storage() -> None:
