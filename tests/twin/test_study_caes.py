@@ -67,3 +67,13 @@ def test_a_study_ranks_candidates_of_both_technologies(tmp_path) -> None:
         < rows.loc["lfp280-2236kwh", "savings_yuan_per_year"]
     )
     assert rows.loc["caes-2236kwh", "npv_yuan"] < rows.loc["lfp280-2236kwh", "npv_yuan"]
+
+
+def test_the_ranked_table_tells_the_technologies_apart() -> None:
+    import pandas as pd
+
+    from twin.study.report import _storage
+
+    row = {"units": 3, "e_kwh": 6708.0, "pcs_kva": 1250.0}
+    assert _storage(pd.Series({**row, "unit_type": "caes-2236kwh"})) == "3x2.2MWh air 1250kVA"
+    assert _storage(pd.Series({**row, "unit_type": "lfp280-2236kwh"})) == "3x2.2MWh 1250kVA"

@@ -51,7 +51,18 @@ def _storage(row: pd.Series) -> str:
     units = int(row["units"])
     e_unit = row["e_kwh"] / units / 1000.0 if units and pd.notna(row.get("e_kwh")) else math.nan
     size = f"{e_unit:.1f}MWh" if math.isfinite(e_unit) else str(row["unit_type"])
-    return f"{units}x{size} {row['pcs_kva']:g}kVA"
+    return f"{units}x{size}{_air(row['unit_type'])} {row['pcs_kva']:g}kVA"
+
+
+def _air(unit_type: object) -> str:
+    """ " air" for a compressed-air unit type (a study ranks both technologies), else ""."""
+    from devices import load_unit_params
+    from parktwin.errors import InputError
+
+    try:
+        return " air" if load_unit_params(str(unit_type)).technology == "caes" else ""
+    except InputError:  # a unit-type file gone since the study ran: no tag
+        return ""
 
 
 def candidates_table(results: pd.DataFrame, top: int | None = 20) -> Table:
