@@ -1,6 +1,13 @@
-"""Bench: what a study's simulated year costs, solved once, against a second power flow.
+"""Bench: a run solved once: its reference in the loop, and a study's year without a second pass.
 
-A study judges every bus, line and transformer of each simulated year. The engine keeps
+Two tables. **The default run** (`--runs`, days): `twin run`'s scenario, simulated and
+summarised (`Simulation.run` + `collect`), with the summary's reference power flows (no
+storage: `twin.reference`) solved in the loop a chunk at a time, against the same solves
+as one batch over the run after the loop (`CHUNK_ROWS` larger than the run: the layout
+before the reference moved into the loop). Time is best of `--repeat`; peak memory is
+Python's traced allocations over one run (tracemalloc, numpy included), in a separate pass.
+
+**A study's year** (`--days`): a study judges every bus, line and transformer of each simulated year. The engine keeps
 their extremes and violation counts as it solves (`parktwin.limits.fold_solve`, one call
 per grid solve); the alternative is a second power flow of the year's recorded injections
 (`ParkGrid.run`) reduced afterwards. Timed in one process on the whole park (all its
@@ -8,7 +15,7 @@ storage, TOU, 15-min steps): the run with its summary, the fold alone, the secon
 flow it replaces, and a `ParkGrid` build (which a study now does once per candidate, not
 once per year).
 
-    python bench/bench_solve_once.py [--days 365] [--repeat 2]
+    python bench/bench_solve_once.py [--runs 7 30] [--days 365] [--repeat 2] [--no-study]
 
 Best of `--repeat`; on a shared machine compare the ratios, not the seconds.
 """
@@ -17,11 +24,13 @@ from __future__ import annotations
 
 import argparse
 import time
+import tracemalloc
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+import twin.engine
 from grid import ParkGrid
 from twin.engine import Simulation
 from twin.recorder import Recorder, grid_elements
@@ -38,11 +47,70 @@ def best(fn, repeat: int) -> float:
     return min(out)
 
 
+def run_and_collect(sc, chunk_rows: int) -> Simulation:
+    """`sc` simulated and summarised, the reference solved `chunk_rows` intervals at a time."""
+    keep = twin.engine.CHUNK_ROWS
+    twin.engine.CHUNK_ROWS = chunk_rows
+    try:
+        sim = Simulation(sc)
+        sim.run()
+        collect(sim)
+    finally:
+        twin.engine.CHUNK_ROWS = keep
+    return sim
+
+
+def peak_mb(fn) -> float:
+    """Peak of Python's traced allocations while `fn` runs [MB]."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+
+
+def default_run_table(days: list[int], repeat: int) -> None:
+    sc0 = default_scenario()
+    run_and_collect(sc0.model_copy(update={"days": 1}), keep_chunk := twin.engine.CHUNK_ROWS)
+    table = Table(title=f"The default run: reference in the loop (chunks of {keep_chunk} rows)")
+    for col in (
+        "days",
+        "intervals",
+        "after the loop s",
+        "in the loop s",
+        "x",
+        "peak MB after / in",
+    ):
+        table.add_column(col, justify="right")
+    for d in days:
+        sc = sc0.model_copy(update={"days": d})
+        rows = sc.n_steps // sc.plant_every
+        # alternate the two layouts so a busy machine slows both alike
+        t_after, t_in = [], []
+        for _ in range(repeat):
+            t_after.append(best(lambda sc=sc, r=rows: run_and_collect(sc, r + 1), 1))
+            t_in.append(best(lambda sc=sc: run_and_collect(sc, keep_chunk), 1))
+        m_after = peak_mb(lambda sc=sc, r=rows: run_and_collect(sc, r + 1))
+        m_in = peak_mb(lambda sc=sc: run_and_collect(sc, keep_chunk))
+        a, b = min(t_after), min(t_in)
+        table.add_row(
+            str(d), str(rows), f"{a:.2f}", f"{b:.2f}", f"{b / a:.2f}", f"{m_after:.0f} / {m_in:.0f}"
+        )
+    Console().print(table)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--runs", type=int, nargs="*", default=[7, 30], help="days of default runs")
+    ap.add_argument("--days", type=int, default=365, help="days of the study's year")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--no-study", action="store_true", help="only the default-run table")
     args = ap.parse_args()
+    if args.runs:
+        default_run_table(args.runs, args.repeat)
+    if args.no_study:
+        return
     sc = default_scenario().model_copy(update={"storage_groups": None, "days": args.days})
     Simulation(sc.model_copy(update={"days": 1})).run()  # warm up every JIT
 

@@ -283,10 +283,17 @@ class NetParkGrid(ParkGrid):
 
     def run(self, load_kw, pv_kw, storage_kw, storage_kvar=None, *, raise_on_failure=True):
         """Many steps: (T, n_ent), (T, n_ent), (T, n_units) [kW], solved in one batch."""
+        return self._run(load_kw, pv_kw, storage_kw, storage_kvar, None, raise_on_failure)[0]
+
+    def _run(
+        self, load_kw, pv_kw, storage_kw, storage_kvar, warm_start, raise_on_failure, taps=None
+    ):
+        """`run` from `warm_start` (None: the net's operating point) and tap state `taps`
+        (updated in place; None: the net's positions); returns the series and the warm start
+        for a continuation (`ParkGrid.series`)."""
         steps = batch_steps(load_kw, self.n_enterprises)
         arrays = self._checked_inputs(load_kw, pv_kw, storage_kw, storage_kvar, steps)
-        series, _ = self._solve(arrays, None, raise_on_failure)
-        return series
+        return self._solve(arrays, warm_start, raise_on_failure, taps)
 
     def export_json(self, path: str | Path) -> Path:
         """Write the net (units included) as pandapower JSON, a peak snapshot, atomically."""

@@ -316,10 +316,25 @@ class ParkGrid:
         *,
         raise_on_failure: bool = True,
     ) -> GridSeries:
-        """Many steps: (T, n_ent), (T, n_ent), (T, n_units) [kW], solved in one batch."""
+        """Many steps: (T, n_ent), (T, n_ent), (T, n_units) [kW], solved in one batch, each
+        warm-started from the previous one (the first from the no-load state)."""
+        return self._run(load_kw, pv_kw, storage_kw, storage_kvar, None, raise_on_failure)[0]
+
+    def series(self) -> SeriesRun:
+        """A time series of this park solved a piece at a time (`SeriesRun`)."""
+        return SeriesRun(self)
+
+    def _run(
+        self, load_kw, pv_kw, storage_kw, storage_kvar, warm_start, raise_on_failure, taps=None
+    ):
+        """`run` from `warm_start` (None: the base solution) and tap state `taps` (positions,
+        counters, updated in place; None: the net's positions); returns the series and the
+        warm start its last step leaves for a continuation."""
         steps = batch_steps(load_kw, self.n_enterprises)
         x = self._inputs(load_kw, pv_kw, storage_kw, storage_kvar, steps)
-        return self._series(self._pf.run(**x, raise_on_failure=raise_on_failure))
+        pf = self._pf
+        res = pf.run(**x, raise_on_failure=raise_on_failure, warm_start=warm_start, tap_state=taps)
+        return self._series(res), pf._last
 
     def export_json(self, path: str | Path) -> Path:
         """Write the net as pandapower JSON (``pandapower.from_json`` loads it), atomically.
@@ -333,6 +348,40 @@ class ParkGrid:
         """A copy of the pandapower net (for grid/'s own tests and tools; do not export it
         from grid/ to other packages)."""
         return copy.deepcopy(self._net)
+
+
+class SeriesRun:
+    """One time series of a `ParkGrid` solved a piece at a time (`ParkGrid.series`).
+
+    Each `run` continues the chain of warm starts and the tap control's state (positions,
+    delay counters) where the previous piece ended, so the pieces give one `ParkGrid.run`
+    over all of them to the solver's tolerance (a piece factors its first Jacobian afresh
+    where one batch would reuse the last one: the steps converge to the same solution, last
+    digits apart). Lets a caller solve a long series as it goes with memory bounded by a
+    piece. The `ParkGrid`'s own state (`solve`'s warm start and taps, `probe`) is not
+    touched.
+    """
+
+    def __init__(self, grid: ParkGrid) -> None:
+        self._grid = grid
+        self._warm: tuple | None = None  # None: the no-load state, as `ParkGrid.run` starts
+        # tap control's positions and delay counters, carried from piece to piece (from the
+        # net's positions, as `ParkGrid.run` starts)
+        pf = grid._pf
+        self._taps = (pf._tap_pos0.copy(), np.zeros(pf.n_tap, np.int64))
+
+    def run(
+        self,
+        load_kw: np.ndarray,
+        pv_kw: np.ndarray,
+        storage_kw: np.ndarray,
+        storage_kvar: np.ndarray | None = None,
+    ) -> GridSeries:
+        """The next steps of the series: arguments as `ParkGrid.run`'s."""
+        series, self._warm = self._grid._run(
+            load_kw, pv_kw, storage_kw, storage_kvar, self._warm, True, self._taps
+        )
+        return series
 
 
 #: `solve`'s arguments in `kernels.park_step`'s order (its ``bad`` index names one)

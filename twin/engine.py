@@ -10,7 +10,9 @@ by priority, then by creation):
     grid: `ParkGrid.solve` with that interval's mean powers;   priority 2
           the recorder folds the solve into its grid extremes
     recorder: one row of preallocated arrays; step hooks       priority 3
-          (the HIL bench's faults, `apply_fault`, act on the interval that starts now)
+          (the HIL bench's faults, `apply_fault`, act on the interval that starts now);
+          every `twin.reference.CHUNK_ROWS` rows the reference power flows of the
+          summary (no storage; each interval's own) for the rows recorded
     events: tariff period change, scheduled faults (they act   priority 4
            on the interval that starts now)
     controller: strategy + guards for the coming period,       priority 5
@@ -48,6 +50,7 @@ from twin.grid_guard import GridGuard
 from twin.guards import GUARD_NAMES, guard_kernel
 from twin.inputs import Inputs
 from twin.recorder import Recorder, grid_elements
+from twin.reference import CHUNK_ROWS, REALTIME_CHUNK_ROWS, ReferenceSolves
 from twin.scenario import FaultSpec, Scenario
 from twin.strategies import Observation, Strategy
 from twin.wiring import Wiring, site_of, wire
@@ -179,7 +182,10 @@ class Simulation:
             inputs.load_kw[0], inputs.pv_kw[0], np.zeros(n_u), np.zeros(n_u)
         )
         self._note_meters(0, self.snap)
-        self.recorder = Recorder(self.n_rows, n_u, n_e, grid_elements(self.network, w.limits))
+        held = sc.grid_every != self.plant_every
+        self.recorder = Recorder(
+            self.n_rows, n_u, n_e, grid_elements(self.network, w.limits), held=held
+        )
         self.view = PlantView(unit_names=lay.unit_names, meter_names=lay.enterprise_names)
         self._hooks: list[Callable[[PlantView], None]] = []
         self.events_log: list[tuple[str, float]] | None = [] if trace else None
@@ -189,6 +195,14 @@ class Simulation:
         # Environment.
         speed = realtime_speed if realtime_speed is not None else sc.realtime_speed
         self.realtime_speed = speed
+        self.reference = ReferenceSolves(
+            self.network,
+            inputs,
+            self.recorder,
+            held=held,
+            limits=w.limits if self.grid_guard is not None else None,
+            chunk_rows=REALTIME_CHUNK_ROWS if speed else CHUNK_ROWS,
+        )
         if speed:
             self.env = simpy.rt.RealtimeEnvironment(factor=sc.step_s / speed, strict=False)
         else:
@@ -408,6 +422,7 @@ class Simulation:
             yield Tick(env, h, PRIO_RECORD)
             k += 1
             rec.record_grid(k, self.snap)
+            self.reference.advance(k + 1)
             if self.events_log is not None:
                 self._trace("record")
             if self._hooks:
@@ -417,6 +432,7 @@ class Simulation:
             if self._bar is not None and (k % 96 == 0 or k + 1 == self._end_row):
                 self._bar.update(self._task, completed=k + 1)
             if k + 1 >= self._end_row:
+                self.reference.finish(k + 1)
                 self._finish()
                 if k + 1 >= self.n_rows:
                     return

@@ -15,9 +15,10 @@ guard's fast loop does) and solves ahead (`grid.ParkGrid.probe`, a full AC power
    in the injections, so the first-order cut can fall short: the loop repeats (a few
    rounds at most in practice) and, should it still fall short, the units that push stop.
 
-`caused_violations` checks the promise after a run by two full power flows of every
-interval (with the storage's power, and with what it draws undispatched): the plant may deliver a
-little less or more than its setpoint, which the margins absorb.
+`caused_violations` checks the promise by two full power flows of every interval (with the
+storage's power, and with what it draws undispatched), solved during the run a chunk behind
+it (`twin.reference`): the plant may deliver a little less or more than its setpoint, which
+the margins absorb.
 """
 
 from __future__ import annotations

@@ -129,6 +129,11 @@ class CopperPlate:
             losses_kw=0.0,
         )
 
+    def series(self) -> CopperPlate:
+        """A series solved a piece at a time (as `grid.ParkGrid.series`): a copper plate
+        has no state between steps, so each piece is `run`."""
+        return self
+
     def run(
         self,
         load_kw: np.ndarray,

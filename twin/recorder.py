@@ -2,8 +2,10 @@
 
 One row per plant interval. Unit fields are (T, n_units), meter fields (T, n_ent), park
 fields (T,). Meters and park fields hold the last power-flow solve: with a grid period
-longer than the plant interval they repeat between solves. Nothing is written to disk
-here; `twin.run` writes the arrays once, at the end.
+longer than the plant interval they repeat between solves. The reference meters (without
+storage; each interval's own solve when the grid period is longer) are filled a chunk
+behind the loop by `twin.reference`. Nothing is written to disk here; `twin.run` writes
+the arrays once, at the end.
 
 A year at 15 min is allocated at once. A long run at a fine step (a day at 0.1 s on the HIL
 bench, which is usually stopped after minutes) starts with `CHUNK_ROWS` rows and doubles
@@ -41,6 +43,10 @@ UNIT_FIELDS = (
 )
 STEP_FIELDS = UNIT_FIELDS[1:13]  # the ones `devices.StepResult` gives (p_set_kw is ours)
 METER_FIELDS = ("pcc_kw", "pcc_kvar")
+#: meters of the no-storage reference (`twin.reference`): the same load and PV, units at zero
+REFERENCE_FIELDS = ("pcc_without_storage_kw", "pcc_without_storage_kvar")
+#: each interval's own meter with storage, kept when the grid solves a longer period's mean
+INTERVAL_FIELD = "pcc_interval_kw"
 PARK_FIELDS = (
     "v_min_pu",
     "v_max_pu",
@@ -170,15 +176,24 @@ class _ExtremesAccumulator:
 
 class Recorder:
     """Arrays of one run, allocated before it; `record_plant`/`record_grid` fill interval k,
-    `record_solve` folds each grid solve into the elements' extremes."""
+    `record_solve` folds each grid solve into the elements' extremes. `held`: the grid
+    solves a period longer than the plant interval (keep `INTERVAL_FIELD` too)."""
 
     def __init__(
-        self, n_rows: int, n_units: int, n_ent: int, elements: GridElements | None = None
+        self,
+        n_rows: int,
+        n_units: int,
+        n_ent: int,
+        elements: GridElements | None = None,
+        *,
+        held: bool = False,
     ) -> None:
         self._extremes = _ExtremesAccumulator(
             elements or GridElements((), np.zeros(0, bool), (), (), grid_limits()),
         )
-        self.row_bytes = (len(UNIT_FIELDS) * n_units + len(METER_FIELDS) * n_ent + 6) * 8
+        self._meter_fields = METER_FIELDS + REFERENCE_FIELDS + ((INTERVAL_FIELD,) if held else ())
+        n_meter = len(self._meter_fields)
+        self.row_bytes = (len(UNIT_FIELDS) * n_units + n_meter * n_ent + len(PARK_FIELDS)) * 8
         self.n_rows = n_rows
         self.n_units, self.n_ent = n_units, n_ent
         self.capacity = 0
@@ -204,7 +219,7 @@ class Recorder:
 
         nu, ne = self.n_units, self.n_ent
         self.units = {f: grown(self.units.get(f), (capacity, nu)) for f in UNIT_FIELDS}
-        self.meters = {f: grown(self.meters.get(f), (capacity, ne)) for f in METER_FIELDS}
+        self.meters = {f: grown(self.meters.get(f), (capacity, ne)) for f in self._meter_fields}
         self.park = {f: grown(self.park.get(f), (capacity,)) for f in PARK_FIELDS}
         self.capacity = capacity
 

@@ -26,8 +26,7 @@ from parktwin.limits import overloaded, voltage_outside
 from twin.assumptions import assumptions
 from twin.economics import HostBills, host_bills
 from twin.engine import Simulation
-from twin.grid_guard import caused_violations
-from twin.recorder import GridExtremes
+from twin.recorder import INTERVAL_FIELD, GridExtremes
 from twin.report import published_note
 from twin.scenario import Scenario
 from twin.summary import (
@@ -79,44 +78,21 @@ def run_scenario(
     return result
 
 
-def _caused_violations(sim: Simulation, load, pv, units) -> int:
-    """Intervals in which storage's dispatch put a grid element past its limit (or further
-    past), by full power flows of every interval with and without it. Without it, the units
-    still draw what no setpoint commands: auxiliaries, and an idle unit's standby."""
-    lim = sim.wiring.limits
-    net = sim.network
-    aux, p_ac = units["p_aux_kw"], units["p_ac_kw"]
-    idle = units["p_set_kw"] == 0.0
-    with_ = net.run(load, pv, p_ac + aux, units["q_ac_kvar"])
-    without = net.run(load, pv, aux + np.where(idle, p_ac, 0.0), np.zeros_like(aux))
-    caused = caused_violations(
-        with_,
-        without,
-        net.checked_bus,
-        v_min_pu=lim.v_min_pu,
-        v_max_pu=lim.v_max_pu,
-        loading_max_pct=lim.loading_max_pct,
-    )
-    return int(caused.sum())
-
-
 def collect(sim: Simulation, t0: float | None = None) -> RunResult:
-    """KPIs of a finished (or stopped) simulation, with the no-storage baseline."""
+    """KPIs of a finished (or stopped) simulation, against its no-storage reference (solved
+    during the run, `twin.reference`; a stopped run's last rows are solved here)."""
     sc, lay, inp = sim.scenario, sim.layout, sim.inputs
     rows = sim.recorder.rows
+    sim.reference.finish(rows)
     rec = sim.recorder.trimmed()
     units, meters, park = rec["units"], rec["meters"], rec["park"]
     load, pv = inp.load_kw[:rows], inp.pv_kw[:rows]
-    zero = np.zeros((rows, lay.n_units))
-    base = sim.network.run(load, pv, zero, zero)
-    pcc_without = np.asarray(base.pcc_kw)
-    if sc.grid_every == sc.plant_every:
-        pcc_with = meters["pcc_kw"]
-    else:  # meters were held between solves: bill on every interval's own solve
-        storage = units["p_ac_kw"] + units["p_aux_kw"]
-        pcc_with = np.asarray(sim.network.run(load, pv, storage, units["q_ac_kvar"]).pcc_kw)
+    pcc_without = meters.pop("pcc_without_storage_kw")
+    q_without = meters.pop("pcc_without_storage_kvar")
+    # with a grid period longer than the plant interval the meters were held between
+    # solves: bill on every interval's own solve
+    pcc_with = meters.pop(INTERVAL_FIELD, meters["pcc_kw"])
     hosts = lay.hosts
-    q_without = np.asarray(base.pcc_kvar)
     # The power-factor adjustment needs the loads' reactive power: only the feeder model
     # has it, and only on every interval's own solve.
     feeders = sc.network == "feeders" and sc.grid_every == sc.plant_every
@@ -250,7 +226,7 @@ def collect(sim: Simulation, t0: float | None = None) -> RunResult:
                 interventions=sim.grid_guard.interventions,
                 zeroed=sim.grid_guard.zeroed,
                 curtailed_kwh=sim.grid_guard_curtailed_kwh,
-                caused_violations=_caused_violations(sim, load, pv, units),
+                caused_violations=sim.reference.caused_violations,
                 probes=sim.grid_guard.probes,
             )
             if sim.grid_guard is not None

@@ -404,6 +404,17 @@ def test_the_nets_own_tap_changer_acts_as_pandapowers(tmp_path) -> None:
     assert ref.trafo.at[0, "tap_pos"] != 0  # the controller moved at peak
     np.testing.assert_allclose(snap.vm_pu, ref.res_bus.vm_pu, atol=1e-8, rtol=0)
     assert 1.0 <= snap.vm_pu[1] <= 1.02
+    # a series solved in pieces (`ParkGrid.series`, the twin's reference) carries the
+    # taps' positions on: the same voltages as one batch. Up to the peak and down again;
+    # the second piece starts where the raised tap holds inside the band and the net's own
+    # position would too, so a piece that forgot the taps would differ
+    ramp = np.concatenate([np.linspace(0.2, 1.0, 6), np.linspace(1.0, 0.2, 6)])[:, None] * load
+    z = np.zeros((12, g.n_units))
+    whole = g.run(ramp, ramp * 0, z)
+    chain = g.series()
+    pieces = [chain.run(ramp[a:b], ramp[a:b] * 0, z[a:b]) for a, b in ((0, 9), (9, 12))]
+    joined = np.concatenate([p.vm_pu for p in pieces])
+    np.testing.assert_allclose(joined, whole.vm_pu, atol=1e-10, rtol=0)
 
 
 def test_a_unit_type_file_is_taken_from_the_maps_folder(tmp_path) -> None:

@@ -96,6 +96,35 @@ def test_solve_equals_run(park: ParkGrid) -> None:
         assert snap.losses_kw == pytest.approx(series.losses_kw[t], abs=1e-4)
 
 
+def test_series_in_pieces_equals_one_run(park: ParkGrid) -> None:
+    """`ParkGrid.series`: pieces continue the warm-start chain of one batch; the first piece
+    is the batch's first steps bit for bit, the rest agree to the solver's tolerance, and
+    `solve`'s own warm start is left alone."""
+    rng = np.random.default_rng(12)
+    load = PEAK * rng.uniform(0.2, 1.0, (12, 27))
+    pv = PV * rng.uniform(0, 1, (12, 27))
+    st = PCS * rng.uniform(-1, 1, (12, N_UNITS))
+    whole = park.run(load, pv, st)
+    before = park._pf._v_last.copy()
+    chain = park.series()
+    pieces = [chain.run(load[a:b], pv[a:b], st[a:b]) for a, b in ((0, 5), (5, 6), (6, 12))]
+    np.testing.assert_array_equal(pieces[0].vm_pu, whole.vm_pu[:5])
+    # the steps converge to mismatches below 1e-10 p.u. (0.1 W): they agree far closer
+    for name, atol in (
+        ("pcc_kw", 1e-6),
+        ("pcc_kvar", 1e-6),
+        ("vm_pu", 1e-10),
+        ("line_loading_pct", 1e-8),
+        ("losses_kw", 1e-6),
+    ):
+        joined = np.concatenate([getattr(p, name) for p in pieces])
+        np.testing.assert_allclose(joined, getattr(whole, name), rtol=0, atol=atol)
+    np.testing.assert_array_equal(park._pf._v_last, before)
+    # a second chain starts from the no-load state again, as `run` does
+    again = park.series().run(load[:5], pv[:5], st[:5])
+    np.testing.assert_array_equal(again.pcc_kw, pieces[0].pcc_kw)
+
+
 def test_a_kept_snapshot_is_not_overwritten_by_the_next_step(park: ParkGrid) -> None:
     first = park.solve(PEAK * 0.3, PV * 0, np.zeros(N_UNITS))
     kept = {k: np.copy(v) for k, v in first._asdict().items()}
