@@ -177,10 +177,21 @@ def fold_solve(
     return v_any, o_any
 
 
+def low_voltage_margin_pct(v_min_pu: float, limits: GridLimits) -> float:
+    """A lowest voltage's distance above the band's lower edge, in % of the half band
+    (< 0: below the band)."""
+    return (v_min_pu - limits.v_min_pu) / limits.v_half_band_pu * 100.0
+
+
+def high_voltage_margin_pct(v_max_pu: float, limits: GridLimits) -> float:
+    """A highest voltage's distance below the band's upper edge, in % of the half band
+    (< 0: above the band)."""
+    return (limits.v_max_pu - v_max_pu) / limits.v_half_band_pu * 100.0
+
+
 def voltage_margin_pct(v_min_pu: float, v_max_pu: float, limits: GridLimits) -> float:
     """The voltages' distance to the nearer band edge, in % of the half band (< 0: outside)."""
-    head = min(v_min_pu - limits.v_min_pu, limits.v_max_pu - v_max_pu)
-    return head / limits.v_half_band_pu * 100.0
+    return min(low_voltage_margin_pct(v_min_pu, limits), high_voltage_margin_pct(v_max_pu, limits))
 
 
 def loading_margin_pct(loading_pct: float, limits: GridLimits) -> float:

@@ -8,7 +8,9 @@ import pytest
 from parktwin.limits import (
     GridLimits,
     grid_limits,
+    high_voltage_margin_pct,
     loading_margin_pct,
+    low_voltage_margin_pct,
     overloaded,
     voltage_margin_pct,
     voltage_outside,
@@ -38,3 +40,7 @@ def test_margins_in_percent_of_each_allowance() -> None:
     assert voltage_margin_pct(0.92, 1.0, lim) < 0
     assert loading_margin_pct(80.0, lim) == 20.0
     assert loading_margin_pct(104.0, lim) == -4.0
+    # each edge alone (a study's element extremes): the band's two sides
+    assert low_voltage_margin_pct(0.95, lim) == pytest.approx(0.02 / 0.07 * 100)
+    assert high_voltage_margin_pct(1.03, lim) == pytest.approx(0.04 / 0.07 * 100)
+    assert high_voltage_margin_pct(1.08, lim) < 0 < low_voltage_margin_pct(1.08, lim)

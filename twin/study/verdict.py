@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from parktwin.config import Frozen
-from parktwin.limits import GridLimits, loading_margin_pct, voltage_margin_pct
+from parktwin.limits import (
+    GridLimits,
+    high_voltage_margin_pct,
+    loading_margin_pct,
+    low_voltage_margin_pct,
+    voltage_margin_pct,
+)
 from twin.study.years import YearOutcome
 
 
@@ -82,9 +88,9 @@ def combine_extremes(per_year: list[dict[str, float]]) -> dict[str, float]:
 def element_margin_pct(key: str, value: float, limits: GridLimits) -> float:
     """Headroom of one element extreme, in % of its allowance (see `grid_margin_pct`)."""
     if key.startswith("vmin:"):
-        return (value - limits.v_min_pu) / limits.v_half_band_pu * 100.0
+        return low_voltage_margin_pct(value, limits)
     if key.startswith("vmax:"):
-        return (limits.v_max_pu - value) / limits.v_half_band_pu * 100.0
+        return high_voltage_margin_pct(value, limits)
     return loading_margin_pct(value, limits)
 
 
