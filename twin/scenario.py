@@ -28,6 +28,13 @@ from parktwin.files import unit_type_beside
 from parktwin.strategy_names import BUILTIN_STRATEGIES
 
 
+def _loading_limit_pct() -> float:
+    """The grid limits' loading limit [%] (imported on first use: it brings numba in)."""
+    from parktwin.limits import grid_limits
+
+    return grid_limits().loading_max_pct
+
+
 class GuardConfig(Frozen):
     """The safety layer applied over every strategy (each intervention is counted)."""
 
@@ -50,8 +57,11 @@ class GuardConfig(Frozen):
     real ~0.95 so the guard stays on the safe side of the window."""
     ramp: bool = True
     pcs_rating: bool = True
-    trafo_loading_max_pct: Annotated[float, Field(gt=0.0, le=200.0)] = 100.0
-    """Limit of each unit's step-up transformer loading, % of its kVA."""
+    trafo_loading_max_pct: Annotated[
+        float, Field(gt=0.0, le=200.0, default_factory=lambda: _loading_limit_pct())
+    ]
+    """Limit of each unit's step-up transformer loading, % of its kVA; default the grid
+    limits' loading limit (`parktwin.limits`, the one the run counts overloads against)."""
     grid_limits: bool = False
     """Grid-aware dispatch: cap charging and discharging where they would push a line, a
     transformer or a bus voltage of the park's feeders past its limit (or one already past

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from parktwin.errors import InputError
-from twin.scenario import Scenario, default_scenario, load_scenario
+from parktwin.limits import grid_limits
+from twin.scenario import GuardConfig, Scenario, default_scenario, load_scenario
 
 
 def test_default_is_the_first_project_over_2025() -> None:
@@ -68,3 +69,12 @@ def test_unknown_storage_group_is_named() -> None:
 
     with pytest.raises(InputError, match="storage_groups: no group 'nope'"):
         site_of(default_scenario().model_copy(update={"storage_groups": ("nope",)}))
+
+
+def test_unit_transformer_guard_defaults_to_the_loading_limit() -> None:
+    """The guard's unit-transformer limit is the grid limits' one (`parktwin.limits`) unless
+    a scenario sets its own."""
+    assert GuardConfig().trafo_loading_max_pct == grid_limits().loading_max_pct
+    assert GuardConfig(trafo_loading_max_pct=90.0).trafo_loading_max_pct == 90.0
+    with pytest.raises(ValueError):
+        GuardConfig(trafo_loading_max_pct=0.0)
