@@ -55,3 +55,14 @@ def test_compressed_air_units_charge_in_the_valley_and_give_back_at_the_peak() -
     # far below a battery's ~0.9 (not the round trip itself: the run starts half full)
     assert e_out / e_in < 0.6
     assert np.all(sim.fleet.soh == 1.0)
+
+
+def test_calibrating_a_compressed_air_unit_is_refused_in_one_line(tmp_path, capsys) -> None:
+    from twin.cli import main
+
+    data = tmp_path / "log.csv"
+    data.write_text("time,p\n")
+    code = main(["calibrate", str(data), "--unit-type", VESSEL, "--out", str(tmp_path / "f.toml")])
+    err = capsys.readouterr().err
+    assert code == 2 and "a caes unit; calibration fits LFP cabins" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

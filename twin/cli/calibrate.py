@@ -60,6 +60,11 @@ def calibrate(
     for path, option in ((out, "--out"), (figure, "--figure"), (report, "--report")):
         output_file(path, option)
     base = load_unit_params(unit_type)
+    if base.technology != "lfp":
+        raise InputError(
+            f"--unit-type {unit_type}: a {base.technology} unit; calibration fits LFP cabins"
+            " (cells, PCS, cabin) only"
+        )
     is_export = not (data.is_dir() or data.name == "timeseries.parquet")
     maps = load_mapping(mapping, column, time_zone, sign) if is_export else None
     m, _ = load_measured(data, base.pcs_kva, maps)
