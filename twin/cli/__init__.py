@@ -24,6 +24,7 @@ signal.signal(signal.SIGINT, _interrupted_early)
 signal.signal(signal.SIGTERM, _interrupted_early)
 
 import typer  # noqa: E402
+from rich.markup import escape  # noqa: E402
 
 from parktwin.errors import ParkTwinError  # noqa: E402
 from twin.cli.common import err_console, forget_outputs, interrupted_line  # noqa: E402
@@ -133,7 +134,9 @@ def _usage_error(exc: Exception) -> int:
         return getattr(exc, "exit_code", 2)
     where = f" (see {exc.ctx.command_path} -h)" if getattr(exc, "ctx", None) else ""
     err_console.print(
-        f"[bold red]error:[/] {exc.format_message()}{where}", highlight=False, soft_wrap=True
+        f"[bold red]error:[/] {escape(exc.format_message() + where)}",
+        highlight=False,
+        soft_wrap=True,
     )
     return exc.exit_code
 
@@ -160,7 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     except typer.TyperException as exc:  # click's usage errors (typer vendors click)
         code = _usage_error(exc)
     except ParkTwinError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # escaped: a message naming a TOML table ("[uncertainty]") is not rich markup
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         code = exc.exit_code
     except BaseException as exc:
         if not _is_interrupt(exc):
