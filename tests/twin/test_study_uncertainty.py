@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -255,3 +256,23 @@ def test_a_sample_tariff_reaches_dispatch_and_bills() -> None:
     assert doubled.gross_discharge_value_yuan_per_year == pytest.approx(
         2 * base.gross_discharge_value_yuan_per_year, rel=1e-9
     )
+
+
+def test_cli_samples_option_is_checked_before_any_work(tmp_path, capsys) -> None:
+    from twin.cli import main
+
+    study = tmp_path / "s.toml"
+    study.write_text(
+        '[[candidates]]\nenterprises = ["liyi"]\nunit_type = "lfp314-5016kwh"\nunits = 1\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    assert main(["expand", str(study), "--out", str(out), "--samples", "-1"]) == 2
+    assert "--samples" in capsys.readouterr().err
+    assert main(["expand", str(study), "--out", str(out), "--samples", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no [uncertainty] table" in err and "\n" not in err
+    assert not out.exists()
+    example = Path(__file__).resolve().parents[2] / "examples" / "study-next-20mwh.toml"
+    assert main(["expand", str(example), "--out", str(out), "--check", "--samples", "4"]) == 0
+    assert "4 samples" in capsys.readouterr().out

@@ -28,9 +28,8 @@ from parktwin.errors import InputError
 from parktwin.limits import GridLimits
 from twin.spread import percentiles
 from twin.study.candidates import Candidate, stable_key
-from twin.study.finance import capex, metrics, project
 from twin.study.model import Finance, StudySettings
-from twin.study.tasks import as_row, columns_of
+from twin.study.tasks import as_row, candidate_finance, columns_of
 from twin.study.uncertainty import SampleInputs
 from twin.study.years import candidate_group, simulate_years
 
@@ -149,9 +148,7 @@ def run_sample_candidate(task: SampleCandidateTask) -> dict:
         raise InputError("the status quo has a different number of years than the candidate")
     savings = [y.savings_yuan - r for y, r in zip(years, task.reference_savings_yuan, strict=True)]
     sohs = task.inputs.soh([y.soh_end for y in years])
-    cap = capex(fin, c.units * task.e_unit_kwh, c.units * c.pcs_kva, c.units * c.trafo_kva)
-    proj = project(fin, cap, savings, sohs)
-    m = metrics(fin, proj)
+    _, proj, m = candidate_finance(fin, c, task.e_unit_kwh, savings, sohs)
     row = SampleCandidateRow(
         candidate=c.key,
         label=c.label,

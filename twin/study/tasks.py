@@ -20,7 +20,7 @@ from parktwin.config import Frozen
 from parktwin.errors import InputError
 from parktwin.limits import GridLimits
 from twin.study.candidates import Candidate, stable_key
-from twin.study.finance import capex, metrics, project
+from twin.study.finance import Capex, Metrics, Projection, capex, metrics, project
 from twin.study.model import Finance, StudySettings
 from twin.study.verdict import StatusQuo, combine_extremes, grid_verdict
 from twin.study.years import candidate_group, simulate_years
@@ -177,6 +177,17 @@ class CandidateRow:
 CANDIDATE_COLUMNS = columns_of(CandidateRow)
 
 
+def candidate_finance(
+    fin: Finance, c: Candidate, e_unit_kwh: float, savings: list[float], sohs: list[float]
+) -> tuple[Capex, Projection, Metrics]:
+    """A candidate's capex, cash-flow projection and figures of merit from its simulated
+    years' savings beyond the status quo [yuan/yr] and SOH [0..1] (the nominal run and each
+    sample alike, `twin.study.samples`)."""
+    cap = capex(fin, c.units * e_unit_kwh, c.units * c.pcs_kva, c.units * c.trafo_kva)
+    proj = project(fin, cap, savings, sohs)
+    return cap, proj, metrics(fin, proj)
+
+
 def candidate_row(task: CandidateTask) -> CandidateRow:
     """A candidate's years against the status quo: savings, finance, the grid verdict."""
     c = task.candidate
@@ -200,9 +211,8 @@ def candidate_row(task: CandidateTask) -> CandidateRow:
         y.savings_energy_yuan / t if t else math.nan for y, t in zip(years, tot, strict=True)
     ]
     e_kwh = c.units * task.e_unit_kwh
-    cap = capex(fin, e_kwh, c.units * c.pcs_kva, c.units * c.trafo_kva)
     sohs = [y.soh_end for y in years]
-    m = metrics(fin, project(fin, cap, savings, sohs))
+    cap, _, m = candidate_finance(fin, c, task.e_unit_kwh, savings, sohs)
     mean_savings = float(np.mean(savings))
     energy = float(np.nanmean([s * f for s, f in zip(savings, share_e, strict=True)]))
     v = grid_verdict(years, task.reference, task.limits)
