@@ -358,7 +358,7 @@ def test_cli_imports_shows_and_the_site_file_form(tmp_path, capsys) -> None:
     capsys.readouterr()
     assert main(["grid", "show", "--site", str(out)]) == 0
     text = capsys.readouterr().out
-    for want in ("15 buses", "10-11", "(to)", "dyeing-ess", "CI12"):
+    for want in ("15 buses", "10-11", "(to)", "dyeing-ess", "CI12", "0.93..1.07 p.u."):
         assert want in text, want
     # the site moves with its net: relative paths
     moved = tmp_path / "elsewhere"

@@ -77,7 +77,7 @@ def test_expand_runs_a_study_on_the_imported_site(site_file, tmp_path) -> None:
     data = {
         "study": {"name": "tiny", "site": str(site_file), "start": "2027-01-01", "years": 1,
                   "days": 1, "seed": 0},
-        "candidates": [{"enterprises": ["dyeing", "auto_parts"], "unit_type": "lfp280-2236kwh",
+        "candidates": [{"enterprises": ["auto_parts"], "unit_type": "lfp280-2236kwh",
                         "units": 1, "pcs_kva": 500.0, "strategy": "tou"}],
     }  # fmt: skip
     study.write_text(tomli_w.dumps(data).replace('"2027-01-01"', "2027-01-01"))
@@ -86,4 +86,4 @@ def test_expand_runs_a_study_on_the_imported_site(site_file, tmp_path) -> None:
     rows = list(out.glob("*.csv"))
     assert rows, list(out.iterdir())
     text = "\n".join(p.read_text() for p in rows)
-    assert "dyeing" in text and "auto_parts" in text
+    assert "auto_parts" in text and "Line 1-2" in text  # the candidate and its feeder

@@ -200,6 +200,14 @@ def _show_net_site(s) -> None:
         f" {n['load']} loads, {n['sgen']} sgens, {n['gen']} gens, {n['ext_grid']} ext_grids;"
         f" park exchange at {n['pcc']}"
     )
+    from parktwin.limits import grid_limits
+
+    lim = s.limits or grid_limits()
+    console.print(
+        f"limits{'' if s.limits else ' (ParkTwin defaults)'}: voltage {lim.v_min_pu:g}.."
+        f"{lim.v_max_pu:g} p.u. on every bus of the net but the ext_grids', loading"
+        f" {lim.loading_max_pct:g} %"
+    )
     t = _table(
         "enterprise",
         "industry",
