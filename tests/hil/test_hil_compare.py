@@ -151,8 +151,11 @@ def _screenshot(report: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_watchdog_revert_shows_as_a_divergence_put_down_to_it(tmp_path):
-    spec = load_verify_spec(DAY)
+def test_a_watchdog_revert_and_a_fault_show_as_divergences_put_down_to_them(tmp_path):
+    from hil.faults import BenchFault
+
+    trip = BenchFault(kind="pcs_trip", target="xinsheng-ess-2", at_s=75.0, duration_s=8.0)
+    spec = load_verify_spec(DAY).model_copy(update={"fault": (trip,)})
     plant = engine_plant(verify_scenario(spec), spec.speed)
     res = run_verify(
         spec,
@@ -174,9 +177,13 @@ def test_a_watchdog_revert_shows_as_a_divergence_put_down_to_it(tmp_path):
         reverted = np.asarray(trace[f"{w.unit}.reverted"])
         assert reverted[(t >= w.t0_s - 0.3) & (t <= w.t1_s)].any()  # the bench had reverted
         assert abs(w.e_kwh) > 0.1  # the bench sat at the fallback while the replay did not
+    faults = [w for w in c.replay.windows if w.cause == "fault"]
+    assert [w.unit for w in faults][:1] == ["xinsheng-ess-2"], c.replay.windows
+    assert 75.0 <= faults[0].t0_s <= 76.0 and "pcs_trip" in faults[0].detail
     assert c.replay.explained
     assert not c.replay.matches  # 16 s at 0 kW instead of the setpoint: beyond 0.5 %
-    # what the bench put in force (the reverts included), replayed: the plant is the twin's
+    # what the bench put in force (the reverts included) and its fault, replayed: the plant
+    # is the twin's
     assert c.plant.matches and not c.plant.windows, c.plant.summary()
     assert max(u.energy_error_pct for u in c.plant.units) < 1e-6
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
