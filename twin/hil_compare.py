@@ -159,12 +159,12 @@ def offline_scenario(spec: VerifySpec, strategy: str, params: dict, guards: Guar
     )
 
 
-def day_inputs(sc: Scenario, spec: VerifySpec, host: int) -> Inputs:
-    """The bench's inputs with the day's script in them: the host's load (no PV) and the
-    compressed tariff, as the bench's programmable load and site device publish them."""
-    inp = coarse_inputs(sc)
+def day_inputs(inp: Inputs, spec: VerifySpec, host: int) -> Inputs:
+    """The bench's inputs `inp` with the day's script in them: the host's load (no PV) and
+    the compressed tariff, as the bench's programmable load and site device publish them."""
     n = len(inp.period)
-    t = np.arange(n) * sc.step_s
+    step_s = inp.interval_s
+    t = np.arange(n) * step_s
     load = np.array(inp.load_kw, dtype=float, copy=True)
     pv = np.array(inp.pv_kw, dtype=float, copy=True)
     load[:, host] = np.interp(t, [p.at_s for p in spec.load], [p.kw for p in spec.load])
@@ -172,7 +172,7 @@ def day_inputs(sc: Scenario, spec: VerifySpec, host: int) -> Inputs:
     period = np.array(inp.period, copy=True)
     price = np.array(inp.price_yuan_per_kwh, dtype=float, copy=True)
     for step in spec.tariff:
-        k = min(int(np.ceil(step.at_s / sc.step_s - 1e-9)), n)
+        k = min(int(np.ceil(step.at_s / step_s - 1e-9)), n)
         period[k:] = PERIOD_CODES[step.period]
         price[k:] = step.price
     return dataclasses.replace(inp, load_kw=load, pv_kw=pv, period=period, price_yuan_per_kwh=price)
@@ -417,12 +417,14 @@ def compare_hook(
         sc = offline_scenario(
             spec, StrategyName.EXTERNAL.value, {}, GuardConfig(anti_backflow=False)
         )
-        tape = _run(sc, _replay(setpoints, n), coarse_inputs(sc), until, cmds)
+        # the bench's own inputs (the same series `coarse_inputs` builds, built once)
+        inp = plant.sim.inputs if plant is not None else coarse_inputs(sc)
+        tape = _run(sc, _replay(setpoints, n), inp, until, cmds)
         check, ib = replay_check(rec, setpoints, tape, len(cmds), dt_s)
         # 1b. the plant alone: what the bench put in force, and its unit faults
         forced = in_force_log(rec.tr)
         acts = bench_actions(rec.events, unit_names, faults=True)
-        plant_tape = _run(sc, _replay(forced, n), coarse_inputs(sc), until, acts)
+        plant_tape = _run(sc, _replay(forced, n), inp, until, acts)
         plant_check, _ = replay_check(rec, forced, plant_tape, len(acts), dt_s)
         # 2. the reference: the twin's own strategy on the day's script, guards on
         lim = spec.limits
@@ -433,7 +435,7 @@ def compare_hook(
             soc_max=lim.soc_max,
         )
         sc_ref = offline_scenario(spec, name, reference_params(name, spec), guards)
-        ref = _run(sc_ref, name, day_inputs(sc_ref, spec, rec.host), until)
+        ref = _run(sc_ref, name, day_inputs(inp, spec, rec.host), until)
         kb = np.rint(rec.tr["t_s"][ib] / dt_s).astype(np.int64)
         k_ref = {int(k): j for j, k in enumerate(np.rint(ref.t_s / dt_s).astype(np.int64))}
         jr = np.array([k_ref[int(k)] for k in kb])
