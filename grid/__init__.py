@@ -11,6 +11,8 @@ our own small result types.
 - `grid.powerflow`: `TimeSeriesPowerFlow`, any supported pandapower net, many steps fast.
 - `grid.taps`: `TapControl`, discrete on-load tap control in a time series.
 - `grid.park`: `ParkGrid`, the park for the twin (kW, enterprise and unit order).
+- `grid.importer`, `grid.netmap`, `grid.netpark`: an engineer's own net as the park
+  (`twin grid import`; `ParkGrid(site)` of such a site is a `NetParkGrid`).
 - `grid.sensitivity`: `GridSensitivity`, how each unit's power moves voltages and loadings.
 - `grid.limits`: `check_limits`, voltage band, loadings, backflow, substation exchange.
 - `grid.kernels` (numba) and `grid.reference` (their plain-Python references).
