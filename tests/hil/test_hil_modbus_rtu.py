@@ -174,6 +174,10 @@ def test_the_bench_serves_its_plant_over_rtu_beside_tcp():
             assert c.connect()
             try:
                 assert not c.write_register(8192, 0x10000 - 3000, device_id=1).isError()
+                # the bench hands a setpoint to the plant at its next step
+                t_end = time.monotonic() + 2.0
+                while plant.p[0] != pytest.approx(300.0) and time.monotonic() < t_end:
+                    time.sleep(0.02)
                 assert plant.p[0] == pytest.approx(300.0)  # -300.0 kW discharge = charge
                 sunspec = c.read_holding_registers(40000, count=2, device_id=1)
                 assert sunspec.registers == [0x5375, 0x6E53]  # "SunS"
