@@ -466,8 +466,7 @@ def site_net(site: Site, net=None) -> tuple[object, SiteNet]:
     assert site.network is not None, "site_net: the site has no [network]"
     net = copy.deepcopy(net) if net is not None else _load_site_net(site)
     check_net(net, Path(site.network.file).name)
-    nt = _Net(net, Path(site.network.file).name, Path(site.network.file).name)
-    nt.where = f"site {site.name!r}"
+    nt = _Net(net, f"site {site.name!r}", Path(site.network.file).name)
     pairs = [(e.name, e.net) for e in site.enterprises]
     _claimed_once(nt, pairs, "loads", "load")
     _claimed_once(nt, pairs, "pv", "sgen")
@@ -708,13 +707,11 @@ def _drop_empty(d):
 # --- the site's net as pandapower JSON, and its description --------------------------------
 
 
-def export_site_json(site: Site, path: str | Path, net=None) -> Path:
+def export_site_json(site: Site, path: str | Path) -> Path:
     """The site's net (units included) as pandapower JSON, a peak snapshot: every enterprise
     at its peak and power factor, its PV and storage at zero (other elements as the net
     has them), written atomically."""
-    work, ix = site_net(site) if net is None else (copy.deepcopy(net), None)
-    if ix is None:
-        work, ix = site_net(site)
+    work, ix = site_net(site)
     for e, a in zip(site.enterprises, ix.enterprises, strict=True):
         tan_phi = math.tan(math.acos(e.power_factor))
         rows = work.load.index[a.load_positions]

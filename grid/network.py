@@ -249,7 +249,7 @@ def export_json(site: Site, path: str | Path, net: pp.pandapowerNet | None = Non
     if site.network is not None:
         from grid.importer import export_site_json
 
-        return export_site_json(site, path, net)
+        return export_site_json(site, path)
     net = copy.deepcopy(net) if net is not None else build_net(site)[0]
     p = np.array([e.peak_kw for e in site.enterprises]) / 1000.0
     tan_phi = np.array([math.tan(math.acos(e.power_factor)) for e in site.enterprises])

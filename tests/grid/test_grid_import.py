@@ -490,3 +490,16 @@ def test_a_meter_inside_a_mesh_is_refused(tmp_path, capsys) -> None:
         )
         in err
     ), err
+
+
+def test_an_edited_site_is_checked_again_in_one_line(imported, tmp_path, capsys) -> None:
+    site_dir = tmp_path / "edited"
+    shutil.copytree(imported.parent, site_dir)
+    f = site_dir / "site.toml"
+    f.write_text(f.read_text().replace('"Load CI9"', '"Load X9"'))
+    assert main(["grid", "show", "--site", str(f)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.endswith(
+        "enterprise 'dyeing': load 'Load X9': no such load in net.json"
+    ), err
+    assert "site 'CIGRE MV benchmark as an industrial park (example)'" in err
