@@ -7,14 +7,24 @@ scheme. Each variant is a closed-loop run, so the dispatch answers the bill and 
 scheme as it would. To keep this cheap the variants, and a base row made the same way,
 run on the copper plate at 1-h steps (`QUICK`): compare the rows with each other, not with
 the run's headline figure (the feeder model at the run's own step).
+
+The variants share what the base row built: the site and the input series (loads, PV,
+weather); a tariff-scheme variant only swaps the period and price series, which are all
+that a scheme changes in the inputs. So the table costs its closed-loop runs, not a fresh
+build of the park's profiles per row.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
+import numpy as np
+
 from parktwin.billing import BILLING_BASES
-from profiles import schemes, tariff_for
+from profiles import read_agency_prices, schemes, tariff_for, tou_series
+from profiles.tariff import scheme_named
+from twin.inputs import Inputs
 from twin.scenario import Scenario
 from twin.summary import RunSummary
 
@@ -36,17 +46,44 @@ def _row(factor: str, value: str, summary: RunSummary) -> dict:
     return out
 
 
+def _with_tariff(inputs: Inputs, sc: Scenario) -> Inputs:
+    """`inputs` with the period and price series of `sc`'s tariff (scheme, agency prices),
+    made as `twin.inputs.build_inputs` makes them; loads, PV and weather do not depend on
+    the tariff."""
+    notices = read_agency_prices(sc.agency_prices) if sc.agency_prices else None
+    scheme = scheme_named(sc.tariff_scheme) if sc.tariff_scheme else None
+    tou = tou_series(
+        inputs.start, inputs.n_intervals, inputs.interval_s, notices=notices, scheme=scheme
+    )
+    return dataclasses.replace(
+        inputs,
+        period=np.asarray(tou.period, dtype=np.int64),
+        price_yuan_per_kwh=np.asarray(tou.price_yuan_per_kwh, float),
+    )
+
+
 def sensitivity(scenario: Scenario, today: dt.date | None = None) -> dict:
     """The table of variants, and what the same plant earns under the scheme in force
     `today` (default: the date of the run)."""
-    from twin.run import run_scenario
+    from twin.engine import Simulation
+    from twin.run import collect
 
     today = today or dt.date.today()
     base_sc = scenario.model_copy(update=QUICK).revalidated()
+    built: dict = {}
 
     def run(update: dict) -> RunSummary:
         sc = base_sc.model_copy(update=update).revalidated() if update else base_sc
-        return run_scenario(sc).summary
+        if not built:
+            sim = Simulation(sc)
+            built.update(site=sim.site, inputs=sim.inputs)
+        else:
+            inputs = built["inputs"]
+            if "tariff_scheme" in update:
+                inputs = _with_tariff(inputs, sc)
+            sim = Simulation(sc, site=built["site"], inputs=inputs)
+        sim.run()
+        return collect(sim).summary
 
     base = run({})
     rows = [_row("base", "as the run", base)]

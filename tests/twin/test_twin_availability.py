@@ -90,3 +90,22 @@ def test_sensitivity_table_and_today_scheme() -> None:
         rows[("tariff scheme", "zj-2026")]["savings_yuan_per_year"]
         < rows[("tariff scheme", "zj-2024")]["savings_yuan_per_year"]
     )
+
+
+def test_sensitivity_variants_sharing_inputs_equal_fresh_runs() -> None:
+    """A variant that reuses the base row's site and series (a tariff scheme swaps only the
+    period and price series) gives the numbers of a run built from scratch."""
+    from twin.sensitivity import QUICK, sensitivity
+
+    sc = default_scenario().model_copy(update={"days": 2, "start": dt.date(2025, 4, 7)})
+    t = sensitivity(sc, today=dt.date(2026, 12, 3))
+    rows = {(r["factor"], r["value"]): r for r in t["rows"]}
+    quick = sc.model_copy(update=QUICK).revalidated()
+    for factor, update in (
+        ("tariff scheme", {"tariff_scheme": "zj-2021"}),
+        ("basic charge", {"basic_charge": "demand"}),
+    ):
+        fresh = run_scenario(quick.model_copy(update=update).revalidated()).summary
+        row = rows[(factor, next(iter(update.values())))]
+        assert row["savings_yuan_per_year"] == fresh.savings_yuan_per_year
+        assert row["discharge_kwh_per_day"] == fresh.discharge_kwh_per_day
