@@ -34,7 +34,6 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
@@ -138,6 +137,8 @@ class PowerFlowResult:
 
 def check_supported(net: pp.pandapowerNet) -> None:
     """Raise `UnsupportedNetError` if the net holds anything the solver does not model."""
+    import pandas as pd  # on first use: a run on a cached grid model never needs it
+
     for key, table in net.items():
         if not isinstance(table, pd.DataFrame) or key.startswith(("res_", "_")):
             continue

@@ -25,7 +25,6 @@ import datetime as dt
 from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 from pydantic import Field
 
 from parktwin.config import Frozen, load_package_toml
@@ -101,7 +100,8 @@ def _clear_poa(
     d0: int, n_days: int, tilt_deg: float, azimuth_deg: float, latitude: float, longitude: float
 ) -> np.ndarray:
     """Clear-sky effective plane-of-array irradiance [W/m2] on the 5-min grid (midpoints)."""
-    import pvlib  # on first use: a run whose inputs come from the cache never needs it
+    import pandas as pd  # on first use, as pvlib: a cached run never needs them
+    import pvlib
 
     sys = pv_system()
     n = int(n_days * DAY_S / BASE_DT_S)

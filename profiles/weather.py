@@ -14,7 +14,6 @@ from functools import lru_cache
 
 import numpy as np
 from pydantic import Field
-from scipy import special
 
 from parktwin.config import Frozen, load_package_toml
 from profiles.timebase import DAY_S, check_run, check_seed, local_epoch_s, resample_mean
@@ -90,7 +89,7 @@ def _ar1(z: np.ndarray, phi: float, axis: int = -1) -> np.ndarray:
 @lru_cache(maxsize=64)
 def _year_sky(seed: int, year: int) -> np.ndarray:
     """Daily clear-sky index of each day of `year` (Beta marginals, AR(1) copula)."""
-    from scipy import stats  # on first use: importing scipy.stats costs seconds
+    from scipy import special, stats  # on first use: importing scipy.stats costs seconds
 
     sky = climate().sky
     days = _year_days(year)
