@@ -47,7 +47,7 @@ def expand(
     from twin.study import load_study, plan_study
     from twin.study.execute import check_scheduler_address
     from twin.study.progress import StudyProgress
-    from twin.study.report import candidates_table, failures, hosting_table
+    from twin.study.report import candidates_table, failures, hosting_table, nominal_outliers
     from twin.study.runner import run_plan
 
     # Everything is checked before anything is written: a refused start leaves no trace
@@ -92,6 +92,8 @@ def expand(
     console.print(candidates_table(result.results, top=top))
     if not result.hosting.empty:
         console.print(hosting_table(result.hosting))
+    for line in nominal_outliers(result.results, result.samples, plan.study.study.days):
+        err_console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
     console.print(
         f"{c.done} run ({c.failed} failed), {c.skipped} already done; "
         f"{result.workers} worker(s). Results: {out / 'results.parquet'} and .csv"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 from rich import box
 from rich.table import Table
@@ -192,3 +193,55 @@ def hosting_table(hosting: pd.DataFrame) -> Table:
             str(row["limited_by"] or ("whole range passed" if row["at_least"] else "")),
         )
     return t
+
+
+def _by_year(cell: object) -> list[float]:
+    """A per-year column's cell (the tables keep JSON columns as their text)."""
+    import json
+
+    return [float(x) for x in (json.loads(cell) if isinstance(cell, str) else cell)]
+
+
+def nominal_outliers(results: pd.DataFrame, samples: pd.DataFrame, days: int) -> list[str]:
+    """One line per candidate whose nominal NPV lies outside its samples' P10..P90, naming
+    the driver: the simulated year whose nominal savings stand furthest from the samples'
+    median of that year.
+
+    The nominal run is one draw among many (its own availability draw: maintenance, forced
+    outages, the park's stop days; the study's profiles seed; no price or scheme draw), so
+    it may fall outside the band; in a short year (`days` < 365, each day ``1 / days`` of
+    the year) a single outage or stop day moves a year's savings by several percent.
+    """
+    need = {"npv_p10_yuan", "npv_p90_yuan", "npv_yuan", "savings_yuan_by_year"}
+    if results.empty or samples.empty or not need <= set(results.columns):
+        return []
+    ok = samples[samples["status"] == "ok"]
+    out = []
+    for _, row in ranked(results).iterrows():
+        lo, hi, nom = row["npv_p10_yuan"], row["npv_p90_yuan"], row["npv_yuan"]
+        if row["status"] != "ok" or not all(math.isfinite(x) for x in (lo, hi, nom)):
+            continue
+        if lo <= nom <= hi:
+            continue
+        own = ok[ok["candidate"] == row["key"]]
+        years = np.array([_by_year(c) for c in own["savings_yuan_by_year"]], float)
+        nominal = np.asarray(_by_year(row["savings_yuan_by_year"]), float)
+        where = f"{row['enterprise']} {_storage(row)}"
+        line = (
+            f"{where}: nominal NPV {_m(nom)} M¥ lies outside its samples' P10..P90"
+            f" ({_m(lo, fmt='{:.1f}')}..{_m(hi, fmt='{:.1f}')} M¥)"
+        )
+        if years.ndim == 2 and years.shape[1] == nominal.size and nominal.size:
+            med = np.median(years, axis=0)
+            k = int(np.argmax(np.abs(nominal - med) / np.maximum(np.abs(med), 1.0)))
+            line += (
+                f"; driver: its nominal year {k + 1} saves {_m(nominal[k])} M¥/yr against"
+                f" {_m(med[k])} in the samples' median"
+            )
+        line += (
+            " (the nominal run's own availability draw and inputs, one draw among many"
+            + (f"; at {days} days a year each day is 1/{days} of the year" if days < 365 else "")
+            + "): read the P10..P90"
+        )
+        out.append(line)
+    return out
