@@ -1,6 +1,9 @@
 """PNG figures of a run: a typical week's dispatch, monthly savings, SOC histogram, voltages.
 
-matplotlib with the Agg backend (no display needed); each file written atomically.
+matplotlib's object interface on its Agg canvas (no display, no pyplot state machine:
+nothing to close, nothing left in a global figure list); each file written atomically.
+The PNGs are compressed lightly (zlib level 1): the same pixels as the default level,
+written in a fraction of the time, for files about a third larger.
 """
 
 from __future__ import annotations
@@ -12,20 +15,30 @@ import numpy as np
 from parktwin.files import atomic_path
 from parktwin.limits import grid_limits
 
+#: PNG zlib level: 1 writes the same pixels as the default (6) several times faster.
+PNG_COMPRESS_LEVEL = 1
 
-def _plt():
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def _figure(figsize: tuple[float, float]):
+    """A figure on an Agg canvas (matplotlib imported on first use: a run that writes no
+    figures never pays for it)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    return plt
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _save(fig, path: Path) -> None:
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    _plt().close(fig)
+        fig.savefig(
+            tmp,
+            format="png",
+            dpi=110,
+            bbox_inches="tight",
+            pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL},
+        )
 
 
 def typical_week(n_rows: int, per_day: int, daily_out: np.ndarray) -> slice:
@@ -40,7 +53,6 @@ def typical_week(n_rows: int, per_day: int, daily_out: np.ndarray) -> slice:
 
 def write_figures(result, out: Path) -> list[Path]:
     """Write the four figures into `out`; returns their paths."""
-    plt = _plt()
     s = result.series
     t = s["time"].astype("datetime64[s]").astype(object)
     units, meters, park, inp = s["units"], s["meters"], s["park"], s["inputs"]
@@ -57,7 +69,8 @@ def write_figures(result, out: Path) -> list[Path]:
     hosts = [result.meter_names.index(h) for h in result.summary.host_names]
 
     # 1. a typical week: meters, storage power, price, SOC
-    fig, ax = plt.subplots(3, 1, figsize=(11, 8), sharex=True)
+    fig = _figure((11, 8))
+    ax = fig.subplots(3, 1, sharex=True)
     for j in hosts:
         name = result.meter_names[j]
         ax[0].plot(t[w], meters["pcc_without_storage_kw"][w, j], lw=0.8, label=f"{name} without")
@@ -96,7 +109,8 @@ def write_figures(result, out: Path) -> list[Path]:
             ]
         )
         labels = [f"{y}-{m:02d}" for y, m in keys]
-        fig, ax = plt.subplots(figsize=(10, 4))
+        fig = _figure((10, 4))
+        ax = fig.subplots()
         x = np.arange(len(keys))
         ax.bar(x, energy / 1e3, label="energy")
         # a positive basic-charge saving stacks on the energy bar, a loss hangs below zero
@@ -114,7 +128,8 @@ def write_figures(result, out: Path) -> list[Path]:
         paths.append(out / "monthly_savings.png")
 
     # 3. SOC histogram
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = _figure((7, 4))
+    ax = fig.subplots()
     soc = units["soc"][np.isfinite(units["soc"])]
     ax.hist(soc.ravel(), bins=np.linspace(0, 1, 41), color="tab:green")
     ax.set_xlabel("state of charge")
@@ -124,7 +139,8 @@ def write_figures(result, out: Path) -> list[Path]:
     paths.append(out / "soc_histogram.png")
 
     # 4. feeder voltage envelope, daily
-    fig, ax = plt.subplots(figsize=(10, 4))
+    fig = _figure((10, 4))
+    ax = fig.subplots()
     if n_days:
         vmin = park["v_min_pu"][: n_days * per_day].reshape(n_days, per_day).min(axis=1)
         vmax = park["v_max_pu"][: n_days * per_day].reshape(n_days, per_day).max(axis=1)

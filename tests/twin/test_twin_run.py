@@ -165,3 +165,31 @@ def test_cached_inputs_equal_built_ones_and_follow_the_seed(tmp_path, monkeypatc
     other = cached_inputs(site, start, 96, 900.0, seed=4)
     assert not np.array_equal(other.load_kw, built.load_kw)
     assert len(list((tmp_path / "inputs").glob("*.pickle"))) == 2
+
+
+def test_figures_keep_their_size_and_leave_no_pyplot_figure(two_days, tmp_path) -> None:
+    """The figures are drawn on their own Agg canvases at 110 dpi (tight box): each PNG is
+    about its figure size in pixels, and pyplot's global figure list stays empty."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from twin.figures import write_figures
+
+    result, _ = two_days
+    before = plt.get_fignums()
+    paths = write_figures(result, tmp_path)
+    assert plt.get_fignums() == before
+    size_in = {
+        "week_dispatch": (11, 8),
+        "monthly_savings": (10, 4),
+        "soc_histogram": (7, 4),
+        "voltage_envelope": (10, 4),
+    }
+    assert sorted(p.stem for p in paths) == sorted(size_in)
+    for p in paths:
+        w_px, h_px = Image.open(p).size
+        w_in, h_in = size_in[p.stem]
+        # the tight box trims the margins and never adds more than a label's width
+        assert 0.8 * w_in * 110 < w_px < 1.05 * w_in * 110, (p.stem, w_px)
+        assert 0.8 * h_in * 110 < h_px < 1.05 * h_in * 110, (p.stem, h_px)
+        assert (p.read_bytes())[:8] == b"\x89PNG\r\n\x1a\n"
