@@ -18,7 +18,10 @@ a kernel that does create an array fails to compile, so the promise is checked.
 
 from __future__ import annotations
 
+import contextlib
+
 import numba
+import numba.core.event
 
 JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": False}
 
@@ -34,3 +37,28 @@ def jit(fn=None, *, allocates: bool = True, **overrides):
     if fn is None:
         return lambda f: numba.njit(**options)(f)
     return numba.njit(**options)(fn)
+
+
+class _SayOnce(numba.core.event.Listener):
+    """Calls `say()` at the first compilation it hears of (a cache miss), then never."""
+
+    def __init__(self, say) -> None:
+        self.say, self.said = say, False
+
+    def on_start(self, event) -> None:
+        if not self.said:
+            self.said = True
+            self.say()
+
+    def on_end(self, event) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def when_compiling(say):
+    """Within the block, call `say()` once when numba compiles a kernel: a kernel missing
+    from the on-disk cache (a fresh install, a changed kernel). Loading a cached kernel is
+    not a compilation (numba's ``numba:compile`` event fires only on a cache miss)."""
+    listener = _SayOnce(say)
+    with numba.core.event.install_listener("numba:compile", listener):
+        yield listener

@@ -1,6 +1,8 @@
 """The JIT policy compiles, caches, and keeps the plain-Python function reachable."""
 
+import numba
 import numpy as np
+import pytest
 
 from parktwin.jit import jit
 
@@ -49,3 +51,28 @@ def test_a_kernel_that_says_it_allocates_nothing_and_does_fails_to_compile() -> 
 
     with pytest.raises(numba.core.errors.NumbaError):
         make(3)
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="nothing compiles without the JIT")
+def test_when_compiling_says_once_on_a_compilation_and_not_on_a_compiled_call() -> None:
+    from parktwin.jit import when_compiling
+
+    said: list[str] = []
+
+    # not cached on disk: every test run compiles it afresh
+    @numba.njit(cache=False)
+    def twice(x):
+        return 2.0 * x
+
+    @numba.njit(cache=False)
+    def thrice(x):
+        return 3.0 * x
+
+    with when_compiling(lambda: said.append("compiling")):
+        assert twice(1.0) == 2.0  # compiles
+        assert thrice(1.0) == 3.0  # compiles again: still said once
+        assert twice(2.0) == 4.0  # compiled: nothing
+    assert said == ["compiling"]
+    with when_compiling(lambda: said.append("again")):
+        assert twice(3.0) == 6.0 and thrice(3.0) == 9.0  # both compiled before: nothing
+    assert said == ["compiling"]

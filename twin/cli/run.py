@@ -85,8 +85,6 @@ def run(
     OUT as it was.
     """
     from twin.budget import check_run_memory
-    from twin.report import print_run
-    from twin.run import run_scenario
     from twin.scenario import default_scenario, load_scenario
 
     check_seed(seed)
@@ -152,6 +150,25 @@ def run(
         soft_wrap=True,
     )
     progress = size.intervals > 5000
+    from parktwin.jit import when_compiling
+
+    with when_compiling(_say_compiling):
+        _run(sc, out, progress, with_sensitivity, samples, unc)
+
+
+def _say_compiling() -> None:
+    err_console.print(
+        "twin run: compiling the kernels (once after an install or an update: a minute or"
+        " more; later runs load them from the cache)...",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _run(sc, out: Path, progress: bool, with_sensitivity: bool, samples, unc) -> None:
+    from twin.report import print_run
+    from twin.run import run_scenario
+
     if samples is None:
         result = run_scenario(sc, out_dir=out, progress=progress, sensitivity=with_sensitivity)
         print_run(result, out, console)
