@@ -58,7 +58,15 @@ def _tasks(days: int, n: int, years: int):
         update={"study": study.study.model_copy(update={"years": years}), "hosting": None}
     )
     plan = plan_study(study)
-    ref = run_reference(ReferenceTask(settings=study.study, strategy="tou"))
+
+    def refs_of(settings) -> list[dict]:
+        """The status quo in each dispatch mode of the study (as dispatched, grid-aware)."""
+        return [
+            run_reference(ReferenceTask(settings=settings, strategy="tou", grid_aware=aware))
+            for aware in settings.dispatch_modes
+        ]
+
+    refs = refs_of(study.study)
 
     def task(c, settings):
         u = plan.units[(c.unit_type, c.pcs_kva)]
@@ -70,20 +78,20 @@ def _tasks(days: int, n: int, years: int):
             e_unit_kwh=u.e_kwh,
             p_unit_kw=u.p_kw,
             feeder=plan.feeders[c.enterprise],
-            reference=StatusQuo.from_row(ref, c.enterprise),
+            references=tuple(StatusQuo.from_row(r, c.enterprise) for r in refs),
         )
 
     cands = [c for c in plan.candidates if c.strategy == "tou"][:n]
     work = [task(c, study.study) for c in cands]
     # warm-up: the same candidates over one day (other keys: the settings differ)
     one_day = study.study.model_copy(update={"days": 1, "years": 1})
-    ref1 = run_reference(ReferenceTask(settings=one_day, strategy="tou"))
+    refs1 = refs_of(one_day)
     warm = [
         CandidateTask(
             **{
                 **t.model_dump(),
                 "settings": one_day,
-                "reference": StatusQuo.from_row(ref1, t.candidate.enterprise),
+                "references": tuple(StatusQuo.from_row(r, t.candidate.enterprise) for r in refs1),
             }
         )
         for t in work

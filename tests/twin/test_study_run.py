@@ -67,9 +67,12 @@ def test_every_candidate_has_a_row_and_the_broken_one_its_error(local_run) -> No
     assert len(failed) == 1
     assert "status quo failed" in failed["error"].iloc[0]
     assert "no_such_module" in failed["error"].iloc[0]
-    sq = res.status_quo.set_index("strategy")
-    assert sq.loc["tou", "status"] == "ok"
-    assert sq.loc["no_such_module:Strategy", "status"] == "failed"
+    # the status quo of each strategy, as dispatched and grid-aware
+    sq = res.status_quo.set_index(["strategy", "grid_aware"])
+    assert sq.loc[("tou", False), "status"] == "ok"
+    assert sq.loc[("tou", True), "status"] == "ok"
+    assert (res.status_quo["strategy"] == "no_such_module:Strategy").sum() == 2
+    assert set(res.status_quo.loc[res.status_quo["strategy"] != "tou", "status"]) == {"failed"}
     for name in ("results", "status_quo", "hosting"):
         assert (res.out_dir / f"{name}.csv").is_file()
         assert len(pd.read_parquet(res.out_dir / f"{name}.parquet")) == len(getattr(res, name))
@@ -83,7 +86,7 @@ def test_every_candidate_has_a_row_and_the_broken_one_its_error(local_run) -> No
 def test_savings_are_increments_and_finance_follows_the_cash_flows(local_run) -> None:
     study, res = local_run
     fin = study.finance
-    sq = res.status_quo.set_index("strategy").loc["tou"]
+    sq = res.status_quo.set_index(["strategy", "grid_aware"]).loc[("tou", False)]
     for _, row in res.results[res.results["status"] == "ok"].iterrows():
         savings = json.loads(row["savings_yuan_by_year"])  # lists are JSON text in the table
         soh = json.loads(row["soh_by_year"])
@@ -112,6 +115,32 @@ def test_savings_are_increments_and_finance_follows_the_cash_flows(local_run) ->
     assert len(sq_savings) == 2 and sq_savings[0] > 0
 
 
+def test_each_candidate_runs_both_ways_and_carries_its_three_verdicts(local_run) -> None:
+    _, res = local_run
+    sq = res.status_quo.set_index(["strategy", "grid_aware"])
+    aware_sq = json.loads(sq.loc[("tou", True), "savings_yuan_by_year"])
+    for _, row in res.results[res.results["status"] == "ok"].iterrows():
+        assert row["grid_aware"] == False  # noqa: E712 (the plain columns: as dispatched)
+        aware = json.loads(row["aware_savings_yuan_by_year"])
+        assert len(aware) == 2 and len(aware_sq) == 2
+        assert row["aware_savings_yuan_per_year"] == pytest.approx(sum(aware) / 2)
+        cost = row["savings_yuan_per_year"] - row["aware_savings_yuan_per_year"]
+        assert row["grid_aware_cost_yuan_per_year"] == pytest.approx(cost)
+        # the guard's promise, checked by the full power flow of every interval
+        assert row["aware_caused_violations"] == 0
+        assert bool(row["fits_as_dispatched"]) == bool(row["grid_ok"])
+        assert bool(row["fits_grid_aware"]) == bool(row["aware_grid_ok"])
+        expected = (
+            "fits" if row["grid_ok"] else "fits grid-aware" if row["aware_grid_ok"] else "reinforce"
+        )
+        assert row["verdict"] == expected
+        # as dispatched, what it breaks and from which year (nothing when it fits)
+        reinforce = json.loads(row["reinforce_from_year"])
+        added = json.loads(row["added_by_element"])
+        assert set(added) <= set(reinforce) and (not reinforce or not row["grid_ok"])
+        assert all(y in (2025, 2026) for y in reinforce.values())
+
+
 def test_hosting_bisection_brackets_the_first_violating_size(local_run) -> None:
     _, res = local_run
     (h,) = res.hosting.to_dict("records")
@@ -134,9 +163,8 @@ def test_resumed_study_runs_nothing_again(local_run, tmp_path) -> None:
     shutil.copytree(res.out_dir, out)
     again = run_study(study, out, workers=1, figures=False)
     assert again.counts.done == 0
-    assert (
-        again.counts.skipped == 1 + 1 + 2 + 1
-    )  # status quo x2 (tou ok, broken failed), 2 ok, hosting
+    # status quo x2 x2 ways (tou ok, broken failed), 2 ok, hosting
+    assert again.counts.skipped == 2 + 2 + 2 + 1
     pd.testing.assert_frame_equal(again.results, res.results)
 
 
@@ -167,6 +195,8 @@ def test_dask_local_cluster_gives_the_same_results(local_run, tmp_path) -> None:
         "grid_margin_pct",
         "grid_flags",
         "added_violations",
+        "aware_npv_yuan",
+        "verdict",
     ]
     a = res.results.sort_values("key")[cols].reset_index(drop=True)
     b = dask.results.sort_values("key")[cols].reset_index(drop=True)
@@ -190,7 +220,7 @@ def test_cli_prints_the_ranked_table(tmp_path, capsys) -> None:
     code = main(["expand", str(study), "--out", str(tmp_path / "out"), "--workers", "1"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "Expansion candidates, ranked" in out and "xinsheng" in out
+    assert "Expansion candidates by verdict" in out and "xinsh" in out
     assert (tmp_path / "out" / "results.parquet").is_file()
 
 

@@ -1,5 +1,6 @@
 """A run reduced to a candidate's grid verdict, the margin, and the ranking, on hand-made series."""
 
+import dataclasses
 import math
 from types import SimpleNamespace
 
@@ -9,8 +10,10 @@ import pytest
 
 from parktwin.limits import GridLimits
 from twin.recorder import GridElements, Recorder
+from twin.study.fit import first_years, fit_of, reinforce_text
 from twin.study.report import candidates_table, failures, ranked
 from twin.study.verdict import (
+    GridVerdict,
     StatusQuo,
     combine_extremes,
     element_margin_pct,
@@ -60,6 +63,7 @@ def _run() -> SimpleNamespace:
             run_seconds=3.0,
             equivalent_full_cycles_per_unit=(100.0, 110.0, 120.0),
             soh_end_per_unit=(0.985, 0.975, 0.965),
+            grid_guard=SimpleNamespace(caused_violations=0, curtailed_kwh=12.5),
         ),
         grid=rec.grid_extremes(),
         series={
@@ -90,6 +94,7 @@ def test_outcome_counts_steps_per_element_and_watches_the_candidate() -> None:
     assert y.efc == 120.0
     assert y.unit_trafo_loading_max_pct == 95.0
     assert y.guard_interventions == 9
+    assert (y.grid_aware, y.caused_violations, y.curtailed_kwh) == (True, 0, 12.5)
     assert y.savings_yuan == 1.5e6
     assert y.extremes["line:F04"] == 102.0 and y.extremes["vmin:b1"] == 0.92
     assert "vmin:hv" not in y.extremes  # the 110 kV bus is outside the band's scope
@@ -236,18 +241,67 @@ def test_local_margin_is_taken_on_the_elements_the_candidate_changes() -> None:
     }
 
 
-def test_ranking_puts_flagged_after_clean_and_failed_last() -> None:
+def test_ranking_goes_by_verdict_then_the_npv_of_that_dispatch() -> None:
     frame = pd.DataFrame(
         {
-            "key": ["a", "b", "c", "d"],
-            "status": ["ok", "ok", "failed", "ok"],
-            "grid_ok": [True, False, None, True],
-            "npv_yuan": [1e6, 9e6, math.nan, 3e6],
+            "key": ["a", "b", "c", "d", "e", "f"],
+            "status": ["ok", "ok", "failed", "ok", "ok", "ok"],
+            "verdict": ["fits", "reinforce", None, "fits", "fits grid-aware", "fits grid-aware"],
+            "npv_yuan": [1e6, 9e6, math.nan, 3e6, 8e6, 7e6],
+            # a grid-aware fit ranks by what it earns grid-aware
+            "aware_npv_yuan": [1e6, 2e6, math.nan, 3e6, 1e6, 5e6],
         }
     )
     r = ranked(frame)
-    assert list(r["key"]) == ["d", "a", "b", "c"]
-    assert list(r["rank"]) == [1, 2, 3, 4]
+    assert list(r["key"]) == ["d", "a", "f", "e", "b", "c"]
+    assert list(r["rank"]) == [1, 2, 3, 4, 5, 6]
+
+
+_VERDICT = GridVerdict(
+    v_min_pu=0.97,
+    v_max_pu=1.01,
+    line_loading_max_pct=90.0,
+    trafo_loading_max_pct=80.0,
+    unit_trafo_loading_max_pct=70.0,
+    worst_line="",
+    worst_trafo="",
+    worst_bus="",
+    export_max_kw=0.0,
+    guard_interventions=0,
+    voltage_violations=0,
+    overload_violations=0,
+    added_violations=0,
+    added_by_element={},
+    park_margin_pct=10.0,
+    grid_margin_pct=10.0,
+    margin_element="",
+    grid_flags="",
+    grid_ok=True,
+)
+
+
+def test_three_verdicts() -> None:
+    def gv(ok: bool) -> GridVerdict:
+        return dataclasses.replace(_VERDICT, grid_ok=ok, grid_flags="" if ok else "overload")
+
+    breaks = {"line:F08 to spinning": 2028, "trafo:T1": 2029}
+    fit = fit_of(gv(True), gv(True), {}, 5e6, 5e6)
+    assert (fit.verdict, fit.fits_as_dispatched, fit.reinforce_from_year) == ("fits", True, {})
+    fit = fit_of(gv(False), gv(True), breaks, 5e6, 4.2e6)
+    assert fit.verdict == "fits grid-aware" and fit.fits_as_dispatched is False
+    assert fit.grid_aware_cost_yuan_per_year == pytest.approx(0.8e6)
+    assert fit.reinforce_from_year == breaks  # what running it as dispatched needs
+    fit = fit_of(gv(False), gv(False), breaks, 5e6, 4e6)
+    assert fit.verdict == "reinforce" and fit.fits_grid_aware is False
+    # one way only: the other verdict is open
+    fit = fit_of(gv(False), None, breaks, 5e6)
+    assert fit.verdict == "open" and fit.fits_grid_aware is None
+    assert math.isnan(fit.grid_aware_cost_yuan_per_year)
+    assert fit_of(None, gv(True), {}).verdict == "fits grid-aware"
+    # the first calendar year each element is broken, whatever it breaks later
+    per_year = [{}, {"line:a": 3}, {"line:a": 9, "trafo:b": 1}]
+    assert first_years(per_year, 2027) == {"line:a": 2028, "trafo:b": 2029}
+    assert reinforce_text(first_years(per_year, 2027), most=1) == "line:a 2028; +1"
 
 
 def test_table_renders_failed_and_flagged_rows() -> None:
@@ -281,6 +335,10 @@ def test_table_renders_failed_and_flagged_rows() -> None:
         "grid_margin_pct": [-3.0, math.nan],
         "grid_flags": ["line", None],
         "added_violations": [4, None],
+        "aware_npv_yuan": [9.5e6, math.nan],
+        "verdict": ["reinforce", None],
+        "grid_aware_cost_yuan_per_year": [math.nan, math.nan],
+        "reinforce_from_year": [{"line:F01 to xinsheng": 2028}, None],
     }
     console = Console(record=True, width=250)
     frame = pd.DataFrame(cols)
@@ -290,5 +348,6 @@ def test_table_renders_failed_and_flagged_rows() -> None:
     assert failures(frame) == [  # ... but listed with its error
         "liyi: ValueError: boom"
     ]
-    assert "line" in text and "12.00" in text  # NPV in M yuan
+    assert "reinforce line:F01 to xinsheng 2028" in text and "12.00" in text  # NPV in M yuan
+    assert "9.50" in text  # its grid-aware NPV
     assert "4x5.0MWh 2500kVA" in text

@@ -151,10 +151,18 @@ class StudySettings(Frozen):
     load_growth_per_year: float = Field(default=0.245, ge=-0.5, le=2.0)
     seed: int = 0
     strategy_params: dict[str, Any] = Field(default_factory=dict)
-    grid_aware: bool = False
-    """Every run (status quo, candidates, hosting) with the grid-aware guard
-    (`twin.grid_guard`): storage is dispatched so that it never puts a line, transformer
-    or bus voltage past its limit. Compare with a run without it for what that costs."""
+    grid_aware: bool | None = None
+    """How storage is dispatched in the study's runs. Unset (the default): both ways, as
+    dispatched and with the grid-aware guard (`twin.grid_guard`: storage never puts a
+    line, transformer or bus voltage past its limit), which gives each candidate its
+    three verdicts (`twin.study.fit`). ``true``: grid-aware only; ``false``: as
+    dispatched only (half the runs; the verdict that was not run is left open)."""
+
+    @property
+    def dispatch_modes(self) -> tuple[bool, ...]:
+        """The grid-aware flags the study runs every candidate with: (False, True) both
+        ways, else the one mode chosen. The first is the mode of the rows' plain columns."""
+        return (False, True) if self.grid_aware is None else (self.grid_aware,)
 
 
 class Finance(Frozen):

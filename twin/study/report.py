@@ -9,27 +9,50 @@ import pandas as pd
 from rich import box
 from rich.table import Table
 
+from twin.study.fit import FITS, FITS_GRID_AWARE, OPEN, REINFORCE, reinforce_text
+
+_TIERS = {FITS: 0, FITS_GRID_AWARE: 1, OPEN: 2, REINFORCE: 3}
+
 
 def ranked(results: pd.DataFrame) -> pd.DataFrame:
-    """Candidates best first: those within every grid limit by NPV, then the flagged ones by
-    NPV (flagged, not dropped), then the failed ones. Adds a 1-based ``rank`` column.
+    """Candidates best first, by their verdict (`twin.study.fit`): those that fit as
+    dispatched by NPV, then those that fit grid-aware by their grid-aware NPV, then those
+    whose grid-aware run was not made, then those that need reinforcement (by NPV as
+    dispatched: flagged, not dropped), then the failed ones. Adds a 1-based ``rank``.
 
-    With samples (a ``npv_p50_yuan`` column, `twin.study.samples`) the NPV ranked by is the
-    P50 over the samples (the nominal NPV where a candidate has none)."""
+    With samples (a ``npv_p50_yuan`` column, `twin.study.samples`) the NPV as dispatched
+    ranked by is the P50 over the samples (the nominal NPV where a candidate has none)."""
     if results.empty:
         return results.assign(rank=pd.Series([], dtype="Int64"))
     ok = results["status"] == "ok"
-    grid_ok = results["grid_ok"].astype("boolean").fillna(False).astype(bool)
-    tier = (~ok).astype(int) * 2 + (ok & ~grid_ok).astype(int)
-    npv = results["npv_yuan"]
+    verdict = results["verdict"].map(_TIERS).fillna(len(_TIERS)).astype(int)
+    tier = np.where(ok, verdict, len(_TIERS) + 1)
+    npv = results["npv_yuan"].astype(float)
     if "npv_p50_yuan" in results:
         npv = results["npv_p50_yuan"].astype(float).fillna(npv)
-    npv = npv.fillna(-math.inf)
+    aware = results["verdict"] == FITS_GRID_AWARE
+    npv = npv.where(~aware, results["aware_npv_yuan"].astype(float)).fillna(-math.inf)
     order = results.assign(_tier=tier, _npv=npv).sort_values(
         ["_tier", "_npv", "key"], ascending=[True, False, True], kind="mergesort"
     )
     order = order.drop(columns=["_tier", "_npv"]).reset_index(drop=True)
     return order.assign(rank=range(1, len(order) + 1))
+
+
+def verdict_text(row: pd.Series) -> str:
+    """The verdict as the ranked table prints it: ``fits``, ``grid-aware`` (with what the
+    guard costs), or ``reinforce`` with the elements and the year each breaks."""
+    v = row["verdict"]
+    if v == FITS:
+        return "[green]fits[/]"
+    if v == FITS_GRID_AWARE:
+        cost = row["grid_aware_cost_yuan_per_year"]
+        return f"[yellow]grid-aware[/] (-{_m(cost)} M¥/yr)"
+    where = reinforce_text(row["reinforce_from_year"] or {})
+    flags = row["grid_flags"] or ""
+    if v == OPEN:
+        return f"[red]breaks as dispatched[/] {where or flags}"
+    return f"[red]reinforce[/] {where or flags}"
 
 
 def _m(x: float, scale: float = 1e6, fmt: str = "{:.2f}") -> str:
@@ -67,16 +90,16 @@ def _air(unit_type: object) -> str:
 
 
 def candidates_table(results: pd.DataFrame, top: int | None = 20) -> Table:
-    """The ranked candidates (first `top`): size, finance and the grid verdict.
+    """The ranked candidates (first `top`): size, finance as dispatched, and the verdict.
 
-    The full detail (capex, worst voltage and loadings, export, guard interventions, per-year
-    savings and SOH) is in results.csv / results.parquet; failed candidates are listed by
-    `failures`.
+    The full detail (capex, the grid-aware run's figures, worst voltage and loadings,
+    export, guard interventions, per-year savings and SOH) is in results.csv /
+    results.parquet; failed candidates are listed by `failures`.
     """
     r = ranked(results)
     r = r[r["status"] == "ok"] if len(r) else r
     t = Table(
-        title="Expansion candidates, ranked by NPV (grid-flagged ones after the others)",
+        title="Expansion candidates by verdict, then NPV",
         header_style="bold",
         box=box.SIMPLE_HEAD,
         padding=(0, 1),
@@ -88,21 +111,17 @@ def candidates_table(results: pd.DataFrame, top: int | None = 20) -> Table:
     cols = ["#", "enterprise", "feeder", "storage", "strategy", "M¥/yr", "NPV M¥", "IRR%"]
     cols += ["payback"]
     if sampled:
-        t.title = (
-            "Expansion candidates, ranked by P50 NPV over the samples (grid-flagged ones"
-            " after the others)"
-        )
+        t.title = "Expansion candidates by verdict, then P50 NPV over the samples"
         cols += ["NPV P10/P50/P90 M¥", "IRR% P50", "payback P50", "P>sq", "P>next"]
-    cols += ["margin%", "grid"]
+    cols += ["aware NPV", "margin%", "verdict"]
     if not strategies:
         cols.remove("strategy")
     for col in cols:
-        left = col in ("enterprise", "feeder", "storage", "strategy", "grid")
+        left = col in ("enterprise", "feeder", "storage", "strategy", "verdict")
         # names and flags fold rather than lose their ends to an ellipsis
         t.add_column(col, justify="left" if left else "right", overflow="fold")
     shown = r if top is None else r.head(top)
     for _, row in shown.iterrows():
-        grid = "[green]ok[/]" if row["grid_ok"] else f"[red]{row['grid_flags']}[/]"
         cells = {
             "#": str(row["rank"]),
             "enterprise": str(row["enterprise"]),
@@ -113,9 +132,9 @@ def candidates_table(results: pd.DataFrame, top: int | None = 20) -> Table:
             "NPV M¥": _m(row["npv_yuan"]),
             "IRR%": _pct(row["irr"]),
             "payback": _yrs(row["simple_payback_years"]),
-            "SOH": f"{row['soh_end']:.3f}",
+            "aware NPV": _m(row["aware_npv_yuan"]),
             "margin%": f"{row['grid_margin_pct']:.0f}",
-            "grid": grid,
+            "verdict": verdict_text(row),
         }
         if sampled:
             cells.update(_sampled_cells(row))

@@ -4,7 +4,8 @@ Folder layout (every table readable while the study runs, see `twin.study.store`
 
     DIR/study.json          the study as run (settings fingerprint: a resume must match it)
     DIR/results.csv|.parquet    one row per candidate
-    DIR/status_quo.csv|.parquet one row per strategy: the park without any candidate
+    DIR/status_quo.csv|.parquet one row per strategy and dispatch mode: the park without
+                            any candidate, as dispatched and grid-aware
     DIR/hosting.csv|.parquet    one row per enterprise bus (if the study has [hosting])
     DIR/status_quo_samples.csv|.parquet  with [uncertainty]: one row per strategy and sample
     DIR/samples.csv|.parquet    with [uncertainty]: one row per candidate and sample
@@ -12,9 +13,10 @@ Folder layout (every table readable while the study runs, see `twin.study.store`
     DIR/*.png               figures (written at the end)
 
 Order of work: the status quo of each strategy and the hosting bisections are submitted
-first; the candidates of a strategy are submitted as soon as its status quo is in (their
-savings are increments over it), so the workers never idle on a dependency. A sample's
-candidates likewise follow that sample's status quo (`twin.study.samples`).
+first; the candidates of a strategy are submitted as soon as its status quo is in, in
+every dispatch mode of the study (their savings are increments over it), so the workers
+never idle on a dependency. A sample's candidates likewise follow that sample's status quo
+(`twin.study.samples`; samples run in the study's first dispatch mode).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from twin.study.tasks import (
 from twin.study.uncertainty import SampleInputs, draws, future_scheme
 from twin.study.verdict import StatusQuo
 
-STUDY_FORMAT = 3  # bump when the tables' columns or meaning change
+STUDY_FORMAT = 4  # bump when the tables' columns or meaning change
 
 
 @dataclass(frozen=True)
@@ -369,41 +371,54 @@ def _submit(plan: StudyPlan, runner: TaskRunner, tabs: dict[str, ResultTable]) -
     for c in plan.candidates:
         by_strategy.setdefault(c.strategy, []).append(c)
 
-    def candidates_after(strategy: str) -> Callable[[dict | None], None]:
-        def then(ref: dict | None) -> None:
-            cands = by_strategy[strategy]
-            if ref is None or ref["status"] != "ok":
-                err = (ref or {}).get("error") or "no result"
-                for c in cands:
-                    if c.key not in tabs["results"].keys:
-                        tabs["results"].append(_failed_row(plan, c, f"status quo failed: {err}"))
-                return
-            tasks = [
-                CandidateTask(
-                    candidate=c,
-                    settings=s.study,
-                    finance=s.finance.for_technology(
-                        plan.units[(c.unit_type, c.pcs_kva)].technology
-                    ),
-                    limits=plan.limits,
-                    e_unit_kwh=plan.units[(c.unit_type, c.pcs_kva)].e_kwh,
-                    p_unit_kw=plan.units[(c.unit_type, c.pcs_kva)].p_kw,
-                    feeder=plan.feeders[c.enterprise],
-                    reference=StatusQuo.from_row(ref, c.enterprise),
-                )
-                for c in cands
-            ]
-            runner.add(run_candidate, tasks, tabs["results"])
+    modes = s.study.dispatch_modes
 
-        return then
+    def candidates_after(strategy: str) -> Callable[[bool], Callable[[dict | None], None]]:
+        refs: dict[bool, dict | None] = {}
+
+        def then_mode(aware: bool) -> Callable[[dict | None], None]:
+            def then(ref: dict | None) -> None:
+                refs[aware] = ref
+                if len(refs) == len(modes):  # the status quo is in, every way
+                    submit(strategy, [refs[m] for m in modes])
+
+            return then
+
+        return then_mode
+
+    def submit(strategy: str, refs: list[dict | None]) -> None:
+        cands = by_strategy[strategy]
+        bad = [r for r in refs if r is None or r["status"] != "ok"]
+        if bad:
+            err = (bad[0] or {}).get("error") or "no result"
+            for c in cands:
+                if c.key not in tabs["results"].keys:
+                    tabs["results"].append(_failed_row(plan, c, f"status quo failed: {err}"))
+            return
+        tasks = [
+            CandidateTask(
+                candidate=c,
+                settings=s.study,
+                finance=s.finance.for_technology(plan.units[(c.unit_type, c.pcs_kva)].technology),
+                limits=plan.limits,
+                e_unit_kwh=plan.units[(c.unit_type, c.pcs_kva)].e_kwh,
+                p_unit_kw=plan.units[(c.unit_type, c.pcs_kva)].p_kw,
+                feeder=plan.feeders[c.enterprise],
+                references=tuple(StatusQuo.from_row(r, c.enterprise) for r in refs),
+            )
+            for c in cands
+        ]
+        runner.add(run_candidate, tasks, tabs["results"])
 
     for strategy in by_strategy:
-        runner.add(
-            run_reference,
-            [ReferenceTask(settings=s.study, strategy=strategy)],
-            tabs["status_quo"],
-            then=candidates_after(strategy),
-        )
+        after = candidates_after(strategy)
+        for aware in modes:
+            runner.add(
+                run_reference,
+                [ReferenceTask(settings=s.study, strategy=strategy, grid_aware=aware)],
+                tabs["status_quo"],
+                then=after(aware),
+            )
     if plan.hosting:
         runner.add(run_hosting, plan.hosting, tabs["hosting"])
     if s.uncertainty is not None:

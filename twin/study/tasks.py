@@ -21,17 +21,28 @@ from parktwin.errors import InputError
 from parktwin.limits import GridLimits
 from twin.study.candidates import Candidate, stable_key
 from twin.study.finance import Capex, Metrics, Projection, capex, metrics, project
+from twin.study.fit import first_years, fit_of
 from twin.study.model import Finance, StudySettings
-from twin.study.verdict import StatusQuo, combine_extremes, grid_verdict
-from twin.study.years import candidate_group, simulate_years
+from twin.study.verdict import (
+    GridVerdict,
+    StatusQuo,
+    added_by_year,
+    combine_extremes,
+    grid_verdict,
+)
+from twin.study.years import YearOutcome, candidate_group, simulate_years
 
 _KINDS = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
 
 
 def columns_of(row_type: type) -> dict[str, str]:
     """The results-table columns of a row dataclass: name -> kind (`twin.study.store`);
-    anything but a plain str/int/float/bool is stored as JSON."""
-    return {f.name: _KINDS.get(str(f.type), "json") for f in dataclasses.fields(row_type)}
+    anything but a plain str/int/float/bool (or one of them | None: an empty cell) is
+    stored as JSON."""
+    return {
+        f.name: _KINDS.get(str(f.type).removesuffix(" | None"), "json")
+        for f in dataclasses.fields(row_type)
+    }
 
 
 def as_row(row: Any) -> dict[str, Any]:
@@ -47,24 +58,30 @@ def _plain(value: Any) -> Any:
 
 # --- the status quo -------------------------------------------------------------------------
 class ReferenceTask(Frozen):
-    """The park as it is (no candidate) under `strategy`, over the study's years."""
+    """The park as it is (no candidate) under `strategy`, over the study's years, as
+    dispatched or with the grid-aware guard (`grid_aware`)."""
 
     settings: StudySettings
     strategy: str
+    grid_aware: bool = False
 
     @property
     def key(self) -> str:
-        return "status-quo-" + stable_key({"strategy": self.strategy})
+        # as dispatched: the key samples refer to (`twin.study.samples.reference_key`)
+        if not self.grid_aware:
+            return "status-quo-" + stable_key({"strategy": self.strategy})
+        return "status-quo-" + stable_key({"strategy": self.strategy, "aware": True})
 
     def identity(self) -> dict:
-        return {"strategy": self.strategy}
+        return {"strategy": self.strategy, "grid_aware": self.grid_aware}
 
 
 @dataclass(frozen=True)
 class ReferenceRow:
-    """The status quo under one strategy: per-year savings and violations of the park."""
+    """The status quo under one strategy and dispatch: per-year savings and violations."""
 
     strategy: str
+    grid_aware: bool  # with the grid-aware guard
     savings_yuan_by_year: tuple[float, ...]  # the park's savings [yuan/yr]
     voltage_violations_by_year: tuple[int, ...]  # grid steps [-]
     overload_violations_by_year: tuple[int, ...]  # grid steps [-]
@@ -75,6 +92,8 @@ class ReferenceRow:
     v_max_pu: float  # [p.u.]
     line_loading_max_pct: float  # [% of rating]
     trafo_loading_max_pct: float  # [% of rating]
+    caused_violations_by_year: tuple[int, ...]  # storage-caused, by the guard's check [-]
+    curtailed_kwh_by_year: tuple[float, ...]  # taken away by the grid-aware guard [kWh]
 
 
 REFERENCE_COLUMNS = columns_of(ReferenceRow)
@@ -82,9 +101,10 @@ REFERENCE_COLUMNS = columns_of(ReferenceRow)
 
 def reference_row(task: ReferenceTask) -> ReferenceRow:
     """The status quo's years reduced to its row."""
-    years = simulate_years(task.settings, task.strategy)
+    years = simulate_years(task.settings, task.strategy, grid_aware=task.grid_aware)
     return ReferenceRow(
         strategy=task.strategy,
+        grid_aware=task.grid_aware,
         savings_yuan_by_year=tuple(y.savings_yuan for y in years),
         voltage_violations_by_year=tuple(y.voltage_violations for y in years),
         overload_violations_by_year=tuple(y.overload_violations for y in years),
@@ -97,6 +117,8 @@ def reference_row(task: ReferenceTask) -> ReferenceRow:
         v_max_pu=max(y.v_max_pu for y in years),
         line_loading_max_pct=max(y.line_loading_max_pct for y in years),
         trafo_loading_max_pct=max(y.trafo_loading_max_pct for y in years),
+        caused_violations_by_year=tuple(y.caused_violations for y in years),
+        curtailed_kwh_by_year=tuple(y.curtailed_kwh for y in years),
     )
 
 
@@ -107,7 +129,8 @@ def run_reference(task: ReferenceTask) -> dict:
 
 # --- a candidate ----------------------------------------------------------------------------
 class CandidateTask(Frozen):
-    """A candidate with everything its worker needs, including the status quo's years."""
+    """A candidate with everything its worker needs, including the status quo's years
+    (one per dispatch mode of the study, in `StudySettings.dispatch_modes` order)."""
 
     candidate: Candidate
     settings: StudySettings
@@ -116,7 +139,7 @@ class CandidateTask(Frozen):
     e_unit_kwh: float
     p_unit_kw: float
     feeder: str
-    reference: StatusQuo
+    references: tuple[StatusQuo, ...]
 
     @property
     def key(self) -> str:
@@ -128,7 +151,10 @@ class CandidateTask(Frozen):
 
 @dataclass(frozen=True)
 class CandidateRow:
-    """One candidate: incremental savings over the status quo, finance, grid verdict."""
+    """One candidate: incremental savings over the status quo, finance, grid verdict, in
+    the study's first dispatch mode (`grid_aware`); the ``aware_`` columns are its
+    grid-aware run (NaN/None when the study ran one way only); the three verdicts
+    (`twin.study.fit`) from both."""
 
     label: str
     enterprise: str
@@ -172,6 +198,28 @@ class CandidateRow:
     park_margin_pct: float
     grid_ok: bool
     grid_flags: str
+    grid_aware: bool  # the mode of the columns above: with the grid-aware guard
+    # the grid-aware run (each beyond the grid-aware status quo)
+    aware_savings_yuan_per_year: float  # [yuan/yr]
+    aware_savings_yuan_by_year: tuple[float, ...]  # [yuan/yr]
+    aware_npv_yuan: float
+    aware_irr: float  # [-]
+    aware_simple_payback_years: float
+    aware_line_loading_max_pct: float  # [% of rating]
+    aware_trafo_loading_max_pct: float  # [% of rating]
+    aware_v_min_pu: float
+    aware_added_violations: int | None  # element-steps beyond the status quo [-]
+    aware_added_by_element: dict[str, int] | None
+    aware_caused_violations: int | None  # intervals, by the guard's full-power-flow check
+    aware_curtailed_kwh_per_year: float  # setpoint energy the guard took away [kWh/yr]
+    aware_grid_ok: bool | None
+    aware_grid_flags: str | None
+    # the three verdicts (`twin.study.fit`)
+    fits_as_dispatched: bool | None
+    fits_grid_aware: bool | None
+    grid_aware_cost_yuan_per_year: float  # savings given up to the guard [yuan/yr]
+    reinforce_from_year: dict[str, int]  # element -> first calendar year it is broken
+    verdict: str  # "fits", "fits grid-aware", "reinforce" or "open"
 
 
 CANDIDATE_COLUMNS = columns_of(CandidateRow)
@@ -188,8 +236,20 @@ def candidate_finance(
     return cap, proj, metrics(fin, proj)
 
 
-def candidate_row(task: CandidateTask) -> CandidateRow:
-    """A candidate's years against the status quo: savings, finance, the grid verdict."""
+@dataclass(frozen=True)
+class _Way:
+    """A candidate's years run one way (as dispatched or grid-aware), judged."""
+
+    years: list[YearOutcome]
+    savings: list[float]  # beyond the status quo run the same way [yuan/yr]
+    share_energy: list[float]  # energy-charge share of each year's savings [-]
+    cap: Capex
+    metrics: Metrics
+    verdict: GridVerdict
+    breaks: dict[str, int]  # element -> first calendar year the candidate breaks it
+
+
+def _one_way(task: CandidateTask, grid_aware: bool, reference: StatusQuo) -> _Way:
     c = task.candidate
     fin = task.finance
     start_year = task.settings.start.year
@@ -199,23 +259,51 @@ def candidate_row(task: CandidateTask) -> CandidateRow:
         extra=(candidate_group(c, start_year),),
         enterprise=c.enterprise,
         limits=task.limits,
+        grid_aware=grid_aware,
     )
-    ref = list(task.reference.savings_yuan)
+    ref = list(reference.savings_yuan)
     if len(ref) != len(years):
         raise InputError("the status quo has a different number of years than the candidate")
     savings = [y.savings_yuan - r for y, r in zip(years, ref, strict=True)]
     # The energy/demand split of the increment is taken from the candidate's run minus the
     # reference in proportion: the reference stores totals only.
-    tot = [y.savings_yuan for y in years]
     share_e = [
-        y.savings_energy_yuan / t if t else math.nan for y, t in zip(years, tot, strict=True)
+        y.savings_energy_yuan / y.savings_yuan if y.savings_yuan else math.nan for y in years
     ]
-    e_kwh = c.units * task.e_unit_kwh
-    sohs = [y.soh_end for y in years]
-    cap, _, m = candidate_finance(fin, c, task.e_unit_kwh, savings, sohs)
+    cap, _, m = candidate_finance(fin, c, task.e_unit_kwh, savings, [y.soh_end for y in years])
+    breaks = first_years(added_by_year(years, reference, task.limits), start_year)
+    return _Way(
+        years, savings, share_e, cap, m, grid_verdict(years, reference, task.limits), breaks
+    )
+
+
+def candidate_row(task: CandidateTask) -> CandidateRow:
+    """A candidate's years against the status quo, each dispatch mode of the study:
+    savings, finance, the grid verdicts and the three verdicts of `twin.study.fit`."""
+    c = task.candidate
+    fin = task.finance
+    modes = task.settings.dispatch_modes
+    if len(task.references) != len(modes):
+        raise InputError("the status quo has not been run in each dispatch mode of the study")
+    ways = {
+        aware: _one_way(task, aware, ref) for aware, ref in zip(modes, task.references, strict=True)
+    }
+    w = ways[modes[0]]
+    aw = ways.get(True)
+    dispatched = ways.get(False)
+    years, savings, cap, m, v = w.years, w.savings, w.cap, w.metrics, w.verdict
     mean_savings = float(np.mean(savings))
-    energy = float(np.nanmean([s * f for s, f in zip(savings, share_e, strict=True)]))
-    v = grid_verdict(years, task.reference, task.limits)
+    energy = float(np.nanmean([s * f for s, f in zip(savings, w.share_energy, strict=True)]))
+    sohs = [y.soh_end for y in years]
+    fit = fit_of(
+        dispatched.verdict if dispatched is not None else None,
+        aw.verdict if aw is not None else None,
+        (dispatched or w).breaks,
+        float(np.mean(dispatched.savings)) if dispatched is not None else math.nan,
+        float(np.mean(aw.savings)) if aw is not None else math.nan,
+    )
+    n_days = len(years) * task.settings.days
+    nan = math.nan
     return CandidateRow(
         label=c.label,
         enterprise=c.enterprise,
@@ -225,7 +313,7 @@ def candidate_row(task: CandidateTask) -> CandidateRow:
         pcs_kva=c.pcs_kva,
         trafo_kva=c.trafo_kva,
         strategy=c.strategy,
-        e_kwh=e_kwh,
+        e_kwh=c.units * task.e_unit_kwh,
         p_kw=c.units * task.p_unit_kw,
         savings_yuan_per_year=mean_savings,
         savings_energy_yuan_per_year=energy,
@@ -240,7 +328,7 @@ def candidate_row(task: CandidateTask) -> CandidateRow:
         soh_end=sohs[-1],
         soh_by_year=tuple(sohs),
         # the candidate's units start new; per calendar year even when --days cut the years
-        efc_per_year=years[-1].efc / (len(years) * task.settings.days / 365.0),
+        efc_per_year=years[-1].efc / (n_days / 365.0),
         v_min_pu=v.v_min_pu,
         v_max_pu=v.v_max_pu,
         line_loading_max_pct=v.line_loading_max_pct,
@@ -260,6 +348,28 @@ def candidate_row(task: CandidateTask) -> CandidateRow:
         park_margin_pct=v.park_margin_pct,
         grid_ok=v.grid_ok,
         grid_flags=v.grid_flags,
+        grid_aware=modes[0],
+        aware_savings_yuan_per_year=float(np.mean(aw.savings)) if aw else nan,
+        aware_savings_yuan_by_year=tuple(aw.savings) if aw else (),
+        aware_npv_yuan=aw.metrics.npv_yuan if aw else nan,
+        aware_irr=aw.metrics.irr if aw else nan,
+        aware_simple_payback_years=aw.metrics.simple_payback_years if aw else nan,
+        aware_line_loading_max_pct=aw.verdict.line_loading_max_pct if aw else nan,
+        aware_trafo_loading_max_pct=aw.verdict.trafo_loading_max_pct if aw else nan,
+        aware_v_min_pu=aw.verdict.v_min_pu if aw else nan,
+        aware_added_violations=aw.verdict.added_violations if aw else None,
+        aware_added_by_element=aw.verdict.added_by_element if aw else None,
+        aware_caused_violations=sum(y.caused_violations for y in aw.years) if aw else None,
+        aware_curtailed_kwh_per_year=(
+            sum(y.curtailed_kwh for y in aw.years) / (n_days / 365.0) if aw else nan
+        ),
+        aware_grid_ok=aw.verdict.grid_ok if aw else None,
+        aware_grid_flags=aw.verdict.grid_flags if aw else None,
+        fits_as_dispatched=fit.fits_as_dispatched,
+        fits_grid_aware=fit.fits_grid_aware,
+        grid_aware_cost_yuan_per_year=fit.grid_aware_cost_yuan_per_year,
+        reinforce_from_year=fit.reinforce_from_year,
+        verdict=fit.verdict,
     )
 
 

@@ -165,6 +165,19 @@ def added_by_element(
     return out
 
 
+def added_by_year(
+    years: list[YearOutcome], reference: StatusQuo, limits: GridLimits
+) -> list[dict[str, int]]:
+    """Per simulated year, the steps each element is broken beyond the status quo
+    (`added_by_element`, judged on the extremes over all the years)."""
+    refs = list(reference.violations_by_element) + [{}] * len(years)
+    mine = combine_extremes([y.extremes for y in years])
+    return [
+        added_by_element(y.violations_by_element, ref, limits, mine, reference.extremes)
+        for y, ref in zip(years, refs, strict=False)
+    ]
+
+
 def grid_verdict(
     years: list[YearOutcome],
     reference: StatusQuo,
@@ -184,11 +197,9 @@ def grid_verdict(
     than without it (anti-backflow failed). `added_violations` sums those extra
     element-steps. The worst values are absolute (what the engineer will see on the feeders).
     """
-    refs = list(reference.violations_by_element) + [{}] * len(years)
     mine = combine_extremes([y.extremes for y in years])
     added: dict[str, int] = {}
-    for y, ref in zip(years, refs, strict=False):
-        steps = added_by_element(y.violations_by_element, ref, limits, mine, reference.extremes)
+    for steps in added_by_year(years, reference, limits):
         for e, n in steps.items():
             added[e] = added.get(e, 0) + n
     worst = max(years, key=lambda y: max(y.line_loading_max_pct, y.trafo_loading_max_pct))

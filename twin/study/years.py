@@ -55,6 +55,9 @@ class YearOutcome:
     worst_trafo: str
     guard_interventions: int
     run_seconds: float
+    grid_aware: bool = False  # the run had the grid-aware guard on
+    caused_violations: int = 0  # intervals in which storage caused a violation (guard's check)
+    curtailed_kwh: float = 0.0  # setpoint energy the grid-aware guard took away [kWh]
 
 
 # --- the park of year k -------------------------------------------------------------------
@@ -174,6 +177,9 @@ def outcome_of(result, ent_index: int | None, units: slice) -> YearOutcome:
         worst_trafo=t_name,
         guard_interventions=s.guard_interventions_total,
         run_seconds=s.run_seconds,
+        grid_aware=s.grid_guard is not None,
+        caused_violations=s.grid_guard.caused_violations if s.grid_guard is not None else 0,
+        curtailed_kwh=s.grid_guard.curtailed_kwh if s.grid_guard is not None else 0.0,
     )
 
 
@@ -240,14 +246,18 @@ def simulate_years(
     first_year: int = 0,
     limits: GridLimits | None = None,
     sample=None,
+    grid_aware: bool | None = None,
 ) -> list[YearOutcome]:
     """Closed-loop twin runs of the park (+ `extra` storage groups), one per simulated year,
     aging carried; outcomes watch `enterprise`'s meter and the extra groups' units.
-    `sample`: a `twin.study.uncertainty.SampleInputs` whose draws each year takes."""
+    `sample`: a `twin.study.uncertainty.SampleInputs` whose draws each year takes.
+    `grid_aware`: with the grid-aware guard (None: the study's first dispatch mode)."""
     from twin.scenario import GuardConfig, Scenario
     from twin.wiring import site_of
 
     limits = limits or grid_limits()
+    if grid_aware is None:
+        grid_aware = settings.dispatch_modes[0]
     base = base_site(settings.site)
     names = [e.name for e in base.enterprises]
     ent_index = names.index(enterprise) if enterprise is not None else None
@@ -268,7 +278,7 @@ def simulate_years(
             strategy_params=dict(settings.strategy_params),
             seed=settings.seed,
             load_growth_per_year=settings.load_growth_per_year,
-            guards=GuardConfig(grid_limits=settings.grid_aware),
+            guards=GuardConfig(grid_limits=grid_aware),
         )
         site = site_of(scenario, base=grown_site(base, growth))
         if network is None and scenario.network == "feeders":
