@@ -294,6 +294,16 @@ class Site(Frozen):
         assert name is not None  # checked by validation
         return name
 
+    def with_loads(self, extra: list[Enterprise]) -> Site:
+        """This site with new loads connected (e.g. a factory a study adds in a later year):
+        each a new enterprise on its feeder, after the feeder's last one, with its own ring
+        main unit, service cable, 10 kV bus and transformers; validated again."""
+        if not extra:
+            return self
+        data = self.model_dump()
+        data["enterprises"] = [*data["enterprises"], *(e.model_dump() for e in extra)]
+        return _validate_site(data, f"{self.name} + new loads")
+
     def with_storage(self, extra: list[StorageGroup]) -> Site:
         """This site with more storage groups (for expansion studies); validated again."""
         data = self.model_dump()

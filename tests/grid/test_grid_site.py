@@ -185,3 +185,50 @@ def test_with_storage_adds_groups_and_validates() -> None:
     bad = extra.model_copy(update={"enterprise": "ghost"})
     with pytest.raises(InputError, match=r"storage\[13\]\.enterprise: unknown enterprise 'ghost'"):
         s.with_storage([bad])
+
+
+def test_with_loads_connects_a_new_enterprise_at_the_end_of_its_feeder() -> None:
+    """A new load is a new ring main unit, service cable, 10 kV bus and transformers after
+    the feeder's last enterprise; pandapower's runpp carries its power down the feeder."""
+    import pandapower as pp
+
+    from grid import Enterprise
+    from grid.network import build_net
+
+    s = default_site()
+    new = Enterprise(
+        name="precision_gears",
+        label="precision gears",
+        industry="machining",
+        feeder="F09",
+        feeder_km=0.8,
+        annual_mwh=28500,
+        peak_kw=5400,
+        transformer_kva=2500,
+        transformer_count=3,
+    )
+    s2 = s.with_loads([new])
+    assert s2.enterprises[-1] == new and len(s.enterprises) == 27
+    before, _ = build_net(s)
+    after, idx = build_net(s2)
+    line = after.line.set_index("name")
+    last_on_f09 = [e.name for e in s.enterprises if e.feeder == "F09"][-1]
+    assert line.loc["F09 to precision_gears", "from_bus"] == after.bus.index[
+        after.bus["name"] == f"F09 RMU {last_on_f09}"
+    ][0]
+    assert line.loc["F09 to precision_gears", "length_km"] == pytest.approx(0.8)
+    assert "precision_gears service" in line.index
+    assert len(after.bus) == len(before.bus) + 3  # RMU, 10 kV, 0.38 kV
+    # the new factory draws 5 MW at pf 0.95; everything else as in the net before
+    p_new = 5.0
+    after.load.loc[idx.enterprise_load[-1], ["p_mw", "q_mvar"]] = [p_new, p_new * 0.3287]
+    pp.runpp(before)
+    pp.runpp(after)
+    head = f"F09 to {[e.name for e in s.enterprises if e.feeder == 'F09'][0]}"
+    i_before = before.res_line.loc[before.line.index[before.line["name"] == head][0], "i_ka"]
+    i_after = after.res_line.loc[after.line.index[after.line["name"] == head][0], "i_ka"]
+    # the feeder's head carries the new load's current (~ P / (sqrt3 V pf))
+    assert i_after - i_before == pytest.approx(p_new / (math.sqrt(3) * 10.0 * 0.95), rel=0.15)
+    bad = new.model_copy(update={"feeder": "F99"})
+    with pytest.raises(InputError, match=r"enterprises\[27\]\.feeder: unknown feeder 'F99'"):
+        s.with_loads([bad])

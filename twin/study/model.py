@@ -8,6 +8,7 @@ A study is a TOML file with four tables (only ``[[candidates]]`` is required)::
     years = 3                      # simulated years, aging carried from one to the next
     days = 365                     # days simulated per year (`--days N` overrides)
     load_growth_per_year = 0.245   # the park's growth; 0.245 = +24.5 %/yr
+                                   # per enterprise and new loads: twin.study.growth
 
     [finance]                      # overrides of twin/study/data/finance.toml
     discount_rate = 0.06
@@ -39,6 +40,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from parktwin.config import Frozen, load_toml, package_text, parse_toml, validate
 from parktwin.errors import InputError
 from parktwin.files import unit_type_beside
+from twin.study.growth import Growth, GrowthSpec, NewLoad, check_rates
 from twin.study.uncertainty import StudyUncertainty
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -149,6 +151,12 @@ class StudySettings(Frozen):
     days: int = Field(default=365, ge=1, le=366)
     step_s: float = Field(default=900.0, ge=60.0, le=3600.0)
     load_growth_per_year: float = Field(default=0.245, ge=-0.5, le=2.0)
+    """Every enterprise's growth per year, unless `growth` gives it its own (0.245 = +24.5 %)."""
+    growth: dict[str, GrowthSpec] = Field(default_factory=dict)
+    """Per enterprise: its own rate per year, or its load by calendar year x today's
+    (`twin.study.growth`)."""
+    new_loads: tuple[NewLoad, ...] = ()
+    """Loads connected in later years: new enterprises on their feeders (`twin.study.growth`)."""
     seed: int = 0
     strategy_params: dict[str, Any] = Field(default_factory=dict)
     grid_aware: bool | None = None
@@ -157,6 +165,20 @@ class StudySettings(Frozen):
     line, transformer or bus voltage past its limit), which gives each candidate its
     three verdicts (`twin.study.fit`). ``true``: grid-aware only; ``false``: as
     dispatched only (half the runs; the verdict that was not run is left open)."""
+
+    @field_validator("growth")
+    @classmethod
+    def _growth_rates(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_rates(value)
+
+    @property
+    def load_growth(self) -> Growth:
+        """The park's growth: the default rate, per-enterprise specs and new loads."""
+        return Growth(
+            rate_per_year=self.load_growth_per_year,
+            enterprises=self.growth,
+            new_loads=self.new_loads,
+        )
 
     @property
     def dispatch_modes(self) -> tuple[bool, ...]:

@@ -33,6 +33,7 @@ from parktwin.files import write_json
 from parktwin.limits import GridLimits, grid_limits
 from twin.study.candidates import Candidate, default_trafo_kva, expand_candidates, stable_key
 from twin.study.execute import BASE_COLUMNS, RunCounts, TaskRunner, make_executor
+from twin.study.growth import check_growth
 from twin.study.hosting import HOSTING_COLUMNS, HostingTask, run_hosting
 from twin.study.model import Study
 from twin.study.samples import (
@@ -105,6 +106,7 @@ def plan_study(study: Study) -> StudyPlan:
     feeders = {e.name: e.feeder for e in site.enterprises}
     mv_kv = site.mv_kv
     sizes = site.equipment.sizes(mv_kv, 0.69)  # the units' 0.69 kV step-up transformers
+    check_growth(site, settings.load_growth, settings.start.year, settings.years)
     candidates = expand_candidates(study, names, lambda t: _unit_info(t, None).pcs_kva, sizes)
     units: dict[tuple[str, float], UnitInfo] = {}
     for c in candidates:

@@ -1,9 +1,10 @@
 """A candidate's years: closed-loop twin runs of the whole park, one per simulated year.
 
 A simulated year k (k = 0, 1, ...) is one run of the whole park (all its existing storage
-plus the candidate's) from ``start + k years``. The enterprises' loads are grown by
-``(1 + g)^k`` (their annual energy and peak; the twin grows them on within the year) and
-the fleet starts from the previous year's final state, so the cells age from year to year.
+plus the candidate's) from ``start + k years``. The enterprises' loads are grown by their
+growth factors (`twin.study.growth`: per enterprise, and new loads connected from their
+first year; the twin grows them on within the year) and the fleet starts from the previous
+year's final state, so the cells age from year to year.
 The twin runs one strategy over the whole park, so a candidate is compared with the status
 quo (the park without it) under the same strategy.
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from parktwin.limits import GridLimits, grid_limits
 from twin.study.candidates import Candidate
+from twin.study.growth import site_in_year
 from twin.study.model import StudySettings
 
 CANDIDATE_GROUP = "study-candidate"  # the candidate's storage group name in the site
@@ -67,15 +69,6 @@ def base_site(path: Path | None):
     from grid import default_site, load_site
 
     return load_site(path) if path is not None else default_site()
-
-
-def grown_site(site, factor: float):
-    """`site` with every enterprise's annual energy and peak scaled by `factor`."""
-    ents = tuple(
-        e.model_copy(update={"annual_mwh": e.annual_mwh * factor, "peak_kw": e.peak_kw * factor})
-        for e in site.enterprises
-    )
-    return site.model_copy(update={"enterprises": ents})
 
 
 def year_start(start: dt.date, k: int) -> dt.date:
@@ -266,9 +259,11 @@ def simulate_years(
     start = start or settings.start
     out: list[YearOutcome] = []
     state = None
-    network = None  # the feeders are the same every year (only the loads grow): built once
+    # the feeders are the same from year to year until a new load is connected: one grid
+    # model per set of connections
+    networks: dict[tuple[str, ...], object] = {}
+    growth = settings.load_growth
     for k in range(first_year, first_year + (years or settings.years)):
-        growth = (1.0 + settings.load_growth_per_year) ** k
         scenario = Scenario(
             extra_storage=tuple(extra),
             start=year_start(start, k - first_year),
@@ -280,11 +275,15 @@ def simulate_years(
             load_growth_per_year=settings.load_growth_per_year,
             guards=GuardConfig(grid_limits=grid_aware),
         )
-        site = site_of(scenario, base=grown_site(base, growth))
-        if network is None and scenario.network == "feeders":
+        site = site_of(scenario, base=site_in_year(base, growth, settings.start.year, k))
+        network = None
+        if scenario.network == "feeders":
             from grid import ParkGrid
 
-            network = ParkGrid.cached(site)
+            connections = tuple(e.name for e in site.enterprises)
+            if connections not in networks:
+                networks[connections] = ParkGrid.cached(site)
+            network = networks[connections]
         tariff = None
         if sample is not None:
             scenario, tariff = sample.year(k, scenario, site)
