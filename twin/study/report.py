@@ -25,13 +25,19 @@ def ranked(results: pd.DataFrame) -> pd.DataFrame:
     if results.empty:
         return results.assign(rank=pd.Series([], dtype="Int64"))
     ok = results["status"] == "ok"
-    verdict = results["verdict"].map(_TIERS).fillna(len(_TIERS)).astype(int)
-    tier = np.where(ok, verdict, len(_TIERS) + 1)
+    if "verdict" in results:
+        verdicts = results["verdict"]
+    else:  # a table of grid flags only: fits or not
+        grid_ok = results["grid_ok"].astype("boolean").fillna(False).astype(bool)
+        verdicts = pd.Series(np.where(grid_ok, FITS, REINFORCE), index=results.index)
+    tier = np.where(ok, verdicts.map(_TIERS).fillna(len(_TIERS)).astype(int), len(_TIERS) + 1)
     npv = results["npv_yuan"].astype(float)
     if "npv_p50_yuan" in results:
         npv = results["npv_p50_yuan"].astype(float).fillna(npv)
-    aware = results["verdict"] == FITS_GRID_AWARE
-    npv = npv.where(~aware, results["aware_npv_yuan"].astype(float)).fillna(-math.inf)
+    aware = verdicts == FITS_GRID_AWARE
+    if aware.any():
+        npv = npv.where(~aware, results["aware_npv_yuan"].astype(float))
+    npv = npv.fillna(-math.inf)
     order = results.assign(_tier=tier, _npv=npv).sort_values(
         ["_tier", "_npv", "key"], ascending=[True, False, True], kind="mergesort"
     )
