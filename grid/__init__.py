@@ -21,7 +21,15 @@ our own small result types.
 from typing import TYPE_CHECKING
 
 from grid.errors import PowerFlowError, UnsupportedNetError
-from grid.site import Enterprise, Feeder, Site, StorageGroup, default_site, load_site
+from grid.site import (
+    Enterprise,
+    Feeder,
+    Reinforcements,
+    Site,
+    StorageGroup,
+    default_site,
+    load_site,
+)
 
 # The solver side imports pandapower (seconds); load it on first use, so that reading a
 # site (`from grid import Site`) stays cheap for the CLI and the other packages.
@@ -65,6 +73,7 @@ __all__ = [
     "ParkGrid",
     "PowerFlowError",
     "PowerFlowResult",
+    "Reinforcements",
     "Site",
     "StorageGroup",
     "TapControl",

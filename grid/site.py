@@ -237,6 +237,30 @@ class StorageGroup(Frozen):
         return [f"{self.name}-{k}" for k in range(1, self.count + 1)]
 
 
+class Reinforcements(Frozen):
+    """Changes to a site's grid (a reinforcement plan, `Site.reinforced`). Names that the
+    site does not hold (yet) are left for the site of a later year (a new load)."""
+
+    feeder_parallel: dict[str, int] = Field(default_factory=dict)  # feeder -> circuits
+    service_parallel: dict[str, int] = Field(default_factory=dict)  # enterprise -> circuits
+    transformer_count: dict[str, int] = Field(default_factory=dict)  # enterprise -> 10/0.4 kV
+    new_feeders: tuple[Feeder, ...] = ()  # new cable feeders from the substation
+    moves: dict[str, tuple[str, float]] = Field(default_factory=dict)
+    """enterprise -> (the feeder it is connected to instead, its feeder_km there)"""
+    substation_transformer: str | None = None  # catalogue type of every main transformer
+
+    def merged(self, more: Reinforcements) -> Reinforcements:
+        """These changes and then `more` (a later one wins on the same element)."""
+        return Reinforcements(
+            feeder_parallel={**self.feeder_parallel, **more.feeder_parallel},
+            service_parallel={**self.service_parallel, **more.service_parallel},
+            transformer_count={**self.transformer_count, **more.transformer_count},
+            new_feeders=(*self.new_feeders, *more.new_feeders),
+            moves={**self.moves, **more.moves},
+            substation_transformer=more.substation_transformer or self.substation_transformer,
+        )
+
+
 class Site(Frozen):
     """A park: its substation, feeders, enterprises and storage groups."""
 
@@ -303,6 +327,28 @@ class Site(Frozen):
         data = self.model_dump()
         data["enterprises"] = [*data["enterprises"], *(e.model_dump() for e in extra)]
         return _validate_site(data, f"{self.name} + new loads")
+
+    def reinforced(self, r: Reinforcements) -> Site:
+        """This site with the grid changes of `r` (parallel circuits, more transformers, new
+        feeders, enterprises moved to them, larger main transformers); validated again."""
+        data = self.model_dump()
+        data["feeders"] = [
+            {**f, "parallel": r.feeder_parallel.get(f["name"], f["parallel"])}
+            for f in data["feeders"]
+        ] + [f.model_dump() for f in r.new_feeders]
+        ents = []
+        for e in data["enterprises"]:
+            name = e["name"]
+            e = {**e, "service_parallel": r.service_parallel.get(name, e["service_parallel"])}
+            if name in r.transformer_count:
+                e["transformer_count"] = r.transformer_count[name]
+            if name in r.moves:
+                e["feeder"], e["feeder_km"] = r.moves[name]
+            ents.append(e)
+        data["enterprises"] = ents
+        if r.substation_transformer is not None:
+            data["substation"] = {**data["substation"], "transformer": r.substation_transformer}
+        return _validate_site(data, f"{self.name} reinforced")
 
     def with_storage(self, extra: list[StorageGroup]) -> Site:
         """This site with more storage groups (for expansion studies); validated again."""
@@ -489,6 +535,7 @@ __all__ = [
     "Equipment",
     "Feeder",
     "Industry",
+    "Reinforcements",
     "Site",
     "StorageGroup",
     "Substation",

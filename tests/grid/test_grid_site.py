@@ -213,9 +213,10 @@ def test_with_loads_connects_a_new_enterprise_at_the_end_of_its_feeder() -> None
     after, idx = build_net(s2)
     line = after.line.set_index("name")
     last_on_f09 = [e.name for e in s.enterprises if e.feeder == "F09"][-1]
-    assert line.loc["F09 to precision_gears", "from_bus"] == after.bus.index[
-        after.bus["name"] == f"F09 RMU {last_on_f09}"
-    ][0]
+    assert (
+        line.loc["F09 to precision_gears", "from_bus"]
+        == after.bus.index[after.bus["name"] == f"F09 RMU {last_on_f09}"][0]
+    )
     assert line.loc["F09 to precision_gears", "length_km"] == pytest.approx(0.8)
     assert "precision_gears service" in line.index
     assert len(after.bus) == len(before.bus) + 3  # RMU, 10 kV, 0.38 kV
@@ -224,7 +225,7 @@ def test_with_loads_connects_a_new_enterprise_at_the_end_of_its_feeder() -> None
     after.load.loc[idx.enterprise_load[-1], ["p_mw", "q_mvar"]] = [p_new, p_new * 0.3287]
     pp.runpp(before)
     pp.runpp(after)
-    head = f"F09 to {[e.name for e in s.enterprises if e.feeder == 'F09'][0]}"
+    head = f"F09 to {next(e.name for e in s.enterprises if e.feeder == 'F09')}"
     i_before = before.res_line.loc[before.line.index[before.line["name"] == head][0], "i_ka"]
     i_after = after.res_line.loc[after.line.index[after.line["name"] == head][0], "i_ka"]
     # the feeder's head carries the new load's current (~ P / (sqrt3 V pf))

@@ -163,8 +163,8 @@ def test_resumed_study_runs_nothing_again(local_run, tmp_path) -> None:
     shutil.copytree(res.out_dir, out)
     again = run_study(study, out, workers=1, figures=False)
     assert again.counts.done == 0
-    # status quo x2 x2 ways (tou ok, broken failed), 2 ok, hosting
-    assert again.counts.skipped == 2 + 2 + 2 + 1
+    # status quo x2 x2 ways (tou ok, broken failed), their reinforcement x2, 2 ok, hosting
+    assert again.counts.skipped == 2 + 2 + 2 + 2 + 1
     pd.testing.assert_frame_equal(again.results, res.results)
 
 

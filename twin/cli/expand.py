@@ -47,7 +47,13 @@ def expand(
     from twin.study import load_study, plan_study
     from twin.study.execute import check_scheduler_address
     from twin.study.progress import StudyProgress
-    from twin.study.report import candidates_table, failures, hosting_table, nominal_outliers
+    from twin.study.report import (
+        candidates_table,
+        failures,
+        hosting_table,
+        nominal_outliers,
+        reinforcement_table,
+    )
     from twin.study.runner import run_plan
 
     # Everything is checked before anything is written: a refused start leaves no trace
@@ -89,6 +95,8 @@ def expand(
         progress_factory=lambda: StudyProgress(console=err_console, description="tasks"),
     )
     c = result.counts
+    if not result.reinforcement.empty:
+        console.print(reinforcement_table(result.reinforcement))
     console.print(candidates_table(result.results, top=top))
     if not result.hosting.empty:
         console.print(hosting_table(result.hosting))
@@ -106,6 +114,7 @@ def expand(
         *failures(result.results),
         *failures(result.hosting),
         *failures(result.status_quo_samples),
+        *failures(result.reinforcement),
         *failures(result.samples),
     ]
     for line in failed:

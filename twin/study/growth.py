@@ -55,6 +55,7 @@ class NewLoad(Frozen):
     peak_kw: float | None = Field(default=None, gt=0.0)  # in its first year
     feeder_km: float = Field(default=1.0, gt=0.0, le=20.0)  # from the feeder's last enterprise
     service_km: float = Field(default=0.2, gt=0.0, le=5.0)
+    service_parallel: int = Field(default=1, ge=1, le=4)
     transformer_kva: float = Field(default=0.0, ge=0.0)  # per transformer; 0: direct 10 kV
     transformer_count: int = Field(default=0, ge=0, le=12)
     power_factor: float = Field(default=0.95, gt=0.5, le=1.0)
@@ -126,6 +127,7 @@ def new_enterprise(site, load: NewLoad, scale: float):
         feeder=load.feeder,
         feeder_km=load.feeder_km,
         service_km=load.service_km,
+        service_parallel=load.service_parallel,
         annual_mwh=annual * scale,
         peak_kw=peak * scale,
         power_factor=load.power_factor,

@@ -37,6 +37,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from grid.site import Reinforcements
 from parktwin.config import Frozen, load_toml, package_text, parse_toml, validate
 from parktwin.errors import InputError
 from parktwin.files import unit_type_beside
@@ -157,6 +158,11 @@ class StudySettings(Frozen):
     (`twin.study.growth`)."""
     new_loads: tuple[NewLoad, ...] = ()
     """Loads connected in later years: new enterprises on their feeders (`twin.study.growth`)."""
+    reinforce: bool = True
+    """Plan the status quo's least-cost reinforcement for the study's growth and judge every
+    candidate on the reinforced grid too (`twin.study.reinforcement`)."""
+    reinforcement: Reinforcements | None = None
+    """Grid changes every run of the study is made on (the reinforced grid's runs set it)."""
     seed: int = 0
     strategy_params: dict[str, Any] = Field(default_factory=dict)
     grid_aware: bool | None = None

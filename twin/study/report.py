@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -53,12 +54,24 @@ def verdict_text(row: pd.Series) -> str:
         return "[green]fits[/]"
     if v == FITS_GRID_AWARE:
         cost = row["grid_aware_cost_yuan_per_year"]
-        return f"[yellow]grid-aware[/] (-{_m(cost)} M¥/yr)"
-    where = reinforce_text(row["reinforce_from_year"] or {})
+        change = "-" if cost is None or not math.isfinite(cost) else f"{-cost / 1e6:+.2f}"
+        return f"[yellow]grid-aware[/] ({change} M¥/yr)"
+    where = reinforce_text(_table(row["reinforce_from_year"]))
     flags = row["grid_flags"] or ""
+    on = row.get("fits_reinforced")
+    after = " [green](fits the reinforced grid)[/]" if on is True or on == "true" else ""
     if v == OPEN:
-        return f"[red]breaks as dispatched[/] {where or flags}"
-    return f"[red]reinforce[/] {where or flags}"
+        return f"[red]breaks as dispatched[/] {where or flags}{after}"
+    return f"[red]reinforce[/] {where or flags}{after}"
+
+
+def _table(cell) -> dict:
+    """A JSON table cell as the frame holds it (text, a dict, or empty)."""
+    if isinstance(cell, dict):
+        return cell
+    if isinstance(cell, str) and cell:
+        return json.loads(cell)
+    return {}
 
 
 def _m(x: float, scale: float = 1e6, fmt: str = "{:.2f}") -> str:
@@ -270,3 +283,47 @@ def nominal_outliers(results: pd.DataFrame, samples: pd.DataFrame, days: int) ->
         )
         out.append(line)
     return out
+
+
+def reinforcement_table(reinforcement: pd.DataFrame) -> Table:
+    """The status quo's reinforcement need (what breaks, from when) and the least-cost plan
+    (`twin.study.reinforcement`), per strategy."""
+    t = Table(
+        title="The status quo's reinforcement: what its growth breaks, and the least-cost plan",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+        show_edge=False,
+    )
+    for col in ("year", "element", "worst", "reinforcement", "M¥"):
+        t.add_column(col, justify="right" if col in ("year", "worst", "M¥") else "left")
+    if reinforcement.empty:
+        return t
+    for _, row in reinforcement.iterrows():
+        if row["status"] != "ok":
+            t.add_row("", str(row.get("strategy") or row["key"]), "", "[red]failed[/]", "")
+            continue
+        steps = row["steps"]
+        steps = json.loads(steps) if isinstance(steps, str) else list(steps or [])
+        for st in sorted(steps, key=lambda x: (x["year"], x["element"])):
+            worst = st["worst"]
+            unit = " p.u." if st["element"].startswith("bus:") else " %"
+            t.add_row(
+                str(st["year"]),
+                st["element"],
+                "-"
+                if worst is None or worst != worst
+                else f"{worst:.{3 if unit == ' p.u.' else 0}f}{unit}",
+                st["action"],
+                _m(st["cost_yuan"]),
+            )
+        left = _table(row["unresolved"])
+        for element, year in sorted(left.items(), key=lambda kv: kv[1]):
+            t.add_row(str(year), element, "", "[red]no option in the table[/]", "")
+        t.caption = (
+            f"{row['strategy']}: {len(steps)} reinforcements, {_m(row['cost_yuan'])} M¥ in all"
+            f" ({row['rounds']} status-quo solves); costs and sources:"
+            " twin/study/data/reinforcement.toml"
+        )
+    return t

@@ -7,6 +7,8 @@ Folder layout (every table readable while the study runs, see `twin.study.store`
     DIR/status_quo.csv|.parquet one row per strategy and dispatch mode: the park without
                             any candidate, as dispatched and grid-aware
     DIR/hosting.csv|.parquet    one row per enterprise bus (if the study has [hosting])
+    DIR/reinforcement.csv|.parquet  one row per strategy: the status quo's reinforcement
+                            need and plan (`twin.study.reinforcement`)
     DIR/status_quo_samples.csv|.parquet  with [uncertainty]: one row per strategy and sample
     DIR/samples.csv|.parquet    with [uncertainty]: one row per candidate and sample
     DIR/spread.csv|.parquet     with [uncertainty]: P10/P50/P90 per candidate (at the end)
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from grid.site import Reinforcements
 from parktwin.errors import InputError
 from parktwin.files import write_json
 from parktwin.limits import GridLimits, grid_limits
@@ -36,6 +39,11 @@ from twin.study.execute import BASE_COLUMNS, RunCounts, TaskRunner, make_executo
 from twin.study.growth import check_growth
 from twin.study.hosting import HOSTING_COLUMNS, HostingTask, run_hosting
 from twin.study.model import Study
+from twin.study.reinforcement import (
+    ReinforcementTask,
+    reinforcement_columns,
+    run_reinforcement,
+)
 from twin.study.samples import (
     SAMPLE_CANDIDATE_COLUMNS,
     SAMPLE_REFERENCE_COLUMNS,
@@ -209,6 +217,9 @@ def tables(out: Path) -> dict[str, ResultTable]:
         "results": ResultTable(out / "results.csv", {**BASE_COLUMNS, **CANDIDATE_COLUMNS}),
         "status_quo": ResultTable(out / "status_quo.csv", {**BASE_COLUMNS, **REFERENCE_COLUMNS}),
         "hosting": ResultTable(out / "hosting.csv", {**BASE_COLUMNS, **HOSTING_COLUMNS}),
+        "reinforcement": ResultTable(
+            out / "reinforcement.csv", {**BASE_COLUMNS, **reinforcement_columns()}
+        ),
         "status_quo_samples": ResultTable(
             out / "status_quo_samples.csv", {**BASE_COLUMNS, **SAMPLE_REFERENCE_COLUMNS}
         ),
@@ -231,6 +242,8 @@ class StudyResult:
     """With [uncertainty]: one row per strategy and sample, with its draw."""
     samples: pd.DataFrame = field(default_factory=pd.DataFrame)
     """With [uncertainty]: one row per candidate and sample (samples.csv)."""
+    reinforcement: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """One row per strategy: the status quo's reinforcement need and plan."""
     spread: pd.DataFrame = field(default_factory=pd.DataFrame)
     """With [uncertainty]: one `CandidateSpread` row per candidate, ranked (spread.csv);
     its columns are also in `results`."""
@@ -299,6 +312,7 @@ def run_plan(
             results=tabs["results"].frame(),
             status_quo=tabs["status_quo"].frame(),
             hosting=tabs["hosting"].frame(),
+            reinforcement=tabs["reinforcement"].frame(),
             counts=counts,
             figures=[],
             workers=executor.workers,
@@ -375,20 +389,25 @@ def _submit(plan: StudyPlan, runner: TaskRunner, tabs: dict[str, ResultTable]) -
 
     modes = s.study.dispatch_modes
 
-    def candidates_after(strategy: str) -> Callable[[bool], Callable[[dict | None], None]]:
-        refs: dict[bool, dict | None] = {}
+    needs: list[bool | str] = [*modes, *(["reinforced"] if s.study.reinforce else [])]
 
-        def then_mode(aware: bool) -> Callable[[dict | None], None]:
+    def candidates_after(strategy: str) -> Callable[[bool | str], Callable[[dict | None], None]]:
+        refs: dict[bool | str, dict | None] = {}
+
+        def then_mode(what: bool | str) -> Callable[[dict | None], None]:
             def then(ref: dict | None) -> None:
-                refs[aware] = ref
-                if len(refs) == len(modes):  # the status quo is in, every way
-                    submit(strategy, [refs[m] for m in modes])
+                refs[what] = ref
+                if len(refs) == len(needs):  # the status quo is in, every way
+                    plan_row = refs.get("reinforced")
+                    if plan_row is not None and plan_row["status"] != "ok":
+                        plan_row = None  # its error is in reinforcement.csv
+                    submit(strategy, [refs[m] for m in modes], plan_row)
 
             return then
 
         return then_mode
 
-    def submit(strategy: str, refs: list[dict | None]) -> None:
+    def submit(strategy: str, refs: list[dict | None], plan_row: dict | None) -> None:
         cands = by_strategy[strategy]
         bad = [r for r in refs if r is None or r["status"] != "ok"]
         if bad:
@@ -407,6 +426,14 @@ def _submit(plan: StudyPlan, runner: TaskRunner, tabs: dict[str, ResultTable]) -
                 p_unit_kw=plan.units[(c.unit_type, c.pcs_kva)].p_kw,
                 feeder=plan.feeders[c.enterprise],
                 references=tuple(StatusQuo.from_row(r, c.enterprise) for r in refs),
+                reinforced=(
+                    StatusQuo.from_row(plan_row, c.enterprise) if plan_row is not None else None
+                ),
+                reinforcement=(
+                    Reinforcements.model_validate(plan_row["reinforcement"])
+                    if plan_row is not None
+                    else None
+                ),
             )
             for c in cands
         ]
@@ -421,6 +448,11 @@ def _submit(plan: StudyPlan, runner: TaskRunner, tabs: dict[str, ResultTable]) -
                 tabs["status_quo"],
                 then=after(aware),
             )
+        if s.study.reinforce:
+            task = ReinforcementTask(
+                settings=s.study, strategy=strategy, limits=plan.limits, grid_aware=modes[0]
+            )
+            runner.add(run_reinforcement, [task], tabs["reinforcement"], then=after("reinforced"))
     if plan.hosting:
         runner.add(run_hosting, plan.hosting, tabs["hosting"])
     if s.uncertainty is not None:

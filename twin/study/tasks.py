@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from grid.site import Reinforcements
 from parktwin.config import Frozen
 from parktwin.errors import InputError
 from parktwin.limits import GridLimits
@@ -140,6 +141,8 @@ class CandidateTask(Frozen):
     p_unit_kw: float
     feeder: str
     references: tuple[StatusQuo, ...]
+    reinforced: StatusQuo | None = None  # the status quo on the reinforced grid
+    reinforcement: Reinforcements | None = None  # its grid changes (None: not planned)
 
     @property
     def key(self) -> str:
@@ -220,6 +223,13 @@ class CandidateRow:
     grid_aware_cost_yuan_per_year: float  # savings given up to the guard [yuan/yr]
     reinforce_from_year: dict[str, int]  # element -> first calendar year it is broken
     verdict: str  # "fits", "fits grid-aware", "reinforce" or "open"
+    # as dispatched on the status quo's reinforced grid (`twin.study.reinforcement`)
+    reinforced_savings_yuan_per_year: float  # beyond the reinforced status quo [yuan/yr]
+    reinforced_npv_yuan: float
+    reinforced_added_violations: int | None
+    reinforced_added_by_element: dict[str, int] | None
+    reinforced_grid_flags: str | None
+    fits_reinforced: bool | None  # None: no plan made
 
 
 CANDIDATE_COLUMNS = columns_of(CandidateRow)
@@ -249,12 +259,17 @@ class _Way:
     breaks: dict[str, int]  # element -> first calendar year the candidate breaks it
 
 
-def _one_way(task: CandidateTask, grid_aware: bool, reference: StatusQuo) -> _Way:
+def _one_way(
+    task: CandidateTask,
+    grid_aware: bool,
+    reference: StatusQuo,
+    settings: StudySettings | None = None,
+) -> _Way:
     c = task.candidate
     fin = task.finance
     start_year = task.settings.start.year
     years = simulate_years(
-        task.settings,
+        settings or task.settings,
         c.strategy,
         extra=(candidate_group(c, start_year),),
         enterprise=c.enterprise,
@@ -303,6 +318,13 @@ def candidate_row(task: CandidateTask) -> CandidateRow:
         float(np.mean(aw.savings)) if aw is not None else math.nan,
     )
     n_days = len(years) * task.settings.days
+    rw = None  # as dispatched on the reinforced grid
+    if task.reinforced is not None and task.reinforcement is not None:
+        if task.reinforcement == Reinforcements():  # nothing to reinforce: today's grid
+            rw = dispatched or w
+        else:
+            on = task.settings.model_copy(update={"reinforcement": task.reinforcement})
+            rw = _one_way(task, modes[0], task.reinforced, on)
     nan = math.nan
     return CandidateRow(
         label=c.label,
@@ -370,6 +392,12 @@ def candidate_row(task: CandidateTask) -> CandidateRow:
         grid_aware_cost_yuan_per_year=fit.grid_aware_cost_yuan_per_year,
         reinforce_from_year=fit.reinforce_from_year,
         verdict=fit.verdict,
+        reinforced_savings_yuan_per_year=float(np.mean(rw.savings)) if rw else nan,
+        reinforced_npv_yuan=rw.metrics.npv_yuan if rw else nan,
+        reinforced_added_violations=rw.verdict.added_violations if rw else None,
+        reinforced_added_by_element=rw.verdict.added_by_element if rw else None,
+        reinforced_grid_flags=rw.verdict.grid_flags if rw else None,
+        fits_reinforced=rw.verdict.grid_ok if rw else None,
     )
 
 

@@ -275,7 +275,10 @@ def simulate_years(
             load_growth_per_year=settings.load_growth_per_year,
             guards=GuardConfig(grid_limits=grid_aware),
         )
-        site = site_of(scenario, base=site_in_year(base, growth, settings.start.year, k))
+        grown = site_in_year(base, growth, settings.start.year, k)
+        if settings.reinforcement is not None:
+            grown = grown.reinforced(settings.reinforcement)
+        site = site_of(scenario, base=grown)
         network = None
         if scenario.network == "feeders":
             from grid import ParkGrid
