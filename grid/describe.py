@@ -48,6 +48,19 @@ def storage_rows(site: Site) -> list[dict]:
     ]
 
 
+def _tap_text(sub) -> str:
+    """The main transformers' tap: its start position and its control, e.g.
+    ``2, OLTC 1.000-1.070 p.u. after 60 s`` (or the fixed position alone)."""
+    tc = sub.tap_control
+    if tc is None:
+        return f"{sub.tap_pos} (fixed)"
+    limit = "" if tc.max_steps is None else f", <= {tc.max_steps} per period"
+    return (
+        f"{sub.tap_pos}, OLTC {tc.vm_lower_pu:.3f}-{tc.vm_upper_pu:.3f} p.u."
+        f" after {tc.delay_s:g} s{limit}"
+    )
+
+
 def describe_site(site: Site) -> SiteDescription:
     """The site's equipment and design loadings as rows of plain values."""
     sub = site.substation
@@ -63,7 +76,7 @@ def describe_site(site: Site) -> SiteDescription:
             "rating_mva": st.sn_kva / 1000.0,
             "voltage": f"{st.vn_hv_kv:g}/{st.vn_lv_kv:g} kV {st.vector_group}",
             "vk_percent": st.vk_percent,
-            "tap_pos": sub.tap_pos,
+            "tap_pos": _tap_text(sub),
             "peak_mva": sum(
                 ent_kva[e.name]
                 for e in site.enterprises

@@ -211,6 +211,7 @@ class NetParkGrid(ParkGrid):
             ext_grid_kvar=eg_kvar,
             losses_kw=r.losses_mw * 1000.0,
             converged=r.converged,
+            tap_pos=r.tap_pos,
         )
 
     def _checked_inputs(self, load_kw, pv_kw, storage_kw, storage_kvar, steps: int | None):

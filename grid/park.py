@@ -26,6 +26,7 @@ from grid.network import NetIndex, build_net, export_json
 from grid.powerflow import PowerFlowResult, TimeSeriesPowerFlow
 from grid.sensitivity import GridSensitivity, SensitivitySolver
 from grid.site import Site
+from grid.taps import MAX_ROUNDS, TapControl, apply_taps, tap_round
 from parktwin.errors import InputError
 
 
@@ -48,6 +49,7 @@ class GridSnapshot(NamedTuple):
     ext_grid_kvar: float
     losses_kw: float  # lines and transformers (copper and iron)
     converged: bool
+    tap_pos: np.ndarray  # (n_tap,) position of each tap-controlled trafo (park.tap_names)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class GridSeries:
     ext_grid_kvar: np.ndarray
     losses_kw: np.ndarray
     converged: np.ndarray
+    tap_pos: np.ndarray  # (T, n_tap)
 
     @property
     def steps(self) -> int:
@@ -104,7 +107,8 @@ class ParkGrid:
         assert np.array_equal(net.load.index.to_numpy(), idx.enterprise_load)
         assert np.array_equal(net.sgen.index.to_numpy(), idx.enterprise_sgen)
         assert np.array_equal(net.storage.index.to_numpy(), idx.unit_storage)
-        self._pf = TimeSeriesPowerFlow(net)
+        self.interval_s = 900.0
+        self._pf = TimeSeriesPowerFlow(net, tap_control=self._tap_controls(idx))
         self._sens = SensitivitySolver(self._pf)
         self.enterprise_names: tuple[str, ...] = tuple(e.name for e in site.enterprises)
         self.unit_names: tuple[str, ...] = idx.unit_names
@@ -145,6 +149,84 @@ class ParkGrid:
             self.n_units,
         ]
         self._cuts = tuple(int(c) for c in np.cumsum([0, *sizes]))
+        self._init_taps(net)
+
+    def _tap_controls(self, idx: NetIndex) -> tuple[TapControl, ...]:
+        """The main transformers' tap control from the site (none when it has none)."""
+        spec = self.site.substation.tap_control
+        if spec is None:
+            return ()
+        return tuple(
+            TapControl(
+                int(t),
+                spec.vm_lower_pu,
+                spec.vm_upper_pu,
+                "lv",
+                spec.delay_intervals(self.interval_s),
+                spec.max_steps,
+            )
+            for t in idx.substation_trafo
+        )
+
+    def _init_taps(self, net) -> None:
+        """`solve`'s tap control on the packed Z-bus step (`TimeSeriesPowerFlow._zbus_taps`):
+        the controlled buses' places in the snapshot's vm, and where a move writes."""
+        pf = self._pf
+        c = pf.n_tap
+        self.n_tap = c
+        self.tap_names: tuple[str, ...] = tuple(
+            str(net.trafo.name.at[ctl.trafo]) for ctl in pf.tap_controls
+        )
+        self._tap_state = (pf._tap_pos0.copy(), np.zeros(c, np.int64))
+        self._tap_applied = pf._tap_pos0.copy()
+        self._moved = np.zeros(c, np.int64)
+        if not c:
+            return
+        ctl_i, ctl_f, pos0, stamps, _, _ = pf._taps
+        side_bus = pf._tap_branch[4]
+        ctl = ctl_i.copy()
+        bus_pos = net.bus.index.get_indexer(side_bus)
+        ctl[:, 0] = np.where(ctl_i[:, 0] >= 0, bus_pos, -1)  # places in the snapshot's vm
+        idx_y, idx_yf, idx_yt, z, k_stamp = pf._zbus_taps()
+        off = self._packed[3][2]
+        glob = np.stack([idx_y, idx_yf, idx_yt])
+        base = np.array([off[kernels.C_Y_VAL], off[kernels.C_YF_VAL], off[kernels.C_YT_VAL]])
+        glob = np.where(glob >= 0, glob + base[:, None, None], -1)
+        self._tap = (ctl, ctl_f.copy(), pos0, ctl_i[:, 1].copy(), stamps, glob, z, k_stamp)
+        self._cplx0 = self._packed[2].copy()
+        self._w_seg = (int(off[kernels.C_W]), int(off[kernels.C_W + 1]))
+
+    def _write_taps(self, pos: np.ndarray) -> None:
+        """The packed step's Ybus, Yf, Yt values and no-load voltages w at positions `pos`."""
+        if np.array_equal(pos, self._tap_applied):
+            return
+        _, _, pos0, tmin, stamps, glob, z, k_stamp = self._tap
+        cplx = self._packed[2]
+        for g in glob:
+            apply_taps(pos, pos0, tmin, stamps, g, self._cplx0, cplx)
+        a, b = self._w_seg
+        w = self._cplx0[a:b].copy()
+        for j in range(len(pos)):
+            if pos[j] != pos0[j]:
+                d = (
+                    stamps[j, pos[j] - tmin[j], k_stamp[j]]
+                    - stamps[j, pos0[j] - tmin[j], k_stamp[j]]
+                )
+                w += z[j] * d
+        cplx[a:b] = w
+        self._tap_applied = pos.copy()
+
+    def set_interval(self, interval_s: float) -> None:
+        """The grid period [s] of the coming solves: the tap control's delay in periods
+        (``substation.tap_control.delay_s``); also resets the warm start and the taps."""
+        sub = getattr(self.site, "substation", None)
+        spec = getattr(sub, "tap_control", None)
+        self.interval_s = float(interval_s)
+        if spec is not None and getattr(self, "n_tap", 0) and hasattr(self, "_tap"):
+            d = spec.delay_intervals(self.interval_s)
+            self._tap[0][:, 4] = d
+            self._pf._taps[0][:, 4] = d
+        self.reset_warm_start()
 
     @classmethod
     def cached(cls, site: Site) -> ParkGrid:
@@ -228,6 +310,7 @@ class ParkGrid:
             ext_grid_kvar=r.ext_grid_q_mvar.sum(axis=1) * 1000.0,
             losses_kw=r.losses_mw * 1000.0,
             converged=r.converged,
+            tap_pos=r.tap_pos,
         )
 
     def solve(
@@ -244,7 +327,7 @@ class ParkGrid:
         fixed point, the snapshot's quantities). The snapshot's arrays are views of one new
         block per call: a snapshot the caller keeps is never overwritten by the next step.
         """
-        return self._step(load_kw, pv_kw, storage_kw, storage_kvar, self._pf._v_last)
+        return self._step(load_kw, pv_kw, storage_kw, storage_kvar, self._pf._v_last, None)
 
     def probe(
         self,
@@ -262,13 +345,21 @@ class ParkGrid:
         unit's active power [kW, + = charging] moves every voltage and loading.
         """
         v = self._pf._v_last.copy()
-        snap = self._step(load_kw, pv_kw, storage_kw, storage_kvar, v)
+        taps = (self._tap_state[0].copy(), self._tap_state[1].copy())
+        try:
+            snap = self._step(load_kw, pv_kw, storage_kw, storage_kvar, v, taps)
+        finally:
+            if self.n_tap:  # the packed step back at the run's own positions
+                self._write_taps(self._tap_state[0])
         if not sensitivity:
             return snap, None
         return snap, self._sens.sensitivity(v, np.arange(self._n_units))
 
-    def _step(self, load_kw, pv_kw, storage_kw, storage_kvar, v_pq: np.ndarray) -> GridSnapshot:
-        """`solve` warm-started from (and updating in place) `v_pq`."""
+    def _step(
+        self, load_kw, pv_kw, storage_kw, storage_kvar, v_pq: np.ndarray, taps: tuple | None
+    ) -> GridSnapshot:
+        """`solve` warm-started from (and updating in place) `v_pq`; tap control from (and
+        updating in place) `taps` = (positions, delay counts), None: the run's own."""
         n_e, n_u = self._n_ent, self._n_units
         load = _vector("load_kw", load_kw, n_e)
         pv = _vector("pv_kw", pv_kw, n_e)
@@ -277,15 +368,42 @@ class ParkGrid:
             self._zero_units if storage_kvar is None else _vector("storage_kvar", storage_kvar, n_u)
         )
         pf = self._pf
-        bad, it, mism, block = kernels.park_step(*self._packed, load, pv, st, st_q, v_pq)
-        if it < 0:
-            if bad >= 0:
-                raise InputError(f"{_SOLVE_ARGS[bad]}: contains NaN or inf")
-            raise PowerFlowError(
-                f"power flow did not converge in {pf.max_iter} iterations (largest mismatch"
-                f" {mism:.3g} p.u.; too much load or generation for the net?)"
-            )
         c0, c1, c2, c3, c4, c5, c6 = self._cuts
+        if self.n_tap:
+            pos, counter = self._tap_state if taps is None else taps
+            if taps is not None:  # a probe: from its own positions
+                self._write_taps(pos)
+            moved = self._moved
+            ctl, ctl_f = self._tap[0], self._tap[1]
+        rounds = 0
+        for rnd in range(MAX_ROUNDS + 1):
+            bad, it, mism, block = kernels.park_step(*self._packed, load, pv, st, st_q, v_pq)
+            if it < 0:
+                if bad >= 0:
+                    raise InputError(f"{_SOLVE_ARGS[bad]}: contains NaN or inf")
+                raise PowerFlowError(
+                    f"power flow did not converge in {pf.max_iter} iterations (largest mismatch"
+                    f" {mism:.3g} p.u.; too much load or generation for the net?)"
+                )
+            if not self.n_tap or not tap_round(
+                block[c2:c3], ctl, ctl_f, pos, counter, moved, rnd == 0
+            ):
+                break
+            rounds += 1
+            if rnd == MAX_ROUNDS:
+                moved[:] = 0
+                raise PowerFlowError(
+                    f"tap control still moved after {MAX_ROUNDS} rounds (a band narrower than"
+                    " one tap step hunts)"
+                )
+            self._write_taps(pos)
+        if self.n_tap:
+            if rounds:  # a tap moved: its delay counts again from the next period
+                counter[moved > 0] = 0
+                moved[:] = 0
+            tap_pos = pos.copy()
+        else:
+            tap_pos = _NO_TAPS
         v_min, v_max, eg_kw, eg_kvar, losses = block[c6:].tolist()
         return GridSnapshot(
             block[c0:c1],
@@ -300,12 +418,16 @@ class ParkGrid:
             eg_kvar,
             losses,
             True,
+            tap_pos,
         )
 
     def reset_warm_start(self) -> None:
         """Forget the last `solve`: the next one starts from the no-load state, as the first
         after building does (a study reuses one `ParkGrid` for a park's years)."""
         self._pf._v_last = self._pf._v0.copy()
+        self._tap_state = (self._pf._tap_pos0.copy(), np.zeros(self.n_tap, np.int64))
+        if self.n_tap:
+            self._write_taps(self._tap_state[0])
 
     def run(
         self,
@@ -387,6 +509,7 @@ class SeriesRun:
 #: `solve`'s arguments in `kernels.park_step`'s order (its ``bad`` index names one)
 _SOLVE_ARGS = ("load_kw", "pv_kw", "storage_kw", "storage_kvar")
 _F8 = np.dtype(np.float64)
+_NO_TAPS = np.zeros(0, dtype=np.int64)
 
 
 def checked_array(name: str, x: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:

@@ -637,9 +637,73 @@ class TimeSeriesPowerFlow:
             idx_yf[j, :2] = a
             idx_yt[j, 2:] = b
         self._tap_pos0 = pos0
+        self._tap_branch = (f_ppc, t_ppc, ppci_row[rows], active, side_bus)
         self._taps = (ctl_i, ctl_f, pos0, stamps, idx_y, self._sys[2].copy())
         self._tap_idx_yf, self._tap_idx_yt = idx_yf, idx_yt
         self._tap_state = (pos0.copy(), np.zeros(c, np.int64))
+
+    def _zbus_taps(self) -> tuple:
+        """What `grid.ParkGrid.solve`'s Z-bus step needs to follow the tap controllers: per
+        controller the positions of its stamp in the step's Ybus, Yf and Yt values (-1:
+        not there), and how the no-load voltages w move with its stamp.
+
+        The Z-bus step keeps Ypp factored once, so a controlled transformer must have one
+        end at the slack and its other end's self-admittance independent of the tap (a tap
+        on the slack's side): then a move changes only Yps, and ``w = -Ypp^-1 Yps Vs`` by
+        ``-Ypp^-1 e_k dY Vs``. Returns (idx_y, idx_yf, idx_yt (c, 4) int64, z (c, n_pq)
+        complex = ``-Ypp^-1 e_k Vs``, k_stamp (c,) which stamp entry enters Yps)."""
+        c = self.n_tap
+        f_ppc, t_ppc, rows, active, _ = self._tap_branch if c else ((),) * 5
+        _, _, _, stamps, _, _ = self._taps
+        ref = set(self._ref.tolist())
+        pq_pos = {b: k for k, b in enumerate(self._pq.tolist())}
+        y_ptr, y_idx, _ = _csr(self._ybus)
+        yf_ptr, yf_idx, _ = _csr(self._yf)
+        yt_ptr, yt_idx, _ = _csr(self._yt)
+        ypp = sp.csr_matrix(
+            (self._ypp[2], self._ypp[1], self._ypp[0]), shape=(len(self._pq),) * 2
+        ).tocsc()
+        lu = _factor(ypp)
+        idx = np.full((3, c, 4), -1, np.int64)
+        z = np.zeros((c, len(self._pq)), np.complex128)
+        k_stamp = np.zeros(c, np.int64)
+
+        def at(ptr, ind, r, col):
+            seg = ind[ptr[r] : ptr[r + 1]]
+            q = int(np.searchsorted(seg, col))
+            if q >= len(seg) or seg[q] != col:
+                raise UnsupportedNetError("tap control: a transformer without admittance entry")
+            return int(ptr[r]) + q
+
+        for j in range(c):
+            if not active[j]:
+                continue
+            f, t = int(f_ppc[j]), int(t_ppc[j])
+            if (f in ref) == (t in ref):
+                raise UnsupportedNetError(
+                    f"tap control of trafo {self.tap_controls[j].trafo}: ParkGrid.solve"
+                    " needs one end of a controlled transformer at the ext_grid"
+                )
+            # the PQ end's self-admittance must not move with the tap
+            self_k, k_stamp[j], pq_bus, ref_bus = (3, 2, t, f) if f in ref else (0, 1, f, t)
+            span = stamps[j, :, self_k]
+            if not np.allclose(span, span[0], rtol=1e-12, atol=0.0):
+                raise UnsupportedNetError(
+                    f"tap control of trafo {self.tap_controls[j].trafo}: ParkGrid.solve needs"
+                    " the tap on the ext_grid's side"
+                )
+            idx[0, j] = [
+                at(y_ptr, y_idx, f, f), at(y_ptr, y_idx, f, t),
+                at(y_ptr, y_idx, t, f), at(y_ptr, y_idx, t, t),
+            ]  # fmt: skip
+            r = int(rows[j])
+            idx[1, j, :2] = [at(yf_ptr, yf_idx, r, f), at(yf_ptr, yf_idx, r, t)]
+            idx[2, j, 2:] = [at(yt_ptr, yt_idx, r, f), at(yt_ptr, yt_idx, r, t)]
+            e = np.zeros(len(self._pq), np.complex128)
+            e[pq_pos[pq_bus]] = 1.0
+            v_ref = self._v_ref[list(self._ref).index(ref_bus)]
+            z[j] = -lu.solve(e) * v_ref
+        return idx[0], idx[1], idx[2], z, k_stamp
 
     def tap_reset(self) -> None:
         """Back to the net's tap positions with no interval counted (`solve`'s state)."""

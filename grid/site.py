@@ -120,6 +120,31 @@ def equipment_catalogue() -> Equipment:
     return load_package_toml("grid", "equipment.toml", Equipment)
 
 
+class TapControlSpec(Frozen):
+    """On-load tap control of the main transformers (`grid.taps`): each keeps its 10 kV
+    section bus strictly inside (`vm_lower_pu`, `vm_upper_pu`) [p.u.], moving after
+    `delay_s` [s] outside the band, at most `max_steps` positions per grid period."""
+
+    vm_lower_pu: float = Field(gt=0.8, lt=1.2)
+    vm_upper_pu: float = Field(gt=0.8, lt=1.2)
+    delay_s: float = Field(default=0.0, ge=0)
+    max_steps: int | None = Field(default=None, ge=1)
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _band(self) -> TapControlSpec:
+        if self.vm_lower_pu >= self.vm_upper_pu:
+            raise ValueError(
+                f"vm_lower_pu {self.vm_lower_pu} must be below vm_upper_pu {self.vm_upper_pu}"
+            )
+        return self
+
+    def delay_intervals(self, interval_s: float) -> int:
+        """Whole intervals of `interval_s` [s] outside the band before a move: a delay
+        shorter than one interval acts in the first interval outside."""
+        return math.floor(self.delay_s / interval_s + 1e-9)
+
+
 class Substation(Frozen):
     """The 110/10 kV substation: one 110 kV bus, one 10 kV bus section per transformer."""
 
@@ -129,7 +154,8 @@ class Substation(Frozen):
     vm_pu: float = Field(default=1.0, gt=0.8, lt=1.2)  # 110 kV supply voltage (ext_grid)
     transformer: str
     count: int = Field(default=2, ge=1, le=4)
-    tap_pos: int = 0  # on-load tap changer position of the main transformers
+    tap_pos: int = 0  # on-load tap changer position of the main transformers (at the start)
+    tap_control: TapControlSpec | None = None  # None: the taps stay at tap_pos
     bus_coupler_closed: bool = False  # sections run split (分段运行) unless closed
     distribution_tap_pos: int = 0  # off-circuit tap of every enterprise 10/0.4 kV transformer
     note: str = ""

@@ -73,6 +73,7 @@ class GridElements:
     line_names: tuple[str, ...]
     trafo_names: tuple[str, ...]
     limits: GridLimits
+    tap_names: tuple[str, ...] = ()  # tap-controlled transformers (`grid.ParkGrid.tap_names`)
 
 
 def grid_elements(network, limits: GridLimits) -> GridElements:
@@ -85,6 +86,7 @@ def grid_elements(network, limits: GridLimits) -> GridElements:
         line_names=tuple(getattr(network, "line_names", ())),
         trafo_names=tuple(getattr(network, "trafo_names", ())),
         limits=limits,
+        tap_names=tuple(getattr(network, "tap_names", ())),
     )
 
 
@@ -193,7 +195,12 @@ class Recorder:
         )
         self._meter_fields = METER_FIELDS + REFERENCE_FIELDS + ((INTERVAL_FIELD,) if held else ())
         n_meter = len(self._meter_fields)
-        self.row_bytes = (len(UNIT_FIELDS) * n_units + n_meter * n_ent + len(PARK_FIELDS)) * 8
+        # one park column per tap-controlled transformer: "tap_pos_T1" for "T1 SZ13-..."
+        self.tap_fields = tuple(
+            f"tap_pos_{name.split()[0]}" for name in self._extremes.elements.tap_names
+        )
+        n_park = len(PARK_FIELDS) + len(self.tap_fields)
+        self.row_bytes = (len(UNIT_FIELDS) * n_units + n_meter * n_ent + n_park) * 8
         self.n_rows = n_rows
         self.n_units, self.n_ent = n_units, n_ent
         self.capacity = 0
@@ -220,7 +227,7 @@ class Recorder:
         nu, ne = self.n_units, self.n_ent
         self.units = {f: grown(self.units.get(f), (capacity, nu)) for f in UNIT_FIELDS}
         self.meters = {f: grown(self.meters.get(f), (capacity, ne)) for f in self._meter_fields}
-        self.park = {f: grown(self.park.get(f), (capacity,)) for f in PARK_FIELDS}
+        self.park = {f: grown(self.park.get(f), (capacity,)) for f in PARK_FIELDS + self.tap_fields}
         self.capacity = capacity
 
     def record_plant(self, k: int, p_set_kw: np.ndarray, step) -> None:
@@ -246,6 +253,8 @@ class Recorder:
         p["trafo_loading_max_pct"][k] = tl.max() if len(tl) else 0.0
         p["ext_grid_kw"][k] = snap.ext_grid_kw
         p["losses_kw"][k] = snap.losses_kw
+        for i, f in enumerate(self.tap_fields):
+            p[f][k] = snap.tap_pos[i]
         self.rows = k + 1
 
     def record_solve(self, snap) -> None:

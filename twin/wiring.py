@@ -137,6 +137,8 @@ def wire(
         network = ParkGrid.cached(site)
     if tuple(network.unit_names) != lay.unit_names:
         raise SimulationError("the grid model's storage units differ from the site's")
+    if hasattr(network, "set_interval"):  # the tap control's delay counts grid periods
+        network.set_interval(sc.grid_every * sc.step_s)
     plant_every = sc.plant_every
     interval_s = plant_every * sc.step_s
     n_rows = sc.n_steps // plant_every

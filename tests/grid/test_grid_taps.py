@@ -214,3 +214,81 @@ def test_band_checked_at_the_boundary() -> None:
         TapControl(0, 1.02, 0.98)
     with pytest.raises(UnsupportedNetError, match="max_steps"):
         TapControl(0, 0.98, 1.02, max_steps=0)
+
+
+# --- the park: ParkGrid.solve's one-call step with the main transformers' OLTC ----------
+
+
+def _park_with_band(lower: float, upper: float, delay_s: float = 0.0):
+    from grid import ParkGrid, default_site
+    from grid.site import TapControlSpec
+
+    site = default_site()
+    spec = TapControlSpec(vm_lower_pu=lower, vm_upper_pu=upper, delay_s=delay_s)
+    sub = site.substation.model_copy(update={"tap_control": spec})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ParkGrid(site.model_copy(update={"substation": sub}))
+
+
+def _park_day(park, steps: int = 24, seed: int = 3):
+    """Hourly load (30-110 % of peak), PV and storage swings [kW]."""
+    rng = np.random.default_rng(seed)
+    h = np.arange(steps)
+    peak = np.array([e.peak_kw for e in park.site.enterprises])
+    kwp = np.array([e.pv_kwp for e in park.site.enterprises])
+    shape = 0.3 + 0.8 * ((h % 24 >= 8) & (h % 24 < 20)) * rng.uniform(0.7, 1.0, steps)
+    load = peak * shape[:, None] * rng.uniform(0.9, 1.0, (steps, len(peak)))
+    sun = np.clip(np.sin((h % 24 - 6) / 12 * np.pi), 0, None)
+    pv = kwp * sun[:, None]
+    storage = rng.uniform(-1.0, 1.0, (steps, park.n_units)) * 1000.0
+    return load, pv, storage
+
+
+def test_park_solve_moves_taps_as_pandapower() -> None:
+    """The park's step (Z-bus, packed) with a band the day crosses: the same positions as
+    pandapower's DiscreteTapControl on the park's own net, step for step."""
+    park = _park_with_band(1.025, 1.045)
+    load, pv, storage = _park_day(park)
+    snaps = [park.solve(load[t], pv[t], storage[t]) for t in range(len(load))]
+    taps = np.array([s.tap_pos for s in snaps])
+    net = park.pandapower_net()
+    for t in park.substation_trafo:
+        DiscreteTapControl(net, int(t), vm_lower_pu=1.025, vm_upper_pu=1.045, side="lv")
+    mw = park._inputs(load, pv, storage, None, len(load))
+    out = _pandapower_series(net, mw)
+    want = out["trafo.tap_pos"][park.substation_trafo].to_numpy()
+    np.testing.assert_array_equal(taps, want)
+    assert len(np.unique(taps)) >= 2  # the band made them move
+    vm = np.array([s.vm_pu for s in snaps])
+    assert np.abs(vm - out["res_bus.vm_pu"].to_numpy()).max() < TOL_VM_PU
+    # the batch path (Newton, same controllers) agrees, and a reset starts over
+    series = park.run(load, pv, storage)
+    np.testing.assert_array_equal(series.tap_pos, taps)
+    park.reset_warm_start()
+    np.testing.assert_array_equal(park.solve(load[0], pv[0], storage[0]).tap_pos, taps[0])
+
+
+def test_park_probe_leaves_taps_and_delay_counts_periods() -> None:
+    park = _park_with_band(1.025, 1.045, delay_s=1800.0)
+    park.set_interval(900.0)  # two periods outside the band before a move
+    load, pv, storage = _park_day(park)
+    ref = _park_with_band(1.025, 1.045, delay_s=1800.0)
+    ref.set_interval(900.0)
+    for t in range(len(load)):
+        probe, _ = park.probe(load[t] * 1.5, pv[t], storage[t])
+        a = park.solve(load[t], pv[t], storage[t])
+        b = ref.solve(load[t], pv[t], storage[t])
+        np.testing.assert_array_equal(a.tap_pos, b.tap_pos)
+        assert np.abs(a.vm_pu - b.vm_pu).max() < 1e-9
+    fast = _park_with_band(1.025, 1.045)
+    moves = [fast.solve(load[t], pv[t], storage[t]).tap_pos for t in range(len(load))]
+    delayed = park.run(load, pv, storage).tap_pos
+    assert not np.array_equal(np.array(moves), delayed)  # the delay held some moves back
+
+
+def test_park_tap_band_checked_in_the_site_file() -> None:
+    from grid.site import TapControlSpec
+
+    with pytest.raises(ValueError, match="vm_lower_pu 1.07 must be below"):
+        TapControlSpec(vm_lower_pu=1.07, vm_upper_pu=1.0)
