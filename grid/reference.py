@@ -178,9 +178,10 @@ def park_step_reference(
     }
 
 
-def tap_series_reference(net, controls, inputs: dict[str, np.ndarray]):
+def tap_series_reference(net, controls, inputs: dict[str, np.ndarray], enforce_q_lims=True):
     """`grid.taps`' control loop written plainly around pandapower's `runpp` (tightened:
-    tolerance_mva 1e-10) on a copy of `net`: per step, solve; every controller whose bus is
+    tolerance_mva 1e-10, reactive limits as `TimeSeriesPowerFlow`'s default) on a copy of
+    `net`: per step, solve; every controller whose bus is
     outside its band, whose tap is not at the end stop, whose delay has run out and whose
     step limit is not reached moves one position; solve again; until none moves.
 
@@ -205,7 +206,7 @@ def tap_series_reference(net, controls, inputs: dict[str, np.ndarray]):
         for rnd in range(31):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                pp.runpp(net, tolerance_mva=1e-10)
+                pp.runpp(net, tolerance_mva=1e-10, enforce_q_lims=enforce_q_lims)
             any_move = False
             for c, ctl in enumerate(controls):
                 tr = net.trafo.loc[ctl.trafo]

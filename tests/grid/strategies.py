@@ -51,8 +51,8 @@ def random_net(seed: int, meshed: bool):
     """(net, inputs) or None when runpp cannot solve it: a random 110/20 kV net, radial or meshed, with every element the fast
     path models: lines, a 2-winding trafo at a drawn tap, a trafo3w, gens with reactive
     limits, sgens, loads with voltage-dependent shares, shunts with steps, a ward, an xward,
-    an impedance, bus-bus, line and trafo switches (some open), out-of-service elements;
-    inputs = two steps of load and sgen powers."""
+    an impedance, storage, a motor, bus-bus, line and trafo switches (some open),
+    out-of-service elements; inputs = two steps of load, sgen and storage powers."""
     import warnings
 
     import pandapower as pp
@@ -150,20 +150,33 @@ def random_net(seed: int, meshed: bool):
         sn_mva=10.0,
         in_service=bool(rng.random() < 0.7),
     )
+    for _ in range(int(rng.integers(1, 3))):  # storage (+ = charging) and a motor
+        pp.create_storage(
+            net, mv[int(rng.integers(0, n))], p_mw=float(rng.uniform(-1.0, 1.0)), max_e_mwh=4.0,
+            q_mvar=float(rng.uniform(-0.3, 0.3)), in_service=bool(rng.random() < 0.8),
+        )  # fmt: skip
+    pp.create_motor(
+        net, mv[int(rng.integers(0, n))], pn_mech_mw=0.5, cos_phi=0.85,
+        loading_percent=float(rng.uniform(20, 100)), efficiency_percent=95.0,
+    )  # fmt: skip
     if rng.random() < 0.3:
         net.line.loc[net.line.index[int(rng.integers(0, len(net.line)))], "in_service"] = False
     f_load = rng.uniform(0.0, 1.3, (2, len(net.load)))
     f_sgen = rng.uniform(0.0, 1.0, (2, len(net.sgen)))
+    f_st = rng.uniform(-1.0, 1.0, (2, len(net.storage)))
     inputs = {
         "load_p_mw": f_load * net.load.p_mw.to_numpy(),
         "load_q_mvar": f_load * net.load.q_mvar.to_numpy(),
         "sgen_p_mw": f_sgen * net.sgen.p_mw.to_numpy(),
+        "storage_p_mw": f_st * net.storage.p_mw.to_numpy(),
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             for t in range(2):
-                net.load["p_mw"] = inputs["load_p_mw"][t]
+                for arg, x in inputs.items():
+                    el, col = arg.split("_", 1)
+                    net[el][col] = x[t]
                 pp.runpp(net, enforce_q_lims=True)
         except Exception:
             return None
