@@ -96,6 +96,19 @@ def published_note(summary: RunSummary, technology: str = "lfp") -> list[str]:
     return notes
 
 
+def _signed_parts(s: RunSummary) -> str:
+    """The savings' three parts as a sum that reads to the total: "a + b - c" [yuan/yr]."""
+    parts = (
+        s.savings_energy_yuan_per_year,
+        s.savings_demand_yuan_per_year,
+        s.savings_power_factor_yuan_per_year,
+    )
+    text = f"{parts[0]:,.0f}"
+    for v in parts[1:]:
+        text += f" - {-v:,.0f}" if v < 0 else f" + {v:,.0f}"
+    return text
+
+
 def print_run(result, out: Path | None, console: Console) -> None:
     """The terminal summary of a run: KPIs, the published comparison, the note."""
     s = result.summary
@@ -114,9 +127,8 @@ def print_run(result, out: Path | None, console: Console) -> None:
         f"{s.charge_kwh_per_day:,.0f} / {s.discharge_kwh_per_day:,.0f} kWh",
     )
     kpi.add_row(
-        "savings per year (energy + basic)",
-        f"{s.savings_yuan_per_year:,.0f} yuan "
-        f"({s.savings_energy_yuan_per_year:,.0f} + {s.savings_demand_yuan_per_year:,.0f})",
+        "savings per year (energy + basic + power factor)",
+        f"{s.savings_yuan_per_year:,.0f} yuan ({_signed_parts(s)})",
     )
     kpi.add_row(
         "round trip: PCS (with aux) / meter (with aux)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -100,12 +101,20 @@ def test_aging_is_carried_into_the_next_run() -> None:
     assert np.all(np.array(second.summary.soh_end_per_unit) < soh1)
 
 
-def test_cli_run_prints_the_comparison(tmp_path, capsys) -> None:
+def test_cli_run_prints_the_comparison(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one table row per line, as a wide terminal shows it
     code = main(["run", "--days", "1", "--start", "2025-07-15", "--out", str(tmp_path / "o")])
     out = capsys.readouterr().out
     assert code == 0
     assert "twin vs published" in out and "4,000,000" in out
     assert (tmp_path / "o" / "summary.json").exists()
+    # the savings line's parts add up to its total (energy, basic charge, power factor)
+    line = next(x for x in out.splitlines() if "savings per year (energy" in x)
+    total, parts = re.search(r"([-\d,]+) yuan \((.*)\)", line).groups()
+    terms = re.findall(r"([+-]?)\s*([\d,]+)", parts)
+    assert len(terms) == 3, line
+    summed = sum((-1 if sign == "-" else 1) * float(v.replace(",", "")) for sign, v in terms)
+    assert summed == pytest.approx(float(total.replace(",", "")), abs=2.0), line
 
 
 @pytest.mark.parametrize(
