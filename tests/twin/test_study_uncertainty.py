@@ -112,6 +112,9 @@ def test_sample_tariff_multiplies_each_period_and_switches_scheme() -> None:
     np.testing.assert_allclose(
         got.price_yuan_per_kwh, base.price_yuan_per_kwh * np.take(mult, base.period)
     )
+    # the shipped scheme's prices already computed (as any run before a study does):
+    # the changed ratios must still reach the new scheme's prices
+    scheme_named(CHANGE["scheme"]).month_prices(2027, 2)
     change = future_scheme(
         StudyUncertainty.model_validate(
             {"samples": 1, "scheme_change": {**CHANGE, **SRC, "ratios": {"sharp": 3.0}}}

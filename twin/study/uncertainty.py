@@ -307,7 +307,11 @@ def future_scheme(change: SchemeChange):
         prices = type(s.prices).model_validate(data)
     except ValidationError as exc:
         raise InputError(describe_validation_error(f"{where}.ratios", exc)) from exc
-    return s.model_copy(update={"name": f"{s.name}*", "prices": prices})
+    # A new model, not `model_copy`: a copy would carry the shipped scheme's cached
+    # `price_table` (computed by any earlier use of that scheme), i.e. its old prices.
+    return type(s).model_validate(
+        {**s.model_dump(), "name": f"{s.name}*", "prices": prices.model_dump()}
+    )
 
 
 @dataclass(frozen=True)
