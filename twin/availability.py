@@ -36,6 +36,14 @@ class AvailabilityDraw:
         return float(self.available.mean()) if self.available.size else 1.0
 
 
+def _stream(seed: int, year: int, k: int) -> np.random.Generator:
+    """Child stream `k` of `year`'s draw: 0 the park's grid-ordered stops, 1 + u unit u's
+    maintenance and outages. One stream each, so a unit's days and the park's stop days do
+    not depend on how many units the run has: a study's candidate (its units come last)
+    and the status quo see the same days for the park's own units (common random numbers)."""
+    return np.random.default_rng(np.random.SeedSequence([seed, 0xA7A1, year], spawn_key=(k,)))
+
+
 def draw_availability(
     n_units: int,
     start: dt.datetime,
@@ -46,7 +54,8 @@ def draw_availability(
     forced_rate: float,
     grid_stop_days: float,
 ) -> AvailabilityDraw:
-    """The availability mask of a run (every draw from `seed`, one stream per year)."""
+    """The availability mask of a run (every draw from `seed`: per calendar year, one stream
+    for the park's stop days and one per unit, see `_stream`)."""
     steps_per_day = round(86400.0 / interval_s)
     n_days = -(-n_intervals // steps_per_day)
     first = start.date()
@@ -57,17 +66,19 @@ def draw_availability(
         year = (first + dt.timedelta(days=d)).year
         y0 = dt.date(year, 1, 1)
         year_len = (dt.date(year + 1, 1, 1) - y0).days
-        rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA7A1, year]))
         planned = np.zeros((year_len, n_units), dtype=bool)
+        forced = np.zeros((year_len, n_units), dtype=bool)
         k = min(round(planned_days), year_len)
-        if k > 0:
-            for u, s in enumerate(rng.integers(0, year_len - k + 1, size=n_units)):
+        for u in range(n_units):
+            rng = _stream(seed, year, 1 + u)
+            if k > 0:
+                s = int(rng.integers(0, year_len - k + 1))
                 planned[s : s + k, u] = True
-        forced = rng.random((year_len, n_units)) < forced_rate
+            forced[:, u] = rng.random(year_len) < forced_rate
         grid = np.zeros(year_len, dtype=bool)
         g = min(round(grid_stop_days), year_len)
         if g > 0:
-            grid[rng.choice(year_len, size=g, replace=False)] = True
+            grid[_stream(seed, year, 0).choice(year_len, size=g, replace=False)] = True
         # the part of this year the run covers
         off = (first + dt.timedelta(days=d) - y0).days
         span = min(year_len - off, n_days - d)

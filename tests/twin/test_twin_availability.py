@@ -29,6 +29,22 @@ def test_draw_is_seeded_and_windows_agree() -> None:
     assert none.achieved == 1.0
 
 
+def test_units_added_last_leave_the_others_draw_alone() -> None:
+    # A study compares the park plus a candidate (its units last) with the park as it is:
+    # the park's units and its grid-ordered stop days must not move with the candidate's
+    # size (seed 0, 2027, the park's 19 units: with 5 more, a stop day fell in the first
+    # week of the candidate's run but not of the status quo's).
+    start = dt.datetime(2027, 1, 1)
+    park = draw_availability(19, start, 365 * 96, 900.0, 0, 4, 0.02, 5)
+    for extra in (1, 4, 5, 6):
+        more = draw_availability(19 + extra, start, 365 * 96, 900.0, 0, 4, 0.02, 5)
+        assert np.array_equal(more.available[:, :19], park.available)
+        assert more.grid_stop_days == park.grid_stop_days
+    # the units added last draw days of their own (not a copy of the first units')
+    more = draw_availability(38, start, 365 * 96, 900.0, 0, 4, 0.02, 5)
+    assert not np.array_equal(more.available[:, 19:], park.available)
+
+
 def test_pcs_sits_out_the_days_it_is_unavailable() -> None:
     sc = default_scenario().model_copy(
         update={
