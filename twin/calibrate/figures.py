@@ -7,17 +7,17 @@ from pathlib import Path
 import numpy as np
 
 from twin.calibrate.fit import Calibration, cycle_ids
-from twin.figures import _plt, _save
+from twin.figures import _figure, _save
 
 
 def write_fit_figure(c: Calibration, path: Path) -> Path:
     """One PNG, four panels against time [h]: DC voltage, auxiliary power, cabin temperature,
     the twin's stored-energy error (or, without SOC, its cumulative DC energy error), for the
     base unit type and the fitted one, driven by the measured AC power; the hold-out shaded."""
-    plt = _plt()
     m = c.data
     t_h = m.t_s / 3600.0
-    fig, axes = plt.subplots(4, 1, figsize=(10, 10), sharex=True)
+    fig = _figure((10, 10))
+    axes = fig.subplots(4, 1, sharex=True)
     panels = (
         ("v_dc_v", "DC voltage [V]"),
         ("p_aux_kw", "auxiliary power [kW]"),
